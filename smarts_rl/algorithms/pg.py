@@ -3,8 +3,9 @@
 `algo=pg` in the training driver. What one training iteration does:
 sample at least `train_batch_size` env steps (complete episodes by default),
 compute each step's discounted reward-to-go (bootstrapping truncated episodes
-with V(s_last) when `baseline=value`), take ONE gradient step on
--mean(logp(a|s) * advantage) [- entropy bonus] [+ value loss], sync weights.
+with V(s_last) when `baseline=value`), take ONE policy gradient step on
+-mean(logp(a|s) * advantage) [- entropy bonus] (and `vf_iters` steps fitting
+V(s) to the reward-to-go), sync weights.
 The learner and the returns computation live in `pg_learner.py`.
 
 The RLModule is RLlib's default actor-critic MLP (separate policy and value
@@ -60,6 +61,8 @@ class Settings:
     entropy_coeff: float = 0.0
     # Weight of the value-function MSE in the loss (only with baseline=value).
     vf_loss_coeff: float = 1.0
+    # Gradient steps of the value function per batch (the policy always takes exactly one).
+    vf_iters: int = 10
     # Clip the global gradient norm to this value (null disables clipping).
     grad_clip: Optional[float] = 0.5
     # "complete_episodes" (true Monte-Carlo returns) or "truncate_episodes" (needs baseline=value).
@@ -78,6 +81,7 @@ class Settings:
         checks.one_of("normalize_advantages", self.normalize_advantages, (True, False))
         checks.non_negative("entropy_coeff", self.entropy_coeff)
         checks.non_negative("vf_loss_coeff", self.vf_loss_coeff)
+        checks.at_least_one("vf_iters", self.vf_iters)
         checks.optional_positive("grad_clip", self.grad_clip)
         checks.one_of("batch_mode", self.batch_mode, BATCH_MODES)
         if self.batch_mode == "truncate_episodes" and self.baseline != "value":
@@ -106,6 +110,7 @@ class PGConfig(AlgorithmConfig):
         self.normalize_advantages = defaults.normalize_advantages
         self.entropy_coeff = defaults.entropy_coeff
         self.vf_loss_coeff = defaults.vf_loss_coeff
+        self.vf_iters = defaults.vf_iters
 
     def training(
         self,
@@ -114,6 +119,7 @@ class PGConfig(AlgorithmConfig):
         normalize_advantages=NotProvided,
         entropy_coeff=NotProvided,
         vf_loss_coeff=NotProvided,
+        vf_iters=NotProvided,
         **kwargs,
     ) -> "PGConfig":
         """Sets RLlib's training settings plus PG's (see `Settings` for their meaning)."""
@@ -126,6 +132,8 @@ class PGConfig(AlgorithmConfig):
             self.entropy_coeff = entropy_coeff
         if vf_loss_coeff is not NotProvided:
             self.vf_loss_coeff = vf_loss_coeff
+        if vf_iters is not NotProvided:
+            self.vf_iters = vf_iters
         return self
 
     def validate(self) -> None:
@@ -137,6 +145,8 @@ class PGConfig(AlgorithmConfig):
                 "`batch_mode=truncate_episodes` needs `baseline='value'` to bootstrap "
                 "the returns of cut-off episodes; use `complete_episodes`."
             )
+        if not isinstance(self.vf_iters, int) or self.vf_iters < 1:
+            self._value_error(f"`vf_iters` must be an int >= 1, got {self.vf_iters!r}")
         if not isinstance(self.entropy_coeff, (int, float)) or self.entropy_coeff < 0:
             self._value_error(f"`entropy_coeff` must be a float >= 0, got {self.entropy_coeff!r}")
 
@@ -210,6 +220,7 @@ def algorithm_config(settings: Settings) -> PGConfig:
             normalize_advantages=settings.normalize_advantages,
             entropy_coeff=settings.entropy_coeff,
             vf_loss_coeff=settings.vf_loss_coeff,
+            vf_iters=settings.vf_iters,
         )
         # batch_mode is a sampling setting but decides what a return means here.
         .env_runners(batch_mode=settings.batch_mode)

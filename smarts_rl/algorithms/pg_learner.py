@@ -9,6 +9,11 @@ Data flow per training batch (episodes -> train batch -> loss):
    (reward-to-go minus V(s), or just the reward-to-go without a baseline).
 3. `PGTorchLearner.compute_loss_for_module` optionally normalises the advantages
    and returns  -mean(logp(a|s) * A) - entropy_coeff * H + vf_loss_coeff * vf_loss.
+4. The policy takes exactly one gradient step on that batch. The value function
+   (its own network and Adam optimizer) takes `vf_iters` steps on the same
+   targets, as in SpinningUp's VPG: a baseline that lags far behind the returns
+   removes little variance, and fitting V harder does not make the policy step
+   any less "vanilla".
 """
 
 from typing import Any, Dict, List, Optional, Sequence
@@ -125,8 +130,60 @@ def _masked_mean(mask: Optional[torch.Tensor]):
     return lambda x: torch.sum(x[mask]) / num_valid
 
 
+def _is_value_parameter(name: str) -> bool:
+    # RLlib's default actor-critic module: `encoder.critic_encoder.*` and `vf.*`.
+    return "critic_encoder" in name or ("." + name).find(".vf.") >= 0
+
+
 class PGTorchLearner(LrFromConfig, TorchLearner):
     """REINFORCE with reward-to-go, an optional learned value baseline, one step per batch."""
+
+    def configure_optimizers_for_module(self, module_id, config=None) -> None:
+        named = list(self._module[module_id].named_parameters())
+        policy_params = [p for n, p in named if not _is_value_parameter(n)]
+        value_params = [p for n, p in named if _is_value_parameter(n)]
+        # Separate optimizers, so that extra value steps leave the policy's Adam
+        # moments alone and gradient clipping is per network.
+        self.register_optimizer(
+            module_id=module_id,
+            optimizer_name="policy",
+            optimizer=torch.optim.Adam(policy_params),
+            params=policy_params,
+            lr_or_lr_schedule=config.lr,
+        )
+        if config.baseline == "value" and value_params:
+            self.register_optimizer(
+                module_id=module_id,
+                optimizer_name="value",
+                optimizer=torch.optim.Adam(value_params),
+                params=value_params,
+                lr_or_lr_schedule=config.lr,
+            )
+
+    def _uncompiled_update(self, batch, **kwargs):
+        result = super()._uncompiled_update(batch, **kwargs)  # policy + first value step
+        if self.config.baseline == "value":
+            for _ in range(self.config.vf_iters - 1):
+                self._value_step(batch)
+        return result
+
+    def _value_step(self, batch) -> None:
+        losses = {}
+        for module_id, module_batch in batch.items():
+            module = self.module[module_id].unwrapped()
+            config = self.config.get_config_for_module(module_id)
+            mean = _masked_mean(module_batch.get(Columns.LOSS_MASK))
+            values = module.compute_values(module_batch)
+            losses[module_id] = config.vf_loss_coeff * mean(
+                (values - module_batch[VALUE_TARGETS]) ** 2
+            )
+        gradients = self.postprocess_gradients(self.compute_gradients(losses))
+        for param_ref, grad in gradients.items():
+            self._params[param_ref].grad = grad
+        for module_id in batch.keys():
+            for name, optimizer in self.get_optimizers_for_module(module_id):
+                if name == "value":
+                    optimizer.step()
 
     def build(self) -> None:
         super().build()
