@@ -6,6 +6,17 @@ import pytest
 import smarts
 
 
+@pytest.fixture(scope="module")
+def ray_local():
+    """A small local Ray instance for a module's tests that build Algorithms. Module scope:
+    training-driver tests start and stop their own Ray, as every training job does."""
+    import ray
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
 @pytest.fixture(scope="session")
 def map_only_scenario(tmp_path_factory) -> Path:
     """A one-lane SUMO loop shipped inside the SMARTS wheel, as a ready-to-load scenario."""
