@@ -36,9 +36,9 @@ BUILD_FORMAT = 2
 BUILD_SEED = 42
 COMPLETE_MARKER = "smarts-rl-build.json"
 
-# Not part of a scenario's content: SMARTS's own build output and generated or local files.
+# Not part of a scenario's content: SMARTS's build output, Python's caches, lock files.
 _IGNORED_DIRS = {"build", "__pycache__"}
-_IGNORED_FILE_SUFFIXES = ("-AUTOGEN.net.xml", ".pyc", ".lock")
+_IGNORED_FILE_SUFFIXES = (".lock",)
 _PLAIN_XML_INPUTS = {
     "--node-files": "*.nod.xml",
     "--edge-files": "*.edg.xml",
@@ -184,9 +184,7 @@ def _content_files(source: Path) -> List[Path]:
     """The files that make up the scenario, relative to ``source``, in a stable order."""
     files = []
     for root, dirs, names in os.walk(source):
-        dirs[:] = sorted(
-            d for d in dirs if not d.startswith(".") and not (d in _IGNORED_DIRS)
-        )
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _IGNORED_DIRS)
         for name in sorted(names):
             if name.startswith(".") or name.endswith(_IGNORED_FILE_SUFFIXES):
                 continue
@@ -240,7 +238,7 @@ def _build_in_place(source: Path, target: Path, log_path: Path):
     if not (target / "build" / "map" / "map.glb").is_file():
         raise ScenarioError(
             f"{source}: the build made no road map (is the map inside the folder, and does "
-            f"scenario.py's MapSpec point at it?); build log: {log_path}"
+            f"scenario.py's MapSpec point at it?) (build log: {log_path})"
         )
 
 
@@ -265,7 +263,7 @@ def _run(command: List[str], cwd: Path, log, source: Path, what: str):
     result = subprocess.run(
         command,
         cwd=cwd,
-        env=_build_environment(),
+        env=sumo_tools_environment(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -277,8 +275,8 @@ def _run(command: List[str], cwd: Path, log, source: Path, what: str):
         raise ScenarioError(f"{source}: {what}: {reason} (build log: {log.name})")
 
 
-def _build_environment() -> dict:
-    """The environment with eclipse-sumo's tools on PATH: SMARTS calls netconvert by bare name."""
+def sumo_tools_environment() -> dict:
+    """This process's environment plus eclipse-sumo's tools on PATH (SMARTS calls netconvert by bare name)."""
     import sumo
 
     env = dict(os.environ)

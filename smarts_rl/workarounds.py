@@ -5,10 +5,53 @@ still exists and that the work-around avoids it. Delete a work-around when its t
 SMARTS no longer has the bug.
 """
 
+import __future__
+import inspect
 import re
 import sys
+import textwrap
 from pathlib import Path
 from typing import List, Optional
+
+
+def apply_runtime_workarounds():
+    """Fix, in this process, the SMARTS bugs that bite while simulating; call before making an env.
+
+    Idempotent. Each process that runs SMARTS (e.g. every RLlib env runner) needs its own call.
+    """
+    fix_via_point_sorting()
+
+
+def fix_via_point_sorting():
+    """Make SMARTS's via-point sensor sort its points by distance.
+
+    Bug: ``ViaSensor.__call__`` sorts ``(distance, point)`` pairs with
+    ``key=lambda dist, _: dist``, a key taking two arguments, so any ego mission with a via
+    point within 80 m of the car raises ``TypeError: ... missing 1 required positional
+    argument: '_'`` on its first observation (SMARTS's own
+    ``scenarios/sumo/intersections/4lane`` does).
+
+    Work-around: recompile that method from its own source with a one-argument key.
+    Does nothing once SMARTS no longer has the bug.
+    """
+    from smarts.core import sensor
+
+    method = sensor.ViaSensor.__call__
+    source = textwrap.dedent(inspect.getsource(method))
+    buggy, fixed = "key=lambda dist, _: dist", "key=lambda pair: pair[0]"
+    if buggy not in source:
+        return
+    # Its annotations name types SMARTS imports only for type checkers: leave them unevaluated.
+    code = compile(
+        source.replace(buggy, fixed),
+        inspect.getsourcefile(method),
+        "exec",
+        flags=__future__.annotations.compiler_flag,
+        dont_inherit=True,
+    )
+    namespace = {}
+    exec(code, vars(sensor), namespace)
+    sensor.ViaSensor.__call__ = namespace["__call__"]
 
 
 def map_only_build_command() -> List[str]:
