@@ -5,6 +5,9 @@ import psutil
 import pytest
 import smarts
 
+from smarts_rl.scenarios import build_scenario
+from tests.helpers import USER_SCENARIO_PY, three_node_road
+
 
 @pytest.fixture(scope="module")
 def ray_local():
@@ -23,9 +26,17 @@ def map_only_scenario(tmp_path_factory) -> Path:
     source = Path(smarts.__file__).parent / "diagnostic" / "n_replay_actors" / "1_actors" / "map.net.xml"
     folder = tmp_path_factory.mktemp("map_only")
     shutil.copy(source, folder / "map.net.xml")
-    (folder / "build").mkdir()
-    return folder
+    return build_scenario(folder, tmp_path_factory.mktemp("cache"))
 
 
 def sumo_children() -> list[psutil.Process]:
     return [p for p in psutil.Process().children(recursive=True) if p.name().startswith("sumo")]
+
+
+@pytest.fixture
+def user_scenario(tmp_path) -> Path:
+    """A SMARTS-style scenario folder of a user's: a map plus a scenario.py with traffic."""
+    folder = tmp_path / "my scenario"  # a space, as users' folders have
+    three_node_road(folder)
+    (folder / "scenario.py").write_text(USER_SCENARIO_PY)
+    return folder

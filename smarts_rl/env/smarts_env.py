@@ -19,6 +19,7 @@ from smarts.core import seed as smarts_seed
 from smarts_rl.agents import AgentSettings, DoneSettings, RewardSettings, action_adapter, agent_interface
 from smarts_rl.env import observation
 from smarts_rl.env.reward import shaped_reward
+from smarts_rl.workarounds import apply_runtime_workarounds
 
 TIMESTEP_S = 0.1
 
@@ -181,6 +182,7 @@ def _make_hiway_env(config: dict, ids: list[str], settings: AgentSettings, seed:
     which is cheaper than its generic formatters."""
     from smarts.env.gymnasium.hiway_env_v1 import HiWayEnvV1
 
+    apply_runtime_workarounds()
     logging.getLogger("SMARTS").setLevel(logging.ERROR)
     # SMARTS calls a TraCI function with a renamed parameter on every SUMO vehicle move.
     warnings.filterwarnings("ignore", message="Use of deprecated parameter lane")
