@@ -165,18 +165,33 @@ class PGConfig(AlgorithmConfig):
 
 
 class PG(Algorithm):
+    """Sample a batch, one policy-gradient update, sync weights to the EnvRunners.
+
+    Like RLlib's own algorithms, PG does not implement Tune's `reset_config`
+    (it returns False): run Tune with `reuse_actors=False` (its default), so a
+    PBT exploit builds a fresh actor from the mutated config and restores the
+    checkpoint into it, which `LrFromConfig` makes honour the new lr.
+    """
+
     @classmethod
     def get_default_config(cls) -> PGConfig:
         return PGConfig()
 
     def training_step(self) -> None:
+        # `train_batch_size` counts env steps unless multi-agent `count_steps_by`
+        # says agent steps.
+        budget = self.config.total_train_batch_size
+        if self.config.count_steps_by == "agent_steps":
+            budget = {"max_agent_steps": budget}
+        else:
+            budget = {"max_env_steps": budget}
         with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
             episodes, env_runner_results = synchronous_parallel_sample(
                 worker_set=self.env_runner_group,
-                max_env_steps=self.config.total_train_batch_size,
                 sample_timeout_s=self.config.sample_timeout_s,
                 _uses_new_env_runners=True,
                 _return_metrics=True,
+                **budget,
             )
         if not episodes:
             return

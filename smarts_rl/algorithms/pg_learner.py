@@ -132,7 +132,7 @@ def _masked_mean(mask: Optional[torch.Tensor]):
 
 def _is_value_parameter(name: str) -> bool:
     # RLlib's default actor-critic module: `encoder.critic_encoder.*` and `vf.*`.
-    return "critic_encoder" in name or ("." + name).find(".vf.") >= 0
+    return "critic_encoder" in name or name.startswith("vf.") or ".vf." in name
 
 
 class PGTorchLearner(LrFromConfig, TorchLearner):
