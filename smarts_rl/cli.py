@@ -1,0 +1,178 @@
+"""`python train.py [overrides]`: checks what the user asked for, then hands over to Hydra.
+
+Mistakes (unknown group option or key, wrong type or value, a scenario or run directory
+that is not one, an output directory that cannot be written) are reported as one line with
+exit code 2 before Hydra creates a run directory or Ray starts anything.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from smarts_rl.config import CONF_DIR, compose_config, group_options, register_configs, settings
+from smarts_rl.errors import USAGE_EXIT_CODE, UsageError, one_line
+from smarts_rl.resume import check_resume_overrides, check_run_dir, override_key, remember_stop, resumed_config
+
+PROGRAM = "train.py"
+# Flags after which Hydra prints something and exits, or which change where configs come from.
+PASS_THROUGH_FLAGS = {
+    "--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i",
+    "--shell-completion", "-sc", "--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd",
+}
+MULTIRUN_FLAGS = {"--multirun", "-m"}
+_statuses: list[str] = []  # one per finished job, for the exit code
+
+
+def _help_groups() -> str:
+    return "\n".join(f"  {group}: {', '.join(options)}" for group, options in group_options().items())
+
+
+OmegaConf.register_new_resolver("smarts_rl_groups", _help_groups, replace=True)
+
+
+# -- preflight -----------------------------------------------------------------------------
+
+
+def expand_sweeps(overrides: list[str]) -> list[list[str]]:
+    """Every job of a multirun as its list of plain overrides (Hydra's basic sweeper order)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    choices = []
+    for override in parsed:
+        if override.is_sweep_override():
+            key = override.get_key_element()
+            choices.append([f"{key}={value}" for value in override.sweep_string_iterator()])
+        else:
+            choices.append([override.input_line])
+    return [list(job) for job in itertools.product(*choices)]
+
+
+def absolute_scenario_path(overrides: list[str], cwd: Path) -> list[str]:
+    """Trials and env runners do not share our cwd: pin `scenario.path` to an absolute path."""
+    out = []
+    for override in overrides:
+        if override_key(override) == "scenario.path" and "=" in override:
+            key, value = override.split("=", 1)
+            if value not in ("", "null") and "," not in value and not os.path.isabs(os.path.expanduser(value)):
+                value = str((cwd / value).resolve())
+            override = f"{key}={value}"
+        out.append(override)
+    return out
+
+
+def check_writable(directory: Path) -> None:
+    """Create (then remove) what is missing of `directory`, to fail now rather than in Hydra."""
+    directory = Path(directory).resolve()
+    missing, existing = [], directory
+    while not existing.exists():
+        missing.append(existing)
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"cannot write the output directory {directory}: {existing} is not a directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / ".write_probe"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"cannot write the output directory {directory}: {exc.strerror or exc}") from None
+    finally:
+        for path in missing:
+            try:
+                path.rmdir()
+            except OSError:
+                pass
+
+
+def check_job(overrides: list[str], multirun: bool) -> None:
+    from smarts_rl.scenarios import scenario_source
+    from smarts_rl.training import check_mutations
+
+    cfg = compose_config(overrides, return_hydra_config=True)
+    typed = settings(cfg)
+    check_mutations(typed)
+    scenario_source(typed.scenario, cwd=Path.cwd())
+    check_writable(Path(cfg.hydra.sweep.dir if multirun else cfg.hydra.run.dir))
+
+
+def preflight(argv: list[str]) -> list[str]:
+    """Validate the command line; returns the argv to hand to Hydra."""
+    flags = [a for a in argv if a.startswith("-")]
+    if any(f.split("=")[0] in PASS_THROUGH_FLAGS for f in flags):
+        return argv
+    multirun = any(f in MULTIRUN_FLAGS for f in flags)
+    overrides = absolute_scenario_path([a for a in argv if not a.startswith("-")], Path.cwd())
+    resume = next((o.split("=", 1)[1] for o in overrides if override_key(o) == "resume"), None)
+
+    if resume not in (None, "", "null"):
+        if multirun:
+            raise UsageError("resume: a run is resumed on its own, not in a multirun")
+        run_dir = check_run_dir(resume, Path.cwd())
+        stop_overrides = check_resume_overrides(overrides)
+        settings(resumed_config(run_dir, stop_overrides))
+        others = [o for o in overrides if override_key(o) != "resume"]
+        # Continue in place, and keep the run's own .hydra/ as it is.
+        return flags + others + [f"resume={run_dir}", f"hydra.run.dir={run_dir}", "hydra.output_subdir=null"]
+
+    jobs = expand_sweeps(overrides) if multirun else [overrides]
+    for job in jobs:
+        check_job(job, multirun)
+    return flags + overrides
+
+
+# -- the Hydra job -------------------------------------------------------------------------
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+def hydra_main(cfg: DictConfig) -> dict:
+    from smarts_rl.training import train
+
+    run_dir = Path(HydraConfig.get().runtime.output_dir).resolve()
+    if cfg.resume:
+        raw = resumed_config(run_dir, check_resume_overrides(list(HydraConfig.get().overrides.task)))
+        typed = settings(raw)
+        remember_stop(run_dir, raw)
+        summary = train(typed, run_dir, resume=True)
+    else:
+        summary = train(settings(cfg), run_dir)
+    print_summary(summary, run_dir)
+    _statuses.append(summary["status"])
+    return summary
+
+
+def print_summary(summary: dict, run_dir: Path) -> None:
+    best = summary.get("best") or {}
+    line = f"{summary['status']}: {len(summary['trials'])} trial(s)"
+    if best:
+        line += f", best {best['trial_id']} return {best['episode_return_mean']:.2f}"
+    if summary.get("error"):
+        line += f"; error: {summary['error']}"
+    print(line)
+    print(f"run directory: {run_dir}  (summary.json, curves.png, tune/)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    register_configs()
+    try:
+        argv = preflight(argv)
+    except UsageError as exc:
+        print(f"{PROGRAM}: error: {exc}", file=sys.stderr)
+        return USAGE_EXIT_CODE
+    except Exception as exc:  # Hydra / OmegaConf / schema validation
+        print(f"{PROGRAM}: error: {one_line(exc)}", file=sys.stderr)
+        return USAGE_EXIT_CODE
+    sys.argv = [sys.argv[0]] + argv
+    _statuses.clear()
+    hydra_main()
+    if "failed" in _statuses:
+        return 1
+    return 130 if "interrupted" in _statuses else 0

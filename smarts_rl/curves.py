@@ -1,0 +1,70 @@
+"""`curves.png`: mean episode return against env steps, one line per trial, PBT exploits marked."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+CURVES_FILE = "curves.png"
+RETURN_COLUMN = "env_runners/episode_return_mean"
+STEPS_COLUMN = "env_runners/num_env_steps_sampled_lifetime"
+
+
+def read_progress(trial_dir: Path) -> tuple[list[float], list[float], list[float]]:
+    """Env steps, mean returns and wall-clock timestamps of a trial's results."""
+    steps, returns, times = [], [], []
+    progress = trial_dir / "progress.csv"
+    if not progress.exists():
+        return steps, returns, times
+    with open(progress, newline="") as f:
+        for row in csv.DictReader(f):
+            try:
+                point = float(row[STEPS_COLUMN]), float(row[RETURN_COLUMN]), float(row["timestamp"])
+            except (KeyError, TypeError, ValueError):
+                continue  # iterations before the first finished episode have no return
+            steps.append(point[0])
+            returns.append(point[1])
+            times.append(point[2])
+    return steps, returns, times
+
+
+def read_exploits(exploits_file: Path) -> list[dict]:
+    if not exploits_file.exists():
+        return []
+    return [json.loads(line) for line in exploits_file.read_text().splitlines() if line.strip()]
+
+
+def plot_curves(trial_dirs: dict[str, Path], out: Path, exploits: list[dict] = (), title: str = "") -> Path:
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    for trial_id, trial_dir in sorted(trial_dirs.items()):
+        steps, returns, times = read_progress(trial_dir)
+        if not steps:
+            continue
+        (line,) = ax.plot(steps, returns, label=trial_id, linewidth=1.5)
+        for exploit in (e for e in exploits if e["trial_id"] == trial_id):
+            # The first result after the exploit is the first one of the copied weights.
+            after = [j for j, t in enumerate(times) if t >= exploit["time"]]
+            if after:
+                j = after[0]
+                ax.scatter([steps[j]], [returns[j]], marker="v", s=60, color=line.get_color(),
+                           edgecolors="black", zorder=3)
+    if exploits:
+        ax.scatter([], [], marker="v", s=60, color="white", edgecolors="black", label="PBT exploit")
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("mean episode return")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if ax.has_data():
+        ax.legend(fontsize=8, loc="best")
+    else:
+        ax.text(0.5, 0.5, "no finished episodes yet", ha="center", va="center", transform=ax.transAxes)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out

@@ -1,0 +1,62 @@
+"""From validated settings to an RLlib `AlgorithmConfig` that trains on SMARTS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ray.rllib.algorithms import AlgorithmConfig
+from ray.tune.registry import register_env
+
+from smarts_rl.config import Config, algorithm_module
+from smarts_rl.driving_metrics import DrivingMetrics
+from smarts_rl.env import SmartsEnv, agent_ids, env_config
+
+ENV_NAME = "smarts_rl/SmartsEnv"
+SHARED_POLICY = "shared"
+# SMARTS samples at ~100 steps/s per core: RLlib's default 60 s sample timeout is too short.
+SAMPLE_TIMEOUT_S = 1800.0
+
+
+def shared_policy(agent_id, episode=None, **kwargs) -> str:
+    return SHARED_POLICY
+
+
+def own_policy(agent_id, episode=None, **kwargs) -> str:
+    return agent_id
+
+
+def register(algo_name: str) -> None:
+    """Register the env and the algorithm with this Ray session (lost at `ray.shutdown`)."""
+    register_env(ENV_NAME, SmartsEnv)
+    algorithm_module(algo_name).register()
+
+
+def build_algorithm_config(cfg: Config, scenario_dir: Path, cpus_per_trial: float | None = None) -> AlgorithmConfig:
+    config = algorithm_module(cfg.algo.name).algorithm_config(cfg.algo)
+    ids = agent_ids(cfg.agents.count)
+    if cfg.agents.policy == "shared":
+        policies, mapping = {SHARED_POLICY}, shared_policy
+    else:
+        policies, mapping = set(ids), own_policy
+    config = (
+        config.environment(
+            ENV_NAME,
+            env_config=env_config(scenario_dir, cfg.agent, num_agents=cfg.agents.count, seed=cfg.seed),
+            disable_env_checking=True,
+        )
+        .env_runners(
+            num_env_runners=cfg.env_runners.num_env_runners,
+            num_envs_per_env_runner=cfg.env_runners.num_envs_per_env_runner,
+            sample_timeout_s=SAMPLE_TIMEOUT_S,
+        )
+        .multi_agent(policies=policies, policy_mapping_fn=mapping)
+        .callbacks(DrivingMetrics)
+        .debugging(seed=cfg.seed, log_level="ERROR")
+    )
+    if cpus_per_trial is not None:
+        # Fractional CPUs let every trial of a PBT population run at once on a small machine.
+        processes = 1 + cfg.env_runners.num_env_runners
+        share = cpus_per_trial / processes
+        config.env_runners(num_cpus_per_env_runner=share)
+        config.resources(num_cpus_for_main_process=share)
+    return config

@@ -1,0 +1,1 @@
+"""The `scheduler` config group: how Ray Tune runs and schedules trials."""

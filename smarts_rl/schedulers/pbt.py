@@ -1,0 +1,121 @@
+"""`scheduler=pbt`: Population Based Training over `algo.*` hyperparameters."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict
+
+from ray import tune
+from ray.tune.schedulers import PopulationBasedTraining
+
+EXPLOITS_FILE = "exploits.jsonl"
+
+
+@dataclass
+class Settings:
+    name: str = "pbt"
+    """Scheduler name (this file's name)."""
+    population_size: int = 4
+    """Trials trained side by side."""
+    perturbation_interval: int = 5
+    """Training iterations between exploit/explore steps (checkpoints follow it)."""
+    resample_probability: float = 0.25
+    """Chance that explore resamples a value instead of perturbing the current one."""
+    quantile_fraction: float = 0.25
+    """Bottom fraction of trials that copy a top-fraction trial."""
+    hyperparam_mutations: Dict[str, Any] = field(default_factory=dict)
+    """`algo` field -> a list of values, or {min, max, log} for a range."""
+
+    def __post_init__(self):
+        if self.population_size < 2:
+            raise ValueError(f"scheduler.population_size must be >= 2, got {self.population_size}")
+        if self.perturbation_interval < 1:
+            raise ValueError(
+                f"scheduler.perturbation_interval must be >= 1, got {self.perturbation_interval}"
+            )
+        if not 0.0 <= self.resample_probability <= 1.0:
+            raise ValueError(
+                f"scheduler.resample_probability must be in [0, 1], got {self.resample_probability}"
+            )
+        if not 0.0 < self.quantile_fraction <= 0.5:
+            raise ValueError(
+                f"scheduler.quantile_fraction must be in (0, 0.5], got {self.quantile_fraction}"
+            )
+        if not self.hyperparam_mutations:
+            raise ValueError("scheduler.hyperparam_mutations must name at least one algo field")
+        for key, spec in self.hyperparam_mutations.items():
+            where = f"scheduler.hyperparam_mutations.{key}"
+            if isinstance(spec, (list, tuple)):
+                if not spec:
+                    raise ValueError(f"{where} must list at least one value")
+            elif isinstance(spec, dict):
+                if set(spec) - {"min", "max", "log"} or not {"min", "max"} <= set(spec):
+                    raise ValueError(f"{where} must be a list or {{min, max, log}}, got {spec}")
+                if not spec["min"] < spec["max"]:
+                    raise ValueError(f"{where}.min must be < max, got {spec}")
+                if spec.get("log") and spec["min"] <= 0:
+                    raise ValueError(f"{where}.min must be > 0 for a log range, got {spec}")
+            else:
+                raise ValueError(f"{where} must be a list or {{min, max, log}}, got {spec!r}")
+
+
+def num_trials(settings: Settings) -> int:
+    return settings.population_size
+
+
+def checkpoint_frequency(settings: Settings, configured: int) -> int:
+    """PBT exploits only trials with a checkpoint: checkpoint at every perturbation."""
+    return settings.perturbation_interval
+
+
+def _domain(spec):
+    if isinstance(spec, dict):
+        low, high = float(spec["min"]), float(spec["max"])
+        return tune.loguniform(low, high) if spec.get("log") else tune.uniform(low, high)
+    return tune.choice(list(spec))
+
+
+def param_space_overrides(settings: Settings) -> dict:
+    """Each trial starts from its own sample of the mutated hyperparameters."""
+    return {key: _domain(spec) for key, spec in settings.hyperparam_mutations.items()}
+
+
+class RecordedPBT(PopulationBasedTraining):
+    """PBT that also records every exploit (who copied whom, when, what changed) as JSON
+    lines in the run directory, for the curves and the summary."""
+
+    def __init__(self, exploits_file: Path, mutated_keys: list[str], **kwargs):
+        super().__init__(**kwargs)
+        self._exploits_file = str(exploits_file)
+        self._mutated_keys = mutated_keys
+
+    def _log_config_on_step(self, trial_state, new_state, trial, trial_to_clone, new_config):
+        super()._log_config_on_step(trial_state, new_state, trial, trial_to_clone, new_config)
+        record = {
+            "trial_id": trial.trial_id,
+            "cloned_trial_id": trial_to_clone.trial_id,
+            "cloned_iteration": trial_to_clone.last_result.get("training_iteration", 0),
+            "time": time.time(),  # the curves mark the trial's first result after this
+            "new_config": {k: new_config.get(k) for k in self._mutated_keys},
+        }
+        with open(self._exploits_file, "a") as f:
+            f.write(json.dumps(record, default=str) + "\n")
+
+
+def tune_scheduler(settings: Settings, metric: str, run_dir: Path) -> PopulationBasedTraining:
+    return RecordedPBT(
+        exploits_file=Path(run_dir) / EXPLOITS_FILE,
+        mutated_keys=list(settings.hyperparam_mutations),
+        time_attr="training_iteration",  # metric and mode come from the TuneConfig
+        perturbation_interval=settings.perturbation_interval,
+        resample_probability=settings.resample_probability,
+        quantile_fraction=settings.quantile_fraction,
+        # Lists stay lists: PBT then moves to a neighbouring value rather than any value.
+        hyperparam_mutations={
+            k: list(v) if isinstance(v, (list, tuple)) else _domain(v)
+            for k, v in settings.hyperparam_mutations.items()
+        },
+    )

@@ -1,0 +1,57 @@
+"""`summary.json`: what a run did, written at its end, also when interrupted or failed."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+from smarts_rl.console import env_steps, episode_return
+
+SUMMARY_FILE = "summary.json"
+
+
+def trial_records(result_grid, algo_keys: list[str]) -> list[dict]:
+    """One record per trial: progress, effective hyperparameters, latest checkpoint."""
+    records = []
+    for result in result_grid:
+        metrics = result.metrics or {}
+        config = result.config or {}
+        records.append(
+            {
+                "trial_id": metrics.get("trial_id") or Path(result.path).name,
+                "training_iteration": int(metrics.get("training_iteration", 0)),
+                "time_total_s": round(float(metrics.get("time_total_s", 0.0)), 1),
+                "env_steps": env_steps(metrics),
+                "episode_return_mean": _finite(episode_return(metrics)),
+                "config": {k: config[k] for k in algo_keys if k in config},
+                "checkpoint": str(Path(result.checkpoint.path).resolve()) if result.checkpoint else None,
+                "path": str(Path(result.path).resolve()),
+                "error": None if result.error is None else str(result.error).splitlines()[0][:300],
+            }
+        )
+    return records
+
+
+def best_trial(records: list[dict]) -> dict | None:
+    scored = [r for r in records if r["episode_return_mean"] is not None]
+    if not scored:
+        return None
+    best = max(scored, key=lambda r: r["episode_return_mean"])
+    return {k: best[k] for k in ("trial_id", "episode_return_mean", "checkpoint")}
+
+
+def write_summary(run_dir: Path, status: str, header: dict, records: list[dict], error: str | None = None) -> dict:
+    summary = {"status": status, **header, "trials": records, "best": best_trial(records)}
+    if error:
+        summary["error"] = error
+    path = Path(run_dir) / SUMMARY_FILE
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summary, indent=2, default=str))
+    os.replace(tmp, path)  # never a half-written summary
+    return summary
+
+
+def _finite(value):
+    return value if value is not None and math.isfinite(value) else None

@@ -1,0 +1,203 @@
+"""One training job: settings → scenario build → Ray → Tune (fresh or resumed) → summary.
+
+Everything a job writes lives in its run directory:
+`.hydra/` (config), `train.log`, `tune/` (the Tune experiment: one directory per trial with
+`progress.csv`, `result.json`, TensorBoard events and checkpoints), `exploits.jsonl` (PBT),
+`curves.png` and `summary.json`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import traceback
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+from smarts_rl.config import Config, scheduler_module
+from smarts_rl.console import TrialLines
+from smarts_rl.curves import CURVES_FILE, plot_curves, read_exploits
+from smarts_rl.errors import one_line
+from smarts_rl.resume import RUN_CONFIG, experiment_dir
+from smarts_rl.schedulers.pbt import EXPLOITS_FILE
+from smarts_rl.stopping import RunStopper, limits_from, reached
+from smarts_rl.summary import trial_records, write_summary
+
+log = logging.getLogger(__name__)
+METRIC = "env_runners/episode_return_mean"
+
+
+@contextmanager
+def ray_session(cfg: Config):
+    """A Ray instance for this job only: multirun jobs share one process."""
+    import ray
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Ray's notice that token authentication is on, printed at every start.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    # Tune stages trial results and its experiment state outside the run directory and
+    # copies them in every >= 10 s by default. After a `kill -9` the run directory must
+    # already know the latest checkpoints and results, so copy every couple of seconds.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
+    if cfg.ray.address:
+        ray.init(address=cfg.ray.address, log_to_driver=False, logging_level=logging.WARNING)
+    else:
+        ray.init(
+            address="local",
+            num_cpus=cfg.ray.num_cpus or os.cpu_count(),
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+        )
+    try:
+        yield ray.cluster_resources().get("CPU", 1.0)
+    finally:
+        ray.shutdown()
+
+
+def trial_dirname(trial) -> str:
+    return f"trial_{trial.trial_id}"
+
+
+def algo_keys(cfg: Config) -> list[str]:
+    return [f.name for f in dataclasses.fields(cfg.algo) if f.name != "name"]
+
+
+def check_mutations(cfg: Config) -> None:
+    mutations = getattr(cfg.scheduler, "hyperparam_mutations", {}) or {}
+    unknown = sorted(set(mutations) - set(algo_keys(cfg)))
+    if unknown:
+        raise ValueError(
+            f"scheduler.hyperparam_mutations.{unknown[0]} is not a field of algo={cfg.algo.name} "
+            f"(fields: {', '.join(algo_keys(cfg))})"
+        )
+
+
+def header(cfg: Config) -> dict:
+    return {
+        "algo": cfg.algo.name,
+        "scheduler": cfg.scheduler.name,
+        "scenario": cfg.scenario.name if cfg.scenario.path is None else cfg.scenario.path,
+        "agent": cfg.agent.name,
+        "agents": cfg.agents.count,
+        "seed": cfg.seed,
+    }
+
+
+def build_tuner(cfg: Config, run_dir: Path, scenario_dir: Path, cpus: float, resume: bool):
+    from ray import tune
+
+    from smarts_rl.rllib_setup import build_algorithm_config, register
+
+    register(cfg.algo.name)
+    # Tune suggests actor reuse for PBT; we restart trials on purpose, so that an exploited
+    # trial is rebuilt from its new config (including train_batch_size).
+    warnings.filterwarnings("ignore", message="Consider boosting PBT performance")
+    logging.getLogger("ray.rllib.algorithms.algorithm_config").setLevel(logging.ERROR)
+    scheduler = scheduler_module(cfg.scheduler.name)
+    trials = scheduler.num_trials(cfg.scheduler)
+    algo_config = build_algorithm_config(cfg, scenario_dir, cpus_per_trial=cpus / trials)
+    trainable = algo_config.algo_class
+    if resume:
+        from ray.tune import ResumeConfig
+
+        everything = ResumeConfig.ResumeType.RESUME
+        return tune.Tuner.restore(
+            str(experiment_dir(run_dir)),
+            trainable=trainable,
+            # Finished trials too: a resume may extend `stop`; the stopper re-reads it.
+            _resume_config=ResumeConfig(finished=everything, unfinished=everything, errored=everything),
+        )
+    param_space = {**algo_config.to_dict(), **scheduler.param_space_overrides(cfg.scheduler)}
+    return tune.Tuner(
+        trainable,
+        param_space=param_space,
+        tune_config=tune.TuneConfig(
+            metric=METRIC,
+            mode="max",
+            num_samples=trials,
+            scheduler=scheduler.tune_scheduler(cfg.scheduler, METRIC, run_dir),
+            reuse_actors=False,
+            trial_dirname_creator=trial_dirname,
+        ),
+        run_config=tune.RunConfig(
+            name=experiment_dir(run_dir).name,
+            storage_path=str(run_dir),
+            stop=RunStopper(run_dir / RUN_CONFIG),
+            checkpoint_config=tune.CheckpointConfig(
+                checkpoint_frequency=scheduler.checkpoint_frequency(cfg.scheduler, cfg.checkpoint.frequency),
+                num_to_keep=cfg.checkpoint.num_to_keep,
+                checkpoint_at_end=True,
+            ),
+            callbacks=[TrialLines()],
+            verbose=0,
+        ),
+    )
+
+
+def run_status(records: list[dict], limits: dict) -> str:
+    if any(r["error"] for r in records):
+        return "failed"
+    if records and all(reached(limits, {"training_iteration": r["training_iteration"],
+                                        "num_env_steps_sampled_lifetime": r["env_steps"],
+                                        "time_total_s": r.get("time_total_s", 0.0)})
+                       for r in records):
+        return "completed"
+    return "interrupted"
+
+
+def write_curves(run_dir: Path, records: list[dict], title: str) -> None:
+    trial_dirs = {r["trial_id"]: Path(r["path"]) for r in records}
+    plot_curves(trial_dirs, run_dir / CURVES_FILE, read_exploits(run_dir / EXPLOITS_FILE), title)
+
+
+def train(cfg: Config, run_dir: Path, resume: bool = False) -> dict:
+    """Run (or continue) the experiment; always leaves summary.json and curves.png behind."""
+    from smarts_rl.scenarios import build_scenario, scenario_source
+
+    run_dir = Path(run_dir).resolve()
+    status, records, error = "failed", [], None
+    try:
+        check_mutations(cfg)
+        scenario_dir = build_scenario(scenario_source(cfg.scenario, cwd=Path.cwd()))
+        with ray_session(cfg) as cpus:
+            tuner = build_tuner(cfg, run_dir, scenario_dir, cpus, resume)
+            results = tuner.fit()
+        records = trial_records(results, algo_keys(cfg))
+        status = run_status(records, limits_from(run_dir / RUN_CONFIG))
+    except KeyboardInterrupt:
+        status = "interrupted"
+        records = records or _records_on_disk(run_dir, cfg)
+    except Exception as exc:
+        _log_traceback(run_dir)
+        error = one_line(exc)
+        records = records or _records_on_disk(run_dir, cfg)
+    finally:
+        summary = write_summary(run_dir, status, header(cfg), records, error)
+        try:
+            write_curves(run_dir, records, f"{cfg.algo.name} on {summary['scenario']}")
+        except Exception:  # a plot must never hide the run's outcome
+            _log_traceback(run_dir)
+    return summary
+
+
+def _records_on_disk(run_dir: Path, cfg: Config) -> list[dict]:
+    """What the Tune experiment has saved so far, when `fit()` did not return."""
+    try:
+        from ray.tune import ExperimentAnalysis, ResultGrid
+
+        if not any(experiment_dir(run_dir).glob("experiment_state-*.json")):
+            return []
+        return trial_records(ResultGrid(ExperimentAnalysis(str(experiment_dir(run_dir)))), algo_keys(cfg))
+    except Exception:
+        _log_traceback(run_dir)
+        return []
+
+
+def _log_traceback(run_dir: Path) -> None:
+    """Tracebacks go to the run's train.log; the console gets one line (in the summary)."""
+    with open(Path(run_dir) / "train.log", "a") as f:
+        f.write(traceback.format_exc())

@@ -1,0 +1,146 @@
+"""Config composition, schemas and the command line's answers to bad input (no Ray, no SMARTS run)."""
+
+import itertools
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from smarts_rl.agents import AgentSettings
+from smarts_rl.algorithms import pg
+from smarts_rl.cli import expand_sweeps
+from smarts_rl.config import compose_config, group_options, settings
+from smarts_rl.schedulers import pbt
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_are_pg_none_loop_laner():
+    cfg = settings(compose_config())
+    assert (cfg.algo.name, cfg.scheduler.name, cfg.scenario.name, cfg.agent.name) == ("pg", "none", "loop", "laner")
+    assert isinstance(cfg.algo, pg.Settings) and isinstance(cfg.agent, AgentSettings)
+    assert cfg.resume is None and cfg.ray.address is None
+
+
+@pytest.mark.parametrize(
+    "algo,scheduler,scenario,agent",
+    list(itertools.product(*group_options().values())),
+)
+def test_every_combination_of_group_options_composes_and_validates(algo, scheduler, scenario, agent):
+    cfg = settings(compose_config([f"algo={algo}", f"scheduler={scheduler}", f"scenario={scenario}", f"agent={agent}"]))
+    assert (cfg.algo.name, cfg.scheduler.name, cfg.scenario.name, cfg.agent.name) == (algo, scheduler, scenario, agent)
+
+
+def test_overrides_reach_the_typed_settings():
+    cfg = settings(compose_config(["algo.lr=0.0123", "agents.count=2", "scheduler=pbt", "scheduler.population_size=3"]))
+    assert cfg.algo.lr == pytest.approx(0.0123)
+    assert cfg.agents.count == 2
+    assert isinstance(cfg.scheduler, pbt.Settings) and cfg.scheduler.population_size == 3
+
+
+def test_settings_work_on_a_config_loaded_back_from_yaml(tmp_path):
+    from omegaconf import OmegaConf
+
+    OmegaConf.save(compose_config(["scheduler=pbt", "algo=ppo"]), tmp_path / "config.yaml")
+    cfg = settings(OmegaConf.load(tmp_path / "config.yaml"))
+    assert isinstance(cfg.scheduler, pbt.Settings) and cfg.algo.name == "ppo"
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (["agents.count=0"], "agents.count must be >= 1"),
+        (["agents.policy=each"], "agents.policy must be"),
+        (["stop.training_iteration=-3"], "stop.training_iteration must be > 0"),
+        (["checkpoint.frequency=0"], "checkpoint.frequency must be >= 1"),
+        (["env_runners.num_envs_per_env_runner=0"], "env_runners.num_envs_per_env_runner must be >= 1"),
+        (["agent.max_episode_steps=0"], "agent.max_episode_steps must be >= 1"),
+        (["scheduler=pbt", "scheduler.quantile_fraction=0.9"], "scheduler.quantile_fraction must be in"),
+    ],
+)
+def test_invalid_values_fail_naming_the_key(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        settings(compose_config(overrides))
+
+
+def test_multirun_sweeps_expand_like_hydras_basic_sweeper():
+    jobs = expand_sweeps(["algo.lr=1e-3,5e-4", "seed=1,2", "agent=laner"])
+    assert jobs == [
+        ["algo.lr=0.001", "seed=1", "agent=laner"],
+        ["algo.lr=0.001", "seed=2", "agent=laner"],
+        ["algo.lr=0.0005", "seed=1", "agent=laner"],
+        ["algo.lr=0.0005", "seed=2", "agent=laner"],
+    ]
+
+
+def train_cli(*args, cwd):
+    return subprocess.run(
+        [sys.executable, str(REPO / "train.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_help_lists_groups_and_their_options(tmp_path):
+    result = train_cli("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "algo: pg, ppo" in result.stdout
+    assert "scheduler: none, pbt" in result.stdout
+    assert "scenario: intersection, loop, merge" in result.stdout
+    assert "agent: continuous, laner" in result.stdout
+    assert "schema" not in result.stdout
+
+
+BAD_INPUT = {
+    "unknown_algo": (["algo=nope"], "available options in 'algo': pg, ppo"),
+    "typo": (["algo.lrr=0.1"], "unknown key 'algo.lrr'"),
+    "negative_lr": (["algo.lr=-1"], "algo.lr must be > 0"),
+    "lr_not_a_number": (["algo.lr=abc"], "algo.lr must be > 0"),
+    "unknown_agent": (["agent=nope"], "available options in 'agent': continuous, laner"),
+    "unknown_scenario": (["scenario=nope"], "available options in 'scenario'"),
+    "wrong_type": (["seed=abc"], "seed"),
+    "missing_scenario_path": (["scenario.path=/no/such/scenario"], "/no/such/scenario"),
+    "scenario_path_not_a_scenario": (["scenario.path=."], "not a scenario folder"),
+    "missing_run_dir": (["resume=/no/such/run"], "no such run directory: /no/such/run"),
+    "run_dir_not_a_run": (["resume=."], "is not a run directory of train.py"),
+    "unwritable_output": (["hydra.run.dir=/etc/hostname/run"], "cannot write the output directory"),
+    "bad_value_in_a_sweep": (["-m", "algo.lr=1e-3,-1"], "algo.lr must be > 0"),
+    "mutating_a_non_field": (["scheduler=pbt", "+scheduler.hyperparam_mutations.lrr=[1]"], "hyperparam_mutations.lrr is not a field"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUT))
+def test_bad_input_is_one_line_exit_2_and_leaves_nothing_behind(name, tmp_path, monkeypatch, capsys):
+    from smarts_rl.cli import main
+
+    args, message = BAD_INPUT[name]
+    monkeypatch.chdir(tmp_path)
+    assert main(list(args)) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("train.py: error: ") and message in lines[0]
+    assert "Traceback" not in captured.err + captured.out
+    assert list(tmp_path.iterdir()) == []  # no outputs/ or multirun/ directory
+
+
+@pytest.mark.parametrize("name", ["unknown_algo", "typo", "missing_run_dir"])
+def test_bad_input_from_the_shell_fails_within_seconds_without_traceback(name, tmp_path):
+    import time
+
+    args, message = BAD_INPUT[name]
+    start = time.monotonic()
+    result = train_cli(*args, cwd=tmp_path)
+    assert time.monotonic() - start < 60
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"train.py: error: {result.stderr.split('error: ', 1)[1].strip()}"]
+    assert message in result.stderr and "Traceback" not in result.stderr + result.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resume_refuses_other_overrides(tmp_path):
+    from smarts_rl.errors import UsageError
+    from smarts_rl.resume import check_resume_overrides
+
+    assert check_resume_overrides(["resume=x", "stop.training_iteration=9"]) == ["stop.training_iteration=9"]
+    with pytest.raises(UsageError, match="only stop.\\* may change when resuming.*algo.lr=0.1"):
+        check_resume_overrides(["resume=x", "algo.lr=0.1"])

@@ -1,0 +1,144 @@
+"""`train.py` end to end on real Ray, SMARTS and SUMO, with tiny budgets."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import sumo_children
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = ["algo.train_batch_size=200", "agent.max_episode_steps=100"]
+
+
+def train(*args, cwd, timeout=600):
+    return subprocess.run(
+        [sys.executable, str(REPO / "train.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def progress_rows(trial_dir: Path) -> list[dict]:
+    with open(trial_dir / "progress.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_default_run_with_an_override_writes_a_complete_run_directory(tmp_path):
+    run_dir = tmp_path / "run"
+    result = train("stop.training_iteration=2", "algo.lr=0.0123", *TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed"
+    assert (summary["algo"], summary["scheduler"], summary["scenario"]) == ("pg", "none", "loop")
+    [trial] = summary["trials"]
+    assert trial["training_iteration"] == 2 and trial["env_steps"] >= 200
+    assert trial["config"]["lr"] == pytest.approx(0.0123)
+    assert Path(trial["checkpoint"]).is_absolute() and Path(trial["checkpoint"]).is_dir()
+    assert summary["best"]["trial_id"] == trial["trial_id"]
+
+    trial_dir = Path(trial["path"])
+    assert trial_dir.parent == run_dir / "tune"
+    rows = progress_rows(trial_dir)
+    assert [r["training_iteration"] for r in rows] == ["1", "2"]
+    # The lr the optimizer used, as the learner reports it.
+    assert float(rows[-1]["learners/shared/policy_learning_rate"]) == pytest.approx(0.0123)
+    for metric in ("collision_rate", "off_road_rate", "reached_goal_rate", "mean_speed"):
+        assert f"env_runners/driving/{metric}" in rows[-1]
+    assert list(trial_dir.glob("events.out.tfevents.*"))
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
+    assert (run_dir / "curves.png").stat().st_size > 5000
+
+    # Console: one short line per iteration, no config dump.
+    lines = [line for line in result.stdout.splitlines() if line.startswith(trial["trial_id"])]
+    assert len(lines) == 2 and all(len(line) < 80 for line in lines)
+    assert "train_batch_size" not in result.stdout
+    assert result.stdout.strip().splitlines()[-2].startswith("completed: 1 trial(s)")
+    assert sumo_children() == []
+
+
+def test_pbt_exploits_and_the_learner_uses_the_mutated_lr(tmp_path):
+    run_dir = tmp_path / "pbt"
+    result = train(
+        "scheduler=pbt", "scheduler.population_size=2", "scheduler.perturbation_interval=1",
+        "scheduler.quantile_fraction=0.5", "scheduler.hyperparam_mutations.train_batch_size=[200]",
+        "scheduler.hyperparam_mutations.entropy_coeff=[0.0]", "stop.training_iteration=3", *TINY,
+        f"hydra.run.dir={run_dir}", cwd=tmp_path, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and len(summary["trials"]) == 2
+    assert all(t["checkpoint"] for t in summary["trials"])
+
+    exploits = [json.loads(line) for line in (run_dir / "exploits.jsonl").read_text().splitlines()]
+    assert exploits, "with a perturbation every iteration and two trials, the worse one exploits"
+    exploit = exploits[0]
+    rows = progress_rows(run_dir / "tune" / f"trial_{exploit['trial_id']}")
+    after = [r for r in rows if float(r["timestamp"]) >= exploit["time"]]
+    assert after, "the exploited trial reported again after the exploit"
+    chosen_lr = exploit["new_config"]["lr"]
+    assert float(after[0]["learners/shared/policy_learning_rate"]) == pytest.approx(chosen_lr, rel=1e-6)
+
+
+def test_resume_after_sigkill_of_the_process_group_continues_where_it_stopped(tmp_path):
+    run_dir = tmp_path / "killed"
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "train.py"), "stop.training_iteration=4", "checkpoint.frequency=1", *TINY,
+         f"hydra.run.dir={run_dir}"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 400
+        while time.monotonic() < deadline:
+            progress = list((run_dir / "tune").glob("trial_*/progress.csv"))
+            if progress and len(progress_rows(progress[0].parent)) >= 2:
+                break
+            assert process.poll() is None, "training ended before it could be killed"
+            time.sleep(1)
+        else:
+            pytest.fail("no two iterations reached the run directory in time")
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    time.sleep(2)
+    trial_dir = progress[0].parent
+    done_before = len(progress_rows(trial_dir))
+
+    result = train("resume=" + str(run_dir), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed"
+    assert summary["trials"][0]["training_iteration"] == 4
+    iterations = [int(r["training_iteration"]) for r in progress_rows(trial_dir)]
+    assert iterations[:done_before] == list(range(1, done_before + 1))  # kept, not restarted
+    assert iterations[-1] == 4 and len(iterations) <= 4 + 1  # at most one interval redone
+
+    # A finished run can be extended; other changes are refused.
+    refused = train("resume=" + str(run_dir), "algo.lr=0.1", cwd=tmp_path)
+    assert refused.returncode == 2 and "only stop.* may change" in refused.stderr
+    extended = train("resume=" + str(run_dir), "stop.training_iteration=5", cwd=tmp_path)
+    assert extended.returncode == 0, extended.stderr[-2000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["trials"][0]["training_iteration"] == 5
+
+
+def test_multirun_runs_each_job_in_its_own_directory_and_writes_a_sweep_summary(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    result = train(
+        "-m", "algo.lr=1e-3,5e-4", "stop.training_iteration=1", *TINY, f"hydra.sweep.dir={sweep_dir}",
+        cwd=tmp_path, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    with open(sweep_dir / "sweep_summary.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["overrides"].split()[0] for r in rows] == ["algo.lr=0.001", "algo.lr=0.0005"]
+    for row in rows:
+        assert row["status"] == "completed" and int(float(row["env_steps"])) >= 200
+        summary = json.loads((Path(row["run_dir"]) / "summary.json").read_text())
+        assert summary["trials"][0]["config"]["lr"] == pytest.approx(float(row["overrides"].split()[0].split("=")[1]))
+    assert len({r["run_dir"] for r in rows}) == 2
