@@ -108,7 +108,8 @@ def scenario_source(settings: Settings, cwd: Path) -> Path:
 
 
 def default_cache_root() -> Path:
-    """Where builds go: ``$SMARTS_RL_CACHE``, else ``$XDG_CACHE_HOME/smarts-rl``, else ``~/.cache/smarts-rl``."""
+    """Where builds go: ``scenarios/`` in ``$SMARTS_RL_CACHE``, else in ``$XDG_CACHE_HOME/smarts-rl``,
+    else in ``~/.cache/smarts-rl``."""
     root = os.environ.get("SMARTS_RL_CACHE")
     if not root:
         xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -117,7 +118,7 @@ def default_cache_root() -> Path:
 
 
 def build_scenario(source: Path, cache_root: Optional[Path] = None) -> Path:
-    """Build the scenario folder ``source`` (once per content) and return the folder SMARTS should load."""
+    """Build the scenario folder ``source`` (once per content); return the folder SMARTS should load."""
     source = Path(source).resolve()
     _check_scenario_folder(source)
     cache_root = Path(cache_root).resolve() if cache_root else default_cache_root()
@@ -151,7 +152,7 @@ def _check_scenario_folder(source: Path):
     if not source.exists():
         raise ScenarioError(f"{source}: scenario folder does not exist")
     if not source.is_dir():
-        raise ScenarioError(f"{source}: not a folder (a scenario is a folder with a map or scenario.py)")
+        raise ScenarioError(f"{source}: not a folder (a scenario is a folder with a map)")
     if not _looks_like_scenario(source):
         raise ScenarioError(
             f"{source}: not a scenario folder (found neither scenario.py, a road map such as "
@@ -276,7 +277,10 @@ def _run(command: List[str], cwd: Path, log, source: Path, what: str):
 
 
 def sumo_tools_environment() -> dict:
-    """This process's environment plus eclipse-sumo's tools on PATH (SMARTS calls netconvert by bare name)."""
+    """This process's environment with eclipse-sumo's tools on PATH.
+
+    SMARTS calls netconvert by its bare name when it shifts a map.
+    """
     import sumo
 
     env = dict(os.environ)

@@ -85,7 +85,8 @@ def duarouter_error(build_output: str) -> Optional[str]:
 
     Work-around: read that log's error line.
     """
-    match = re.search(r"CalledProcessError: Command '\[.*duarouter.*'--error-log', '([^']+)'", build_output)
+    failed_duarouter = r"CalledProcessError: Command '\[.*duarouter.*'--error-log', '([^']+)'"
+    match = re.search(failed_duarouter, build_output)
     if not match:
         return None
     try:
