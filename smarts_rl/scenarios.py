@@ -21,18 +21,19 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
 from filelock import FileLock
 
-from smarts_rl.workarounds import duarouter_error, map_only_build_command
+from smarts_rl.workarounds import map_only_build_command, name_sumo_map_as_smarts_expects
 
 BUILTIN_SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 # Bump when the build steps change, so old cache entries are no longer picked up.
-BUILD_FORMAT = 2
+BUILD_FORMAT = 3
 BUILD_SEED = 42
 COMPLETE_MARKER = "smarts-rl-build.json"
 
@@ -51,10 +52,13 @@ _PLAIN_XML_INPUTS = {
 # Runs a scenario.py as SMARTS's scenario_builder does (seeded, with __file__ set), then
 # places its ego missions on the map: SMARTS would otherwise first do that at env reset,
 # where a mission on a misspelt road fails with a bare KeyError deep in a worker.
+# Arguments: scenario.py, seed, a private folder for duarouter's logs.
 _SCENARIO_PY_BUILD = """
 import os, sys
 from smarts.core import seed
 from smarts.core.scenario import Scenario
+from smarts_rl.workarounds import report_duarouter_errors
+report_duarouter_errors(sys.argv[3])
 seed(int(sys.argv[2]))
 path = os.path.abspath(sys.argv[1])
 with open(path, "rb") as source:
@@ -227,12 +231,13 @@ def _copy(source: Path, files: List[Path], target: Path):
 
 
 def _build_in_place(source: Path, target: Path, log_path: Path):
-    with open(log_path, "w") as log:
+    with open(log_path, "w") as log, tempfile.TemporaryDirectory() as duarouter_logs:
         if _has_plain_xml_map(target) and not any(target.glob("*.net.xml")):
             _run(_netconvert_command(target), target, log, source, "netconvert failed")
+        name_sumo_map_as_smarts_expects(target)
         if (target / "scenario.py").is_file():
             command = [sys.executable, "-c", _SCENARIO_PY_BUILD, "scenario.py", str(BUILD_SEED)]
-            _run(command, target, log, source, "scenario.py failed")
+            _run(command + [duarouter_logs], target, log, source, "scenario.py failed")
         else:
             _run(map_only_build_command(), target, log, source, "map failed to build")
 
@@ -272,12 +277,12 @@ def _run(command: List[str], cwd: Path, log, source: Path, what: str):
     log.write(result.stdout)
     log.flush()
     if result.returncode != 0:
-        reason = duarouter_error(result.stdout) or _last_useful_line(result.stdout)
+        reason = _last_useful_line(result.stdout)
         raise ScenarioError(f"{source}: {what}: {reason} (build log: {log.name})")
 
 
 def sumo_tools_environment() -> dict:
-    """This process's environment with eclipse-sumo's tools on PATH.
+    """This process's environment with eclipse-sumo's tools on PATH and smarts_rl importable.
 
     SMARTS calls netconvert by its bare name when it shifts a map.
     """
@@ -286,6 +291,8 @@ def sumo_tools_environment() -> dict:
     env = dict(os.environ)
     env["SUMO_HOME"] = sumo.SUMO_HOME
     env["PATH"] = os.pathsep.join([str(Path(sumo.SUMO_HOME) / "bin"), env.get("PATH", "")])
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [env.get("PYTHONPATH"), package_parent]))
     return env
 
 
