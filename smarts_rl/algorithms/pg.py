@@ -1,0 +1,256 @@
+"""Policy Gradient (REINFORCE with reward-to-go) on RLlib's new API stack.
+
+`algo=pg` in the training driver. What one training iteration does:
+sample at least `train_batch_size` env steps (complete episodes by default),
+compute each step's discounted reward-to-go (bootstrapping truncated episodes
+with V(s_last) when `baseline=value`), take ONE policy gradient step on
+-mean(logp(a|s) * advantage) [- entropy bonus] (and `vf_iters` steps fitting
+V(s) to the reward-to-go), sync weights.
+The learner and the returns computation live in `pg_learner.py`.
+
+The RLModule is RLlib's default actor-critic MLP (separate policy and value
+networks); with `baseline=none` its value head is simply never trained.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
+
+from ray.rllib.algorithms.algorithm import Algorithm
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
+from ray.rllib.algorithms.ppo.ppo_catalog import PPOCatalog
+from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import (
+    DefaultPPOTorchRLModule,
+)
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
+from ray.rllib.utils.metrics import (
+    ALL_MODULES,
+    ENV_RUNNER_RESULTS,
+    ENV_RUNNER_SAMPLING_TIMER,
+    LEARNER_RESULTS,
+    LEARNER_UPDATE_TIMER,
+    NUM_ENV_STEPS_SAMPLED_LIFETIME,
+    SYNCH_WORKER_WEIGHTS_TIMER,
+    TIMERS,
+)
+
+from smarts_rl.algorithms import checks
+
+BASELINES = ("none", "value")
+BATCH_MODES = ("complete_episodes", "truncate_episodes")
+ACTIVATIONS = ("tanh", "relu", "elu", "swish", "silu", "linear")
+
+
+@dataclass
+class Settings:
+    """`conf/algo/pg.yaml`. Names match RLlib AlgorithmConfig attributes (PBT mutates by name)."""
+
+    # Algorithm name the driver dispatches on.
+    name: str = "pg"
+    # Adam learning rate, or a schedule [[env_step, lr], ...] (linear in between, first step 0).
+    lr: Any = 0.001
+    # Discount factor of the reward-to-go.
+    gamma: float = 0.99
+    # Env steps per gradient step (at least this many; complete episodes overshoot a little).
+    train_batch_size: int = 4000
+    # Subtracted from the reward-to-go: "none", or "value" (a learned V(s), also bootstraps truncations).
+    baseline: str = "value"
+    # Standardise the advantages per batch and module (mean 0, std 1) before the policy loss.
+    normalize_advantages: bool = True
+    # Weight of the entropy bonus (0 disables it).
+    entropy_coeff: float = 0.0
+    # Weight of the value-function MSE in the loss (only with baseline=value).
+    vf_loss_coeff: float = 1.0
+    # Gradient steps of the value function per batch (the policy always takes exactly one).
+    vf_iters: int = 10
+    # Clip the global gradient norm to this value (null disables clipping).
+    grad_clip: Optional[float] = 0.5
+    # "complete_episodes" (true Monte-Carlo returns) or "truncate_episodes" (needs baseline=value).
+    batch_mode: str = "complete_episodes"
+    # Hidden layer sizes of the policy network (the value network gets the same).
+    fcnet_hiddens: List[int] = field(default_factory=lambda: [64, 64])
+    # Activation of the hidden layers.
+    fcnet_activation: str = "tanh"
+
+    def __post_init__(self):
+        checks.one_of("name", self.name, ("pg",))
+        self.lr = checks.lr_or_schedule("lr", self.lr)
+        checks.discount("gamma", self.gamma)
+        checks.at_least_one("train_batch_size", self.train_batch_size)
+        checks.one_of("baseline", self.baseline, BASELINES)
+        checks.one_of("normalize_advantages", self.normalize_advantages, (True, False))
+        checks.non_negative("entropy_coeff", self.entropy_coeff)
+        checks.non_negative("vf_loss_coeff", self.vf_loss_coeff)
+        checks.at_least_one("vf_iters", self.vf_iters)
+        checks.optional_positive("grad_clip", self.grad_clip)
+        checks.one_of("batch_mode", self.batch_mode, BATCH_MODES)
+        if self.batch_mode == "truncate_episodes" and self.baseline != "value":
+            checks.fail(
+                "batch_mode",
+                "complete_episodes when algo.baseline=none (a cut-off episode "
+                "needs V(s) to bootstrap its return)",
+                self.batch_mode,
+            )
+        checks.hidden_sizes("fcnet_hiddens", self.fcnet_hiddens)
+        checks.one_of("fcnet_activation", self.fcnet_activation, ACTIVATIONS)
+
+
+class PGConfig(AlgorithmConfig):
+    """RLlib config of PG; the PG-specific knobs are set through `.training(...)`."""
+
+    def __init__(self, algo_class=None):
+        super().__init__(algo_class=algo_class or PG)
+        defaults = Settings()
+        self.lr = defaults.lr
+        self.gamma = defaults.gamma
+        self.train_batch_size = defaults.train_batch_size
+        self.grad_clip = defaults.grad_clip
+        self.batch_mode = defaults.batch_mode
+        self.baseline = defaults.baseline
+        self.normalize_advantages = defaults.normalize_advantages
+        self.entropy_coeff = defaults.entropy_coeff
+        self.vf_loss_coeff = defaults.vf_loss_coeff
+        self.vf_iters = defaults.vf_iters
+
+    def training(
+        self,
+        *,
+        baseline=NotProvided,
+        normalize_advantages=NotProvided,
+        entropy_coeff=NotProvided,
+        vf_loss_coeff=NotProvided,
+        vf_iters=NotProvided,
+        **kwargs,
+    ) -> "PGConfig":
+        """Sets RLlib's training settings plus PG's (see `Settings` for their meaning)."""
+        super().training(**kwargs)
+        if baseline is not NotProvided:
+            self.baseline = baseline
+        if normalize_advantages is not NotProvided:
+            self.normalize_advantages = normalize_advantages
+        if entropy_coeff is not NotProvided:
+            self.entropy_coeff = entropy_coeff
+        if vf_loss_coeff is not NotProvided:
+            self.vf_loss_coeff = vf_loss_coeff
+        if vf_iters is not NotProvided:
+            self.vf_iters = vf_iters
+        return self
+
+    def validate(self) -> None:
+        super().validate()
+        if self.baseline not in BASELINES:
+            self._value_error(f"`baseline` must be one of {BASELINES}, got {self.baseline!r}")
+        if self.batch_mode == "truncate_episodes" and self.baseline != "value":
+            self._value_error(
+                "`batch_mode=truncate_episodes` needs `baseline='value'` to bootstrap "
+                "the returns of cut-off episodes; use `complete_episodes`."
+            )
+        if not isinstance(self.vf_iters, int) or self.vf_iters < 1:
+            self._value_error(f"`vf_iters` must be an int >= 1, got {self.vf_iters!r}")
+        if not isinstance(self.entropy_coeff, (int, float)) or self.entropy_coeff < 0:
+            self._value_error(f"`entropy_coeff` must be a float >= 0, got {self.entropy_coeff!r}")
+
+    def get_default_rl_module_spec(self) -> RLModuleSpec:
+        return RLModuleSpec(module_class=DefaultPPOTorchRLModule, catalog_class=PPOCatalog)
+
+    def get_default_learner_class(self):
+        from smarts_rl.algorithms.pg_learner import PGTorchLearner
+
+        return PGTorchLearner
+
+    @property
+    def _model_config_auto_includes(self):
+        # Separate policy and value networks: the value loss must not shape the policy.
+        return super()._model_config_auto_includes | {"vf_share_layers": False}
+
+
+class PG(Algorithm):
+    """Sample a batch, one policy-gradient update, sync weights to the EnvRunners.
+
+    Like RLlib's own algorithms, PG does not implement Tune's `reset_config`
+    (it returns False): run Tune with `reuse_actors=False` (its default), so a
+    PBT exploit builds a fresh actor from the mutated config and restores the
+    checkpoint into it, which `LrFromConfig` makes honour the new lr.
+    """
+
+    @classmethod
+    def get_default_config(cls) -> PGConfig:
+        return PGConfig()
+
+    def training_step(self) -> None:
+        # `train_batch_size` counts env steps unless multi-agent `count_steps_by`
+        # says agent steps.
+        budget = self.config.total_train_batch_size
+        if self.config.count_steps_by == "agent_steps":
+            budget = {"max_agent_steps": budget}
+        else:
+            budget = {"max_env_steps": budget}
+        with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
+            episodes, env_runner_results = synchronous_parallel_sample(
+                worker_set=self.env_runner_group,
+                sample_timeout_s=self.config.sample_timeout_s,
+                _uses_new_env_runners=True,
+                _return_metrics=True,
+                **budget,
+            )
+        if not episodes:
+            return
+        self.metrics.aggregate(env_runner_results, key=ENV_RUNNER_RESULTS)
+
+        with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
+            learner_results = self.learner_group.update(
+                episodes=episodes,
+                timesteps={
+                    NUM_ENV_STEPS_SAMPLED_LIFETIME: self.metrics.peek(
+                        (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME)
+                    ),
+                },
+            )
+        self.metrics.aggregate(learner_results, key=LEARNER_RESULTS)
+
+        with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
+            # Only modules that were in this batch changed.
+            trained_modules = set(learner_results[0].keys()) - {ALL_MODULES}
+            self.env_runner_group.sync_weights(
+                from_worker_or_learner_group=self.learner_group,
+                policies=trained_modules,
+                inference_only=True,
+            )
+
+
+def algorithm_config(settings: Settings) -> PGConfig:
+    """PG config with `settings` applied; the driver adds env, env runners, agents, resources."""
+    return (
+        PGConfig()
+        .api_stack(
+            enable_rl_module_and_learner=True,
+            enable_env_runner_and_connector_v2=True,
+        )
+        .training(
+            lr=settings.lr,
+            gamma=settings.gamma,
+            train_batch_size=settings.train_batch_size,
+            grad_clip=settings.grad_clip,
+            baseline=settings.baseline,
+            normalize_advantages=settings.normalize_advantages,
+            entropy_coeff=settings.entropy_coeff,
+            vf_loss_coeff=settings.vf_loss_coeff,
+            vf_iters=settings.vf_iters,
+        )
+        # batch_mode is a sampling setting but decides what a return means here.
+        .env_runners(batch_mode=settings.batch_mode)
+        .rl_module(
+            model_config={
+                "fcnet_hiddens": list(settings.fcnet_hiddens),
+                "fcnet_activation": settings.fcnet_activation,
+                "vf_share_layers": False,
+            }
+        )
+    )
+
+
+def register() -> None:
+    """Makes Ray Tune run PG by the name "PG". Needed once after each `ray.init`."""
+    from ray import tune
+
+    tune.register_trainable("PG", PG)

@@ -1,0 +1,126 @@
+"""RLlib's PPO in the same framework as PG (`algo=ppo`), for side-by-side comparison.
+
+The algorithm is RLlib's own; the only addition is the `LrFromConfig` learner
+mixin, so that PBT's lr mutations take effect after a restore here as in PG.
+Defaults are RLlib 2.60's PPO defaults.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
+
+from ray.rllib.algorithms.ppo import PPO, PPOConfig
+from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
+
+from smarts_rl.algorithms import checks
+from smarts_rl.algorithms.lr_from_config import LrFromConfig
+
+ACTIVATIONS = ("tanh", "relu", "elu", "swish", "silu", "linear")
+
+
+@dataclass
+class Settings:
+    """`conf/algo/ppo.yaml`. Names match RLlib AlgorithmConfig attributes (PBT mutates by name)."""
+
+    # Algorithm name the driver dispatches on.
+    name: str = "ppo"
+    # Adam learning rate, or a schedule [[env_step, lr], ...] (linear in between, first step 0).
+    lr: Any = 5e-5
+    # Discount factor.
+    gamma: float = 0.99
+    # Env steps sampled per training iteration.
+    train_batch_size: int = 4000
+    # Passes (epochs) of SGD over each train batch.
+    num_epochs: int = 30
+    # SGD minibatch size in env steps (<= train_batch_size).
+    minibatch_size: int = 128
+    # GAE lambda (1.0: Monte-Carlo returns bootstrapped at cut-offs; 0.0: one-step TD).
+    lambda_: float = 1.0
+    # PPO's clip range of the probability ratio.
+    clip_param: float = 0.3
+    # Clip of the squared value error (in squared reward units).
+    vf_clip_param: float = 10.0
+    # Weight of the value-function loss.
+    vf_loss_coeff: float = 1.0
+    # Weight of the entropy bonus.
+    entropy_coeff: float = 0.0
+    # Add an adaptive KL penalty towards the sampling policy.
+    use_kl_loss: bool = True
+    # Initial weight of that KL penalty.
+    kl_coeff: float = 0.2
+    # KL the adaptive penalty aims for.
+    kl_target: float = 0.01
+    # Clip the global gradient norm to this value (null disables clipping).
+    grad_clip: Optional[float] = None
+    # Hidden layer sizes of the policy network (the value network gets the same).
+    fcnet_hiddens: List[int] = field(default_factory=lambda: [256, 256])
+    # Activation of the hidden layers.
+    fcnet_activation: str = "tanh"
+
+    def __post_init__(self):
+        checks.one_of("name", self.name, ("ppo",))
+        self.lr = checks.lr_or_schedule("lr", self.lr)
+        checks.discount("gamma", self.gamma)
+        checks.at_least_one("train_batch_size", self.train_batch_size)
+        checks.at_least_one("num_epochs", self.num_epochs)
+        checks.at_least_one("minibatch_size", self.minibatch_size)
+        if self.minibatch_size > self.train_batch_size:
+            checks.fail("minibatch_size", f"<= algo.train_batch_size ({self.train_batch_size})",
+                        self.minibatch_size)
+        if not checks.is_number(self.lambda_) or not 0 <= self.lambda_ <= 1:
+            checks.fail("lambda_", "in [0, 1]", self.lambda_)
+        checks.positive("clip_param", self.clip_param)
+        checks.positive("vf_clip_param", self.vf_clip_param)
+        checks.non_negative("vf_loss_coeff", self.vf_loss_coeff)
+        checks.non_negative("entropy_coeff", self.entropy_coeff)
+        checks.one_of("use_kl_loss", self.use_kl_loss, (True, False))
+        checks.non_negative("kl_coeff", self.kl_coeff)
+        checks.positive("kl_target", self.kl_target)
+        checks.optional_positive("grad_clip", self.grad_clip)
+        checks.hidden_sizes("fcnet_hiddens", self.fcnet_hiddens)
+        checks.one_of("fcnet_activation", self.fcnet_activation, ACTIVATIONS)
+
+
+class LrFromConfigPPOLearner(LrFromConfig, PPOTorchLearner):
+    """RLlib's PPO learner whose optimizer takes the config's lr after a restore."""
+
+
+def algorithm_config(settings: Settings) -> PPOConfig:
+    """PPO config with `settings` applied; the driver adds env, env runners, agents, resources."""
+    return (
+        PPOConfig()
+        .api_stack(
+            enable_rl_module_and_learner=True,
+            enable_env_runner_and_connector_v2=True,
+        )
+        .training(
+            learner_class=LrFromConfigPPOLearner,
+            lr=settings.lr,
+            gamma=settings.gamma,
+            train_batch_size=settings.train_batch_size,
+            num_epochs=settings.num_epochs,
+            minibatch_size=settings.minibatch_size,
+            lambda_=settings.lambda_,
+            clip_param=settings.clip_param,
+            vf_clip_param=settings.vf_clip_param,
+            vf_loss_coeff=settings.vf_loss_coeff,
+            entropy_coeff=settings.entropy_coeff,
+            use_kl_loss=settings.use_kl_loss,
+            kl_coeff=settings.kl_coeff,
+            kl_target=settings.kl_target,
+            grad_clip=settings.grad_clip,
+        )
+        .rl_module(
+            model_config={
+                "fcnet_hiddens": list(settings.fcnet_hiddens),
+                "fcnet_activation": settings.fcnet_activation,
+                "vf_share_layers": False,
+            }
+        )
+    )
+
+
+def register() -> None:
+    """Makes sure Ray Tune runs RLlib's PPO under "PPO" (RLlib registers it already)."""
+    from ray import tune
+
+    tune.register_trainable("PPO", PPO)

@@ -1,0 +1,198 @@
+"""`SmartsEnv`: SMARTS as an RLlib `MultiAgentEnv` (new API stack).
+
+One instance drives one SMARTS simulation (and, for SUMO maps, one `sumo` process) with
+`num_agents` ego vehicles named `agent_0`, `agent_1`, ... Agents get the scenario's missions
+where it declares them and random routes otherwise (SMARTS's own mission assignment).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+from ray.rllib.env.multi_agent_env import MultiAgentEnv
+from smarts.core import seed as smarts_seed
+
+from smarts_rl.agents import AgentSettings, DoneSettings, RewardSettings, action_adapter, agent_interface
+from smarts_rl.env import observation
+from smarts_rl.env.reward import shaped_reward
+from smarts_rl.workarounds import apply_runtime_workarounds
+
+TIMESTEP_S = 0.1
+
+
+def agent_ids(count: int) -> list[str]:
+    return [f"agent_{i}" for i in range(count)]
+
+
+def agent_settings_from_dict(agent: dict | AgentSettings) -> AgentSettings:
+    if isinstance(agent, AgentSettings):
+        return agent
+    agent = dict(agent)
+    agent["done"] = DoneSettings(**agent.get("done", {}))
+    agent["reward"] = RewardSettings(**agent.get("reward", {}))
+    return AgentSettings(**agent)
+
+
+def env_config(
+    scenario: str, agent: AgentSettings, num_agents: int = 1, seed: int = 0, **extra: Any
+) -> dict:
+    """The plain-dict `env_config` that `SmartsEnv` takes (safe to ship to Ray workers)."""
+    return {"scenario": str(scenario), "agent": asdict(agent), "num_agents": num_agents, "seed": seed, **extra}
+
+
+class SmartsEnv(MultiAgentEnv):
+    """`env_config` keys: `scenario` (absolute path of a built scenario), `agent` (the
+    `conf/agent` settings as a dict), `num_agents` and `seed`."""
+
+    def __init__(self, config: dict | None = None):
+        super().__init__()
+        config = dict(config or {})
+        self._settings = agent_settings_from_dict(config["agent"])
+        self._adapter = action_adapter(self._settings)
+        self._radius = float(self._settings.neighbourhood_radius)
+        count = int(config.get("num_agents", 1))
+        if count < 1:
+            raise ValueError(f"agents.count must be >= 1, got {count}")
+
+        self.possible_agents = agent_ids(count)
+        self.agents = []
+        self.observation_spaces = {a: observation.observation_space() for a in self.possible_agents}
+        self.action_spaces = {a: self._adapter.action_space() for a in self.possible_agents}
+
+        # RLlib passes each sub-env `reset(seed=config.seed + worker_index + vector_index)`;
+        # mixing in the worker index keeps (worker, sub-env) pairs apart.
+        self._worker_index = int(getattr(config, "worker_index", 0) or 0)
+        self._rng = np.random.default_rng([int(config.get("seed", 0)), self._worker_index])
+
+        self._hiway = _make_hiway_env(config, self.possible_agents, self._settings, seed=int(config.get("seed", 0)))
+        self._done: set[str] = set()
+        self._episode: dict[str, dict] = {}
+
+    # -- gymnasium / RLlib API ---------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if seed is not None:
+            self._rng = np.random.default_rng([int(seed), self._worker_index])
+        # SMARTS draws from the global `random`/`np.random` (routes, SUMO's seed), so the
+        # episode is reproducible only if we seed them right before its reset.
+        smarts_seed(int(self._rng.integers(2**31 - 1)))
+        raw_obs, _ = self._hiway.reset(options=options)
+        self._done = set()
+        self._episode = {}
+        self._steps = 0
+        obs, infos = {}, {}
+        for agent_id, agent_obs in raw_obs.items():
+            self._episode[agent_id] = {"distance": 0.0, "collision": False, "off_road": False,
+                                       "off_route": False, "reached_goal": False}
+            obs[agent_id] = observation.encode(agent_obs, self._radius)
+            infos[agent_id] = self._info(agent_id, agent_obs)
+        self.agents = list(obs)
+        return obs, infos
+
+    def step(self, action_dict: dict):
+        unknown = set(action_dict) - set(self.agents)
+        if unknown:
+            raise ValueError(f"actions for agents that are not active: {sorted(unknown)}")
+        smarts_actions = {a: self._adapter.to_smarts(act, a) for a, act in action_dict.items()}
+        raw_obs, raw_rewards, _, _, _ = self._hiway.step(smarts_actions)
+        self._steps += 1
+
+        obs, rewards, terminateds, truncateds, infos = {}, {}, {}, {}, {}
+        for agent_id, agent_obs in raw_obs.items():
+            events = agent_obs.events
+            episode = self._episode.setdefault(
+                agent_id, {"distance": 0.0, "collision": False, "off_road": False,
+                           "off_route": False, "reached_goal": False})
+            episode["distance"] += float(agent_obs.distance_travelled)
+            episode["collision"] |= bool(events.collisions)
+            episode["off_road"] |= bool(events.off_road)
+            episode["off_route"] |= bool(events.off_route)
+            episode["reached_goal"] |= bool(events.reached_goal)
+
+            obs[agent_id] = observation.encode(agent_obs, self._radius)
+            rewards[agent_id] = shaped_reward(self._settings.reward, raw_rewards[agent_id], agent_obs)
+            terminated, truncated = self._ended(events)
+            terminateds[agent_id], truncateds[agent_id] = terminated, truncated
+            if terminated or truncated:
+                self._done.add(agent_id)
+            infos[agent_id] = self._info(agent_id, agent_obs)
+
+        # An agent SMARTS dropped without reporting it done (it should not) must not hang
+        # the episode: end it for RLlib as truncated.
+        for agent_id in self.agents:
+            if agent_id not in raw_obs and agent_id not in self._done:
+                self._done.add(agent_id)
+                truncateds[agent_id], terminateds[agent_id] = True, False
+
+        self.agents = [a for a in obs if a not in self._done]
+        all_done = len(self._done) == len(self.possible_agents) or (
+            not self.agents and self._steps >= self._settings.max_episode_steps
+        )
+        terminateds["__all__"] = all_done and all(terminateds.get(a, True) for a in obs)
+        truncateds["__all__"] = all_done and not terminateds["__all__"]
+        if all_done:
+            self.agents = []
+        return obs, rewards, terminateds, truncateds, infos
+
+    def close(self):
+        if self._hiway is not None:
+            self._hiway.close()
+            self._hiway = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the simulator may already be gone
+            pass
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _ended(self, events) -> tuple[bool, bool]:
+        done = self._settings.done
+        terminated = bool(
+            events.reached_goal
+            or (done.collision and events.collisions)
+            or (done.off_road and events.off_road)
+            or (done.off_route and events.off_route)
+            or (done.on_shoulder and events.on_shoulder)
+            or (done.wrong_way and events.wrong_way)
+            or (done.not_moving and events.not_moving)
+        )
+        truncated = not terminated and bool(events.reached_max_episode_steps)
+        return terminated, truncated
+
+    def _info(self, agent_id: str, agent_obs) -> dict:
+        episode = self._episode[agent_id]
+        return {
+            "speed": float(agent_obs.ego_vehicle_state.speed),
+            "distance_travelled": episode["distance"],
+            "collision": episode["collision"],
+            "off_road": episode["off_road"],
+            "off_route": episode["off_route"],
+            "reached_goal": episode["reached_goal"],
+        }
+
+
+def _make_hiway_env(config: dict, ids: list[str], settings: AgentSettings, seed: int):
+    """SMARTS's gymnasium env with raw observations and actions: we format both ourselves,
+    which is cheaper than its generic formatters."""
+    from smarts.env.gymnasium.hiway_env_v1 import HiWayEnvV1
+
+    apply_runtime_workarounds()
+    logging.getLogger("SMARTS").setLevel(logging.ERROR)
+    # SMARTS calls a TraCI function with a renamed parameter on every SUMO vehicle move.
+    warnings.filterwarnings("ignore", message="Use of deprecated parameter lane")
+    interface = agent_interface(settings)
+    return HiWayEnvV1(
+        scenarios=[config["scenario"]],
+        agent_interfaces={a: interface for a in ids},
+        headless=True,
+        seed=seed,
+        fixed_timestep_sec=TIMESTEP_S,
+        observation_options="unformatted",
+        action_options="unformatted",
+    )
