@@ -38,6 +38,8 @@ def fix_via_point_sorting():
     from smarts.core import sensor
 
     method = sensor.ViaSensor.__call__
+    if getattr(method, "sorts_via_points_by_distance", False):
+        return
     source = textwrap.dedent(inspect.getsource(method))
     buggy, fixed = "key=lambda dist, _: dist", "key=lambda pair: pair[0]"
     if buggy not in source:
@@ -52,6 +54,7 @@ def fix_via_point_sorting():
     )
     namespace = {}
     exec(code, vars(sensor), namespace)
+    namespace["__call__"].sorts_via_points_by_distance = True
     sensor.ViaSensor.__call__ = namespace["__call__"]
 
 
