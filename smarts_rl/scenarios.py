@@ -21,18 +21,19 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
 from filelock import FileLock
 
-from smarts_rl.workarounds import duarouter_error, map_only_build_command
+from smarts_rl.workarounds import map_only_build_command, name_sumo_map_as_smarts_expects
 
 BUILTIN_SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 # Bump when the build steps change, so old cache entries are no longer picked up.
-BUILD_FORMAT = 2
+BUILD_FORMAT = 3
 BUILD_SEED = 42
 COMPLETE_MARKER = "smarts-rl-build.json"
 
@@ -51,10 +52,13 @@ _PLAIN_XML_INPUTS = {
 # Runs a scenario.py as SMARTS's scenario_builder does (seeded, with __file__ set), then
 # places its ego missions on the map: SMARTS would otherwise first do that at env reset,
 # where a mission on a misspelt road fails with a bare KeyError deep in a worker.
+# Arguments: scenario.py, seed, a private folder for duarouter's logs.
 _SCENARIO_PY_BUILD = """
 import os, sys
 from smarts.core import seed
 from smarts.core.scenario import Scenario
+from smarts_rl.workarounds import report_duarouter_errors
+report_duarouter_errors(sys.argv[3])
 seed(int(sys.argv[2]))
 path = os.path.abspath(sys.argv[1])
 with open(path, "rb") as source:
@@ -108,7 +112,8 @@ def scenario_source(settings: Settings, cwd: Path) -> Path:
 
 
 def default_cache_root() -> Path:
-    """Where builds go: ``$SMARTS_RL_CACHE``, else ``$XDG_CACHE_HOME/smarts-rl``, else ``~/.cache/smarts-rl``."""
+    """Where builds go: ``scenarios/`` in ``$SMARTS_RL_CACHE``, else in ``$XDG_CACHE_HOME/smarts-rl``,
+    else in ``~/.cache/smarts-rl``."""
     root = os.environ.get("SMARTS_RL_CACHE")
     if not root:
         xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -117,7 +122,7 @@ def default_cache_root() -> Path:
 
 
 def build_scenario(source: Path, cache_root: Optional[Path] = None) -> Path:
-    """Build the scenario folder ``source`` (once per content) and return the folder SMARTS should load."""
+    """Build the scenario folder ``source`` (once per content); return the folder SMARTS should load."""
     source = Path(source).resolve()
     _check_scenario_folder(source)
     cache_root = Path(cache_root).resolve() if cache_root else default_cache_root()
@@ -151,7 +156,7 @@ def _check_scenario_folder(source: Path):
     if not source.exists():
         raise ScenarioError(f"{source}: scenario folder does not exist")
     if not source.is_dir():
-        raise ScenarioError(f"{source}: not a folder (a scenario is a folder with a map or scenario.py)")
+        raise ScenarioError(f"{source}: not a folder (a scenario is a folder with a map)")
     if not _looks_like_scenario(source):
         raise ScenarioError(
             f"{source}: not a scenario folder (found neither scenario.py, a road map such as "
@@ -226,12 +231,13 @@ def _copy(source: Path, files: List[Path], target: Path):
 
 
 def _build_in_place(source: Path, target: Path, log_path: Path):
-    with open(log_path, "w") as log:
+    with open(log_path, "w") as log, tempfile.TemporaryDirectory() as duarouter_logs:
         if _has_plain_xml_map(target) and not any(target.glob("*.net.xml")):
             _run(_netconvert_command(target), target, log, source, "netconvert failed")
+        name_sumo_map_as_smarts_expects(target)
         if (target / "scenario.py").is_file():
             command = [sys.executable, "-c", _SCENARIO_PY_BUILD, "scenario.py", str(BUILD_SEED)]
-            _run(command, target, log, source, "scenario.py failed")
+            _run(command + [duarouter_logs], target, log, source, "scenario.py failed")
         else:
             _run(map_only_build_command(), target, log, source, "map failed to build")
 
@@ -271,17 +277,22 @@ def _run(command: List[str], cwd: Path, log, source: Path, what: str):
     log.write(result.stdout)
     log.flush()
     if result.returncode != 0:
-        reason = duarouter_error(result.stdout) or _last_useful_line(result.stdout)
+        reason = _last_useful_line(result.stdout)
         raise ScenarioError(f"{source}: {what}: {reason} (build log: {log.name})")
 
 
 def sumo_tools_environment() -> dict:
-    """This process's environment plus eclipse-sumo's tools on PATH (SMARTS calls netconvert by bare name)."""
+    """This process's environment with eclipse-sumo's tools on PATH and smarts_rl importable.
+
+    SMARTS calls netconvert by its bare name when it shifts a map.
+    """
     import sumo
 
     env = dict(os.environ)
     env["SUMO_HOME"] = sumo.SUMO_HOME
     env["PATH"] = os.pathsep.join([str(Path(sumo.SUMO_HOME) / "bin"), env.get("PATH", "")])
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [env.get("PYTHONPATH"), package_parent]))
     return env
 
 

@@ -7,11 +7,12 @@ SMARTS no longer has the bug.
 
 import __future__
 import inspect
-import re
+import shutil
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import List, Optional
+from typing import List
 
 
 def apply_runtime_workarounds():
@@ -37,6 +38,8 @@ def fix_via_point_sorting():
     from smarts.core import sensor
 
     method = sensor.ViaSensor.__call__
+    if getattr(method, "sorts_via_points_by_distance", False):
+        return
     source = textwrap.dedent(inspect.getsource(method))
     buggy, fixed = "key=lambda dist, _: dist", "key=lambda pair: pair[0]"
     if buggy not in source:
@@ -51,6 +54,7 @@ def fix_via_point_sorting():
     )
     namespace = {}
     exec(code, vars(sensor), namespace)
+    namespace["__call__"].sorts_via_points_by_distance = True
     sensor.ViaSensor.__call__ = namespace["__call__"]
 
 
@@ -75,25 +79,56 @@ def map_only_build_command() -> List[str]:
     ]
 
 
-def duarouter_error(build_output: str) -> Optional[str]:
-    """The error that made duarouter fail a scenario build, if it did.
+def report_duarouter_errors(log_dir: str):
+    """Make this process's SMARTS traffic builds fail with duarouter's own error message.
 
     Bug: SMARTS's traffic generator runs duarouter with its output thrown away, so a flow
-    SUMO cannot route (say, a misspelt road) fails the build with nothing but
+    SUMO cannot route (say, on a misspelt road) fails the build with nothing but
     ``CalledProcessError: Command '[.../duarouter', ...]' returned non-zero exit status 1``.
-    The reason is only in the ``--error-log`` file that command names, under ``~/.smarts``.
+    The reason is only in duarouter's error log, at a path under ``~/.smarts`` that every
+    build of a traffic of the same name shares, so concurrent builds overwrite each other's.
 
-    Work-around: read that log's error line.
+    Work-around: write the logs into ``log_dir``, private to this build, and raise the
+    log's error line. Call it in the process that runs the scenario.py.
     """
-    match = re.search(r"CalledProcessError: Command '\[.*duarouter.*'--error-log', '([^']+)'", build_output)
-    if not match:
-        return None
-    try:
-        lines = Path(match.group(1)).read_text().splitlines()
-    except OSError:
-        return None
-    errors = [line.strip() for line in lines if line.startswith("Error:")]
-    return f"duarouter {errors[-1]}" if errors else None
+    from smarts.sstudio.generators import TrafficGenerator
+
+    plan_and_save = TrafficGenerator.plan_and_save
+    if getattr(plan_and_save, "reports_duarouter_errors", False):
+        return
+
+    def plan_and_save_reporting_errors(self, traffic, name, *args, **kwargs):
+        self._log_dir = log_dir
+        try:
+            return plan_and_save(self, traffic, name, *args, **kwargs)
+        except subprocess.CalledProcessError as error:
+            command = list(error.cmd)
+            if "--error-log" not in command:
+                raise
+            log = Path(command[command.index("--error-log") + 1])
+            errors = [line for line in log.read_text().splitlines() if line.startswith("Error:")]
+            raise RuntimeError(f"duarouter {errors[-1] if errors else 'failed'}") from error
+
+    plan_and_save_reporting_errors.reports_duarouter_errors = True
+    TrafficGenerator.plan_and_save = plan_and_save_reporting_errors
+
+
+def name_sumo_map_as_smarts_expects(folder: Path):
+    """Give a scenario folder's one SUMO map, whatever its name, the name ``map.net.xml``.
+
+    Bug: SMARTS loads any ``*.net.xml`` in a scenario folder as its map, but its traffic and
+    mission generator reads ``<folder>/map.net.xml`` regardless, so a scenario.py next to,
+    say, ``city.net.xml`` fails to build with ``ValueError: unknown url type:
+    '<folder>/map.net.xml'``.
+
+    Work-around: copy the map to ``map.net.xml`` (SMARTS then prefers that name). Leaves
+    folders with no or several candidate maps alone. Only use it on a copy of the folder.
+    """
+    if (folder / "map.net.xml").exists():
+        return
+    maps = [p for p in folder.glob("*.net.xml") if not p.name.endswith("-AUTOGEN.net.xml")]
+    if len(maps) == 1:
+        shutil.copy2(maps[0], folder / "map.net.xml")
 
 
 def ego_yaw_rate(ego) -> float:

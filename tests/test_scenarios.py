@@ -60,7 +60,8 @@ def test_builtin_scenario_goals_take_10_to_25_s_to_reach(name, cache_root, tmp_p
         assert observation.events.reached_goal, (name, observation.events)
         driving_s = observation.steps_completed * 0.1
         assert 10 <= driving_s <= 25, (name, driving_s)
-        starts.add(tuple(round(float(c), 1) for c in observation.ego_vehicle_state.mission.start.position[:2]))
+        start = observation.ego_vehicle_state.mission.start.position[:2]
+        starts.add(tuple(round(float(c), 1) for c in start))
     assert len(starts) == 2, "each agent should have had its own mission"
 
 
@@ -73,6 +74,15 @@ def test_users_smarts_scenario_folder_builds_outside_it_and_runs(user_scenario, 
     assert sorted(p.relative_to(user_scenario) for p in user_scenario.rglob("*")) == before
     last, _ = drive(built, agents=1, max_episode_steps=20)
     assert last["agent_0"].steps_completed == 20
+
+
+def test_a_folder_whose_map_has_another_name_builds(user_scenario, tmp_path):
+    (user_scenario / "map.net.xml").rename(user_scenario / "city.net.xml")
+
+    built = build_scenario(user_scenario, tmp_path / "cache")
+
+    assert (built / "build" / "traffic" / "t0.rou.xml").is_file()
+    assert not (user_scenario / "map.net.xml").exists()
 
 
 def test_map_only_folder_builds_and_runs(tmp_path):
@@ -112,7 +122,9 @@ def test_changing_a_source_file_rebuilds(user_scenario, tmp_path):
     assert (first / COMPLETE_MARKER).is_file(), "an old build stays usable"
 
 
-def test_two_processes_building_the_same_fresh_scenario_both_get_one_valid_build(user_scenario, tmp_path):
+def test_two_processes_building_one_fresh_scenario_both_get_the_same_valid_build(
+    user_scenario, tmp_path
+):
     # A slow build, counted, so the two processes surely overlap and duplicates would show.
     builds_run = tmp_path / "builds_run"
     (user_scenario / "scenario.py").write_text(
@@ -141,19 +153,22 @@ def test_two_processes_building_the_same_fresh_scenario_both_get_one_valid_build
     built = Path(first.strip())
     assert (built / COMPLETE_MARKER).is_file()
     assert (built / "build" / "missions.pkl").is_file()
-    assert sorted(p.name for p in (built / "build" / "traffic").iterdir()) == ["t0.rou.xml", "t1.rou.xml"]
+    traffic = sorted(p.name for p in (built / "build" / "traffic").iterdir())
+    assert traffic == ["t0.rou.xml", "t1.rou.xml"]
 
 
 @pytest.mark.parametrize(
     "old, new, reason",
     [
-        ('("B0C0", 1, "max")', '("no_such_road", 1, "max")', "duarouter Error: The edge 'no_such_road' within"),
+        ('("B0C0", 1, "max")', '("no_such_road", 1, "max")', "RuntimeError: duarouter Error: The edge"),
         ('("B0C0", 0, 50)', '("no_such_road", 0, 50)', "KeyError: 'no_such_road'"),  # in an ego mission
         ("rate=FLOW_RATE", "rate=FLOW_RAT", "NameError: name 'FLOW_RAT' is not defined"),
     ],
     ids=["flow-road", "mission-road", "python"],
 )
-def test_a_failing_scenario_py_is_a_one_line_error_naming_the_folder(old, new, reason, user_scenario, tmp_path):
+def test_a_failing_scenario_py_is_a_one_line_error_naming_the_folder(
+    old, new, reason, user_scenario, tmp_path
+):
     scenario_py = user_scenario / "scenario.py"
     assert old in scenario_py.read_text()
     scenario_py.write_text(scenario_py.read_text().replace(old, new))
@@ -188,12 +203,14 @@ def test_a_folder_that_is_no_scenario_is_an_error_naming_it(tmp_path):
 def test_paths_resolve_against_cwd_and_builtins_against_the_package(user_scenario, tmp_path):
     relative = os.path.relpath(user_scenario, tmp_path / "elsewhere")
 
-    assert scenario_source(Settings(name="mine", path=relative), cwd=tmp_path / "elsewhere") == user_scenario
+    mine = Settings(name="mine", path=relative)
+    assert scenario_source(mine, cwd=tmp_path / "elsewhere") == user_scenario
     assert scenario_source(Settings(name="loop"), cwd=tmp_path) == REPO / "scenarios" / "loop"
 
 
 def test_an_unknown_builtin_name_is_an_error_listing_the_builtins():
-    with pytest.raises(ScenarioError, match="no built-in scenario 'roundabout'.*intersection, loop, merge"):
+    builtins = "intersection, loop, merge"
+    with pytest.raises(ScenarioError, match=f"no built-in scenario 'roundabout'.*{builtins}"):
         Settings(name="roundabout")
 
 

@@ -14,10 +14,10 @@ from smarts.env.gymnasium.hiway_env_v1 import HiWayEnvV1
 from smarts_rl.agents import AgentSettings, agent_interface
 from smarts_rl.scenarios import build_scenario, sumo_tools_environment
 from smarts_rl.workarounds import (
-    duarouter_error,
     ego_yaw_rate,
     fix_via_point_sorting,
     map_only_build_command,
+    name_sumo_map_as_smarts_expects,
     smarts_max_episode_steps,
 )
 from tests.helpers import USER_SCENARIO_PY, drive, three_node_road
@@ -38,20 +38,50 @@ def test_map_only_folder_crashes_smarts_until_built_as_an_empty_scenario(tmp_pat
     assert last["agent_0"].steps_completed == 5
 
 
-def test_duarouter_failure_reason_is_only_in_its_error_log(tmp_path):
-    folder = tmp_path / "unroutable_flow"
-    three_node_road(folder)
-    (folder / "scenario.py").write_text(USER_SCENARIO_PY.replace('("B0C0", 1, "max")', '("no_such_road", 1, "max")'))
-
-    smarts_build = subprocess.run(
-        [sys.executable, "-m", "smarts.sstudio.scenario_builder", str(folder / "scenario.py"), "42"],
+def smarts_build(folder: Path, *workarounds: str) -> subprocess.CompletedProcess:
+    """Build ``folder``'s scenario.py the way SMARTS does, after the given work-around calls."""
+    code = "; ".join(
+        ["import sys", "from smarts_rl import workarounds", *workarounds,
+         "from smarts.sstudio import scenario_builder", "scenario_builder._build(sys.argv[1], 42)"]
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, str(folder / "scenario.py")],
         env=sumo_tools_environment(), capture_output=True, text=True,
     )
 
-    assert smarts_build.returncode != 0
-    output = smarts_build.stdout + smarts_build.stderr
-    assert "duarouter" in output and "is not known" not in output
-    assert duarouter_error(output).startswith("duarouter Error: The edge 'no_such_road' within the route")
+
+def test_duarouter_failure_reason_is_hidden_until_reported(tmp_path):
+    folder = tmp_path / "unroutable_flow"
+    three_node_road(folder)
+    unroutable = USER_SCENARIO_PY.replace('("B0C0", 1, "max")', '("no_such_road", 1, "max")')
+    (folder / "scenario.py").write_text(unroutable)
+
+    unpatched = smarts_build(folder)
+    assert unpatched.returncode != 0
+    assert "duarouter" in unpatched.stderr and "is not known" not in unpatched.stderr
+
+    logs = tmp_path / "private_logs"
+    patched = smarts_build(folder, f"workarounds.report_duarouter_errors({str(logs)!r})")
+    assert patched.returncode != 0
+    last_line = patched.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("RuntimeError: duarouter Error: The edge 'no_such_road' within")
+    assert list(logs.rglob("t0.log")), "duarouter should log into the private folder"
+
+
+def test_a_map_not_named_map_net_xml_fails_to_build_until_renamed(tmp_path):
+    folder = tmp_path / "city"
+    three_node_road(folder)
+    (folder / "map.net.xml").rename(folder / "city.net.xml")
+    (folder / "scenario.py").write_text(USER_SCENARIO_PY)
+
+    unpatched = smarts_build(folder)
+    assert unpatched.returncode != 0
+    assert "unknown url type" in unpatched.stderr and "map.net.xml" in unpatched.stderr
+
+    name_sumo_map_as_smarts_expects(folder)
+
+    assert smarts_build(folder).returncode == 0
+    assert (folder / "build" / "traffic" / "t0.rou.xml").is_file()
 
 
 def test_a_mission_with_via_points_crashes_smarts_until_the_sort_is_fixed(tmp_path):
@@ -66,13 +96,15 @@ def test_a_mission_with_via_points_crashes_smarts_until_the_sort_is_fixed(tmp_pa
     built = build_scenario(folder, tmp_path / "cache")
 
     unpatched = subprocess.run(  # a fresh process: this one may already be patched
-        [sys.executable, "-c", "import sys; from tests.helpers import drive; drive(sys.argv[1], 1, 5)", str(built)],
+        [sys.executable, "-c", "import sys; from tests.helpers import drive; drive(sys.argv[1], 1, 5)"]
+        + [str(built)],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         capture_output=True,
         text=True,
     )
-    assert "TypeError" in unpatched.stderr and "missing 1 required positional argument: '_'" in unpatched.stderr
+    assert "TypeError" in unpatched.stderr
+    assert "missing 1 required positional argument: '_'" in unpatched.stderr
 
     fix_via_point_sorting()
 

@@ -30,6 +30,7 @@ def cars(begin: str, end: str, per_hour: float) -> Flow:
     )
 
 
+# Cars per hour: the main road is the busier one.
 crossing = Traffic(
     flows=[
         cars("west_in", "east_out", 800),
@@ -43,12 +44,12 @@ crossing = Traffic(
 traffic = {f"crossing_{variant}": crossing for variant in range(4)}
 
 # The egos enter once the first cars have reached the crossing.
-enter_after_traffic = TrapEntryTactic(start_time=6, wait_to_hijack_limit_s=0)
+enter = TrapEntryTactic(start_time=6, wait_to_hijack_limit_s=0)
 ego_missions = [
     # Straight across the main road, from the minor road's south arm to its north arm.
-    Mission(Route(begin=("south_in", 0, 15), end=("north_out", 0, 70)), entry_tactic=enter_after_traffic),
+    Mission(Route(begin=("south_in", 0, 15), end=("north_out", 0, 70)), entry_tactic=enter),
     # A left turn off the main road, across oncoming cars, from the east arm to the south arm.
-    Mission(Route(begin=("east_in", 0, 40), end=("south_out", 0, 80)), entry_tactic=enter_after_traffic),
+    Mission(Route(begin=("east_in", 0, 40), end=("south_out", 0, 80)), entry_tactic=enter),
 ]
 
 gen_scenario(

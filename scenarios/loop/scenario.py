@@ -1,6 +1,6 @@
 """Loop: a two-lane oval ring road (340 m round) with a few slow SUMO cars circling it.
 
-The ego drives most of the way round (about 260 m, some 20 s at 50 km/h) through both
+The ego drives three quarters of the way round (about 250 m, some 20 s) through both
 bends. The cars drive at about 30 km/h, so an ego that keeps up its speed must change
 lanes to pass them, or slow down behind them.
 """
@@ -42,12 +42,12 @@ traffic = {
 }
 
 # The egos enter once the cars have spread round the ring.
-enter_among_traffic = TrapEntryTactic(start_time=10, wait_to_hijack_limit_s=0)
+enter = TrapEntryTactic(start_time=10, wait_to_hijack_limit_s=0)
 ego_missions = [
-    # From the start of the south straight to the middle of the west bend, right lane.
-    Mission(Route(begin=("south", 0, 5), end=("west", 0, 40)), entry_tactic=enter_among_traffic),
+    # From the start of the south straight into the west bend, right lane: 3/4 of the way round.
+    Mission(Route(begin=("south", 0, 5), end=("west", 0, 25)), entry_tactic=enter),
     # The same distance from the start of the north straight, left lane.
-    Mission(Route(begin=("north", 1, 5), end=("east", 1, 40)), entry_tactic=enter_among_traffic),
+    Mission(Route(begin=("north", 1, 5), end=("east", 1, 25)), entry_tactic=enter),
 ]
 
 gen_scenario(
