@@ -29,12 +29,16 @@ def episode_return(result: dict) -> float | None:
     return None if value is None else float(value)
 
 
+def _print_now(line: str) -> None:
+    print(line, flush=True)  # also when stdout is a file or a pipe
+
+
 class TrialLines(Callback):
     """Prints `trial  iter  env steps  return  steps/s` as results arrive, and remembers
     which trials completed or failed (Tune's own status after an interrupt is not final)."""
 
-    def __init__(self, print_fn=print):
-        self._print = print_fn
+    def __init__(self, print_fn=None):
+        self._print = print_fn or _print_now
         self.completed: set[str] = set()
         self.errored: dict[str, str] = {}
         self._header_printed = False

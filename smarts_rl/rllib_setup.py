@@ -58,5 +58,8 @@ def build_algorithm_config(cfg: Config, scenario_dir: Path, cpus_per_trial: floa
         processes = 1 + cfg.env_runners.num_env_runners
         share = cpus_per_trial / processes
         config.env_runners(num_cpus_per_env_runner=share)
+        # With no remote learners the learner lives in the main process, which RLlib sizes
+        # as max(num_cpus_per_learner, num_cpus_for_main_process): set both.
         config.resources(num_cpus_for_main_process=share)
+        config.learners(num_cpus_per_learner=share)
     return config
