@@ -39,3 +39,10 @@ def test_failures_are_one_line_and_nonzero(args, message, tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_users_smarts_scenario_folder_works_via_scenario_path(user_scenario, tmp_path):
+    result = check_env(f"scenario.path={user_scenario}", "steps=20", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["scenario"] == str(user_scenario) and report["steps"] == 20

@@ -157,3 +157,38 @@ def test_close_leaves_no_sumo_process(map_only_scenario):
     env.close()
     assert sumo_children() == []
     env.close()  # idempotent
+
+
+@pytest.mark.parametrize("scenario", ["loop", "merge", "intersection"])
+@pytest.mark.parametrize("agent", ["laner", "continuous"])
+def test_every_builtin_scenario_steps_through_full_episodes(scenario, agent, tmp_path):
+    """Two agents, our env, each built-in scenario: episodes end with `__all__` and restart."""
+    from pathlib import Path
+
+    from smarts_rl.scenarios import Settings, build_scenario, scenario_source
+
+    built = build_scenario(scenario_source(Settings(name=scenario), cwd=Path("/")))
+    env = make_env(built, agent, num_agents=2, max_episode_steps=40)
+    rng = np.random.default_rng(0)
+    try:
+        for episode in range(2):
+            obs, _ = env.reset(seed=episode)
+            assert obs, "agents are on the road after reset"
+            ended, steps = set(), 0
+            while True:
+                actions = {a: env.action_spaces[a].sample() if agent == "continuous" else int(rng.integers(2))
+                           for a in env.agents}
+                obs, rewards, terminateds, truncateds, infos = env.step(actions)
+                steps += 1
+                for a in obs:
+                    assert env.observation_spaces[a].contains(obs[a])
+                    if terminateds[a] or truncateds[a]:
+                        assert a not in ended, "an agent ends once"
+                        ended.add(a)
+                if terminateds["__all__"] or truncateds["__all__"]:
+                    break
+                assert steps <= 40
+            assert ended == {"agent_0", "agent_1"}
+    finally:
+        env.close()
+    assert sumo_children() == []
