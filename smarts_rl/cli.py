@@ -157,6 +157,8 @@ def print_summary(summary: dict, run_dir: Path) -> None:
         line += f"; error: {summary['error']}"
     print(line)
     print(f"run directory: {run_dir}  (summary.json, curves.png, tune/)")
+    if summary["status"] != "completed" and summary["trials"]:
+        print(f"continue it with: python train.py resume={run_dir}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,19 +40,34 @@ def read_exploits(exploits_file: Path) -> list[dict]:
     return [json.loads(line) for line in exploits_file.read_text().splitlines() if line.strip()]
 
 
+def _split_points(steps: list[float], times: list[float], exploits: list[dict]) -> list[int]:
+    """Indices where a new stretch of the curve starts: the first result after each exploit
+    (the trial continues from another trial's weights, and env-step count)."""
+    starts = set()
+    for exploit in exploits:
+        after = [j for j, t in enumerate(times) if t >= exploit["time"]]
+        if after:
+            starts.add(after[0])
+    starts.update(j for j in range(1, len(steps)) if steps[j] < steps[j - 1])
+    return sorted(starts)
+
+
 def plot_curves(trial_dirs: dict[str, Path], out: Path, exploits: list[dict] = (), title: str = "") -> Path:
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
     for trial_id, trial_dir in sorted(trial_dirs.items()):
         steps, returns, times = read_progress(trial_dir)
         if not steps:
             continue
-        (line,) = ax.plot(steps, returns, label=trial_id, linewidth=1.5)
-        for exploit in (e for e in exploits if e["trial_id"] == trial_id):
-            # The first result after the exploit is the first one of the copied weights.
-            after = [j for j, t in enumerate(times) if t >= exploit["time"]]
-            if after:
-                j = after[0]
-                ax.scatter([steps[j]], [returns[j]], marker="v", s=60, color=line.get_color(),
+        starts = _split_points(steps, times, [e for e in exploits if e["trial_id"] == trial_id])
+        bounds = [0, *starts, len(steps)]
+        color = None
+        for begin, end in zip(bounds, bounds[1:]):
+            (line,) = ax.plot(steps[begin:end], returns[begin:end], linewidth=1.5, color=color,
+                              marker="." if end - begin == 1 else None,
+                              label=trial_id if begin == 0 else None)
+            color = line.get_color()
+            if begin in starts:
+                ax.scatter([steps[begin]], [returns[begin]], marker="v", s=60, color=color,
                            edgecolors="black", zorder=3)
     if exploits:
         ax.scatter([], [], marker="v", s=60, color="white", edgecolors="black", label="PBT exploit")
