@@ -40,6 +40,13 @@ def read_exploits(exploits_file: Path) -> list[dict]:
     return [json.loads(line) for line in exploits_file.read_text().splitlines() if line.strip()]
 
 
+SMOOTHING_ITERATIONS = 5
+
+
+def running_mean(values: list[float], window: int = SMOOTHING_ITERATIONS) -> list[float]:
+    return [sum(values[max(0, i - window + 1) : i + 1]) / (i + 1 - max(0, i - window + 1)) for i in range(len(values))]
+
+
 def _split_points(steps: list[float], times: list[float], exploits: list[dict]) -> list[int]:
     """Indices where a new stretch of the curve starts: the first result after each exploit
     (the trial continues from another trial's weights, and env-step count)."""
@@ -62,17 +69,20 @@ def plot_curves(trial_dirs: dict[str, Path], out: Path, exploits: list[dict] = (
         bounds = [0, *starts, len(steps)]
         color = None
         for begin, end in zip(bounds, bounds[1:]):
-            (line,) = ax.plot(steps[begin:end], returns[begin:end], linewidth=1.5, color=color,
-                              marker="." if end - begin == 1 else None,
-                              label=trial_id if begin == 0 else None)
+            # RLlib's mean return covers one iteration's episodes only: show it faintly, and
+            # a running mean over the last few iterations boldly.
+            (line,) = ax.plot(steps[begin:end], returns[begin:end], linewidth=0.8, alpha=0.35, color=color,
+                              marker="." if end - begin == 1 else None)
             color = line.get_color()
+            ax.plot(steps[begin:end], running_mean(returns[begin:end]), linewidth=2.0, color=color,
+                    label=trial_id if begin == 0 else None)
             if begin in starts:
                 ax.scatter([steps[begin]], [returns[begin]], marker="v", s=60, color=color,
                            edgecolors="black", zorder=3)
     if exploits:
         ax.scatter([], [], marker="v", s=60, color="white", edgecolors="black", label="PBT exploit")
     ax.set_xlabel("env steps")
-    ax.set_ylabel("mean episode return")
+    ax.set_ylabel(f"mean episode return (bold: last {SMOOTHING_ITERATIONS} iterations)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     if ax.has_data():
