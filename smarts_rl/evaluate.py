@@ -152,10 +152,10 @@ def evaluate(argv: list[str], cwd: Path) -> dict:
     cfg = evaluation_config(run_dir, overrides, cwd)
     source = scenario_source(cfg.scenario, cwd=cwd)
     checkpoint = find_checkpoint(run_dir, options.checkpoint, cwd)
-    agents = agent_ids(cfg.agents.count)
-    trained = load_trained_policy(checkpoint, cfg.agent, cfg.agents.policy, agents)
     if options.envision:
         check_envision_server(options.envision_endpoint)
+    agents = agent_ids(cfg.agents.count)
+    trained = load_trained_policy(checkpoint, cfg.agent, cfg.agents.policy, agents)
 
     scenario_dir = build_scenario(source)
     eval_dir = new_eval_dir(run_dir)

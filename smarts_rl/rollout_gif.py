@@ -23,6 +23,7 @@ MARGIN_M = 15.0
 WHOLE_MAP_MAX_M = 300.0
 MIN_VIEW_M = 100.0
 HEADER_PX = 40
+ROAD_COLOURS = 32
 FRAME_MS = round(TIMESTEP_S * 1000)
 LAST_FRAME_MS = 2000
 
@@ -80,7 +81,7 @@ def write_gif(recorder: RolloutRecorder, path: Path, title: str = "") -> dict:
     view = _view(recorder)
     background, to_pixels = _draw_road(recorder.road_map, view)
     font = ImageFont.load_default(size=13)
-    palette_image = None
+    palette = _palette(background)
     images = []
     for frame in recorder.frames:
         image = background.copy()
@@ -88,9 +89,7 @@ def write_gif(recorder: RolloutRecorder, path: Path, title: str = "") -> dict:
         for vehicle in sorted(frame.vehicles, key=lambda v: v.ego):  # egos on top
             _draw_vehicle(draw, to_pixels(vehicle.corners), EGO if vehicle.ego else TRAFFIC)
         _draw_text(draw, frame, title, font)
-        if palette_image is None:
-            palette_image = image.quantize(colors=48, dither=Image.Dither.NONE)
-        images.append(image.quantize(palette=palette_image, dither=Image.Dither.NONE))
+        images.append(image.quantize(palette=palette, dither=Image.Dither.NONE))
     durations = [FRAME_MS] * (len(images) - 1) + [LAST_FRAME_MS]
     images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0, optimize=True)
     return {"frames": len(images), "bytes": Path(path).stat().st_size, "width": images[0].width,
@@ -153,10 +152,22 @@ def _draw_road(road_map, view):
     return background, to_pixels
 
 
+def _palette(background: Image.Image) -> Image.Image:
+    """One palette for every frame: the road's colours, then the exact colours drawn on it."""
+    road = background.quantize(colors=ROAD_COLOURS, dither=Image.Dither.NONE).getpalette()[: 3 * ROAD_COLOURS]
+    drawn = [EGO, TRAFFIC, _darker(EGO), _darker(TRAFFIC), (0, 0, 0), (255, 255, 255), TEXT]
+    palette = Image.new("P", (1, 1))
+    palette.putpalette(road + [channel for colour in drawn for channel in colour])
+    return palette
+
+
+def _darker(colour: tuple) -> tuple:
+    return tuple(c // 2 for c in colour)
+
+
 def _draw_vehicle(draw: ImageDraw.ImageDraw, corners: list, colour: tuple) -> None:
     draw.polygon(corners, fill=colour, outline=(0, 0, 0))
-    darker = tuple(c // 2 for c in colour)
-    draw.line([corners[0], corners[1]], fill=darker, width=3)  # the front
+    draw.line([corners[0], corners[1]], fill=_darker(colour), width=3)  # the front
 
 
 def _draw_text(draw: ImageDraw.ImageDraw, frame: Frame, title: str, font) -> None:
