@@ -85,6 +85,7 @@ def parse(argv: list[str], known: type = Options, run_overrides: tuple = RUN_OVE
 def evaluation_config(run_dir: Path, overrides: dict, cwd: Path):
     """The run's typed config with the evaluation's overrides (a transfer scenario, ...) applied."""
     from smarts_rl.config import settings
+    from smarts_rl.scenarios import ScenarioError
     from smarts_rl.trained_run import run_config
 
     cfg = run_config(run_dir)
@@ -102,7 +103,7 @@ def evaluation_config(run_dir: Path, overrides: dict, cwd: Path):
             OmegaConf.update(cfg, key, overrides[key])
     try:
         return settings(cfg)
-    except (ValueError, OmegaConfBaseException) as exc:
+    except (ValueError, ScenarioError, OmegaConfBaseException) as exc:
         raise UsageError(one_line(exc)) from None
 
 
@@ -198,6 +199,8 @@ def evaluate(argv: list[str], cwd: Path) -> dict:
             env.close()
         report["policies"][name] = summarize(records, len(seeds))
 
+    if options.envision or options.envision_record:
+        _wait_for_envision_client()
     if options.envision_record:
         report["envision_replay"] = _collect_replay(eval_dir / "envision", eval_dir / REPLAY_FILE)
     if recorder:
@@ -243,12 +246,15 @@ def _trained_scenario(run_dir: Path) -> str:
     return scenario.name if scenario.get("path") is None else str(scenario.path)
 
 
-def _collect_replay(record_dir: Path, target: Path) -> Optional[str]:
-    """Move Envision's recording (`<dir>/<unix time>/<sim>.jsonl`) to `target`."""
-    # Envision's client writes the file in a child process that its teardown waits for only
-    # three seconds; a long recording takes longer.
+def _wait_for_envision_client() -> None:
+    """Envision's client sends and records states from child processes, which its teardown
+    waits for only three seconds: let them finish the backlog of a long run."""
     for child in multiprocessing.active_children():
         child.join(timeout=120)
+
+
+def _collect_replay(record_dir: Path, target: Path) -> Optional[str]:
+    """Move Envision's recording (`<dir>/<unix time>/<sim>.jsonl`) to `target`."""
     recordings = sorted(record_dir.rglob("*.jsonl"))
     if not recordings:
         return None
@@ -260,8 +266,12 @@ def _collect_replay(record_dir: Path, target: Path) -> Optional[str]:
 def main(argv: list[str] | None = None) -> int:
     from smarts_rl.scenarios import ScenarioError
 
+    argv = sys.argv[1:] if argv is None else argv
+    if {"-h", "--help"} & set(argv):
+        print(__doc__)
+        return 0
     try:
-        report = evaluate(sys.argv[1:] if argv is None else argv, Path.cwd())
+        report = evaluate(argv, Path.cwd())
     except (UsageError, ScenarioError) as exc:
         print(f"{PROGRAM}: error: {exc}", file=sys.stderr)
         return USAGE_EXIT_CODE

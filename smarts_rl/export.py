@@ -291,8 +291,12 @@ def policy_activation(metadata: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if {"-h", "--help"} & set(argv):
+        print(__doc__)
+        return 0
     try:
-        result = export(sys.argv[1:] if argv is None else argv, Path.cwd())
+        result = export(argv, Path.cwd())
     except UsageError as exc:
         print(f"{PROGRAM}: error: {exc}", file=sys.stderr)
         return USAGE_EXIT_CODE

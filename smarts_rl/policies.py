@@ -28,6 +28,7 @@ import gymnasium as gym
 import numpy as np
 
 from smarts_rl.agents import AgentSettings, action_adapter
+from smarts_rl.agents.laner import KEEP_LANE
 from smarts_rl.env import observation
 from smarts_rl.env.observation import SPEED_SCALE
 from smarts_rl.errors import UsageError
@@ -77,11 +78,7 @@ class KeepLanePolicy(Policy):
         self._discrete = agent.name == "laner"
 
     def act(self, agent_id: str, obs: np.ndarray):
-        if self._discrete:
-            from smarts_rl.agents.laner import KEEP_LANE
-
-            return KEEP_LANE
-        return lane_keeping_control(obs)
+        return KEEP_LANE if self._discrete else lane_keeping_control(obs)
 
 
 def lane_keeping_control(obs: np.ndarray) -> np.ndarray:

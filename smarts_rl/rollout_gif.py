@@ -17,11 +17,14 @@ from PIL import Image, ImageDraw, ImageFont
 from smarts_rl.env.smarts_env import TIMESTEP_S
 
 GIF_FILE = "rollout.gif"
-MAX_SIDE_PX = 480
+# The map gets about this many pixels whatever its shape (a long road is drawn wide, not
+# thin), with no side longer than MAX_SIDE_PX.
+PIXEL_BUDGET = 480 * 360
+MAX_SIDE_PX = 800
 MARGIN_M = 15.0
 # A map larger than this is not shown whole: the view follows the egos' paths instead.
 WHOLE_MAP_MAX_M = 300.0
-MIN_VIEW_M = 100.0
+MIN_VIEW_M = 40.0
 HEADER_PX = 40
 ROAD_COLOURS = 32
 FRAME_MS = round(TIMESTEP_S * 1000)
@@ -44,7 +47,8 @@ class Vehicle:
 @dataclass
 class Frame:
     step: int
-    episode_return: float
+    episode_return: float  # summed over the egos
+    egos: int
     vehicles: list[Vehicle]
     events: list[str] = field(default_factory=list)
 
@@ -71,7 +75,7 @@ class RolloutRecorder:
             for event in ("collision", "off_road", "reached_goal")
             if info.get(event)
         ]
-        self.frames.append(Frame(step, float(sum(returns.values())), vehicles, events))
+        self.frames.append(Frame(step, float(sum(returns.values())), len(infos), vehicles, events))
 
 
 def write_gif(recorder: RolloutRecorder, path: Path, title: str = "") -> dict:
@@ -120,7 +124,7 @@ def _draw_road(road_map, view):
     from smarts.core.coordinates import Point
 
     x0, y0, x1, y1 = view
-    scale = MAX_SIDE_PX / max(x1 - x0, y1 - y0)  # pixels per metre
+    scale = min((PIXEL_BUDGET / ((x1 - x0) * (y1 - y0))) ** 0.5, MAX_SIDE_PX / max(x1 - x0, y1 - y0))  # px per m
     # Even sizes: some GIF viewers and video converters dislike odd ones.
     width, height = [2 * round((extent * scale) / 2) for extent in (x1 - x0, y1 - y0)]
     fig = plt.figure(figsize=(width / 100, height / 100), dpi=100)
@@ -172,6 +176,8 @@ def _draw_vehicle(draw: ImageDraw.ImageDraw, corners: list, colour: tuple) -> No
 
 def _draw_text(draw: ImageDraw.ImageDraw, frame: Frame, title: str, font) -> None:
     counters = f"step {frame.step:3d}   t = {frame.step * TIMESTEP_S:4.1f} s   return {frame.episode_return:7.2f}"
+    if frame.egos > 1:
+        counters += f" (sum of {frame.egos} egos)"
     draw.text((6, 4), counters, fill=TEXT, font=font)
     draw.text((6, 22), "; ".join(frame.events) or title, fill=TEXT, font=font)
     right = draw.im.size[0]
