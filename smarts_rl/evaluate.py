@@ -139,8 +139,8 @@ def check_envision_server(endpoint: str) -> None:
 
 def evaluate(argv: list[str], cwd: Path) -> dict:
     from smarts_rl.agents import action_adapter
-    from smarts_rl.env import SmartsEnv, agent_ids, env_config
-    from smarts_rl.episodes import run_episode, summarize
+    from smarts_rl.env import agent_ids
+    from smarts_rl.episodes import summarize
     from smarts_rl.policies import KeepLanePolicy, RandomPolicy, load_trained_policy
     from smarts_rl.rollout_gif import GIF_FILE, RolloutRecorder, write_gif
     from smarts_rl.scenarios import build_scenario, scenario_source
@@ -181,26 +181,18 @@ def evaluate(argv: list[str], cwd: Path) -> dict:
         "policies": {},
     }
     recorder = RolloutRecorder() if options.gif else None
-    for name, policy in (("policy", trained), *baselines.items()):
-        is_policy = name == "policy"
-        envision = {}
-        if is_policy and options.envision:
-            envision["envision_endpoint"] = options.envision_endpoint
-        if is_policy and options.envision_record:
-            envision["envision_record_dir"] = str(eval_dir / "envision")
-        env = SmartsEnv(env_config(scenario_dir, cfg.agent, num_agents=cfg.agents.count, seed=seed,
-                                   envision_sim_name=ENVISION_SIM_NAME, **envision))
-        records = []
-        try:
-            for i, episode_seed in enumerate(seeds):
-                watch = recorder.capture if (is_policy and i == 0 and recorder) else None
-                records += run_episode(env, policy, episode_seed, watch=watch, realtime=is_policy and options.envision)
-        finally:
-            env.close()
-        report["policies"][name] = summarize(records, len(seeds))
+    envision = {}
+    if options.envision:
+        envision["envision_endpoint"] = options.envision_endpoint
+    if options.envision_record:
+        envision["envision_record_dir"] = str(eval_dir / "envision")
+    # Envision shows the trained policy only, in real time when streamed.
+    records = rollouts(trained, scenario_dir, cfg, seeds, watch_first=recorder and recorder.capture,
+                       realtime=options.envision, **envision)
+    report["policies"]["policy"] = summarize(records, len(seeds))
+    for name, baseline in baselines.items():
+        report["policies"][name] = summarize(rollouts(baseline, scenario_dir, cfg, seeds), len(seeds))
 
-    if options.envision or options.envision_record:
-        _wait_for_envision_client()
     if options.envision_record:
         report["envision_replay"] = _collect_replay(eval_dir / "envision", eval_dir / REPLAY_FILE)
     if recorder:
@@ -209,6 +201,25 @@ def evaluate(argv: list[str], cwd: Path) -> dict:
     (eval_dir / EVAL_FILE).write_text(json.dumps(report, indent=2) + "\n")
     report["eval_dir"] = str(eval_dir)
     return report
+
+
+def rollouts(policy, scenario_dir: Path, cfg, seeds: list[int], watch_first=None, realtime: bool = False,
+             **envision) -> list:
+    """One episode of `policy` per seed, in a simulation of its own; `watch_first` sees the first."""
+    from smarts_rl.env import SmartsEnv, env_config
+    from smarts_rl.episodes import run_episode
+
+    env = SmartsEnv(env_config(scenario_dir, cfg.agent, num_agents=cfg.agents.count, seed=seeds[0],
+                               envision_sim_name=ENVISION_SIM_NAME, **envision))
+    records = []
+    try:
+        for i, seed in enumerate(seeds):
+            records += run_episode(env, policy, seed, watch=watch_first if i == 0 else None, realtime=realtime)
+    finally:
+        env.close()
+    if envision:
+        _wait_for_envision_client()
+    return records
 
 
 def table(report: dict) -> str:
