@@ -117,7 +117,7 @@ def _checked_out(path: str, cwd: Path) -> Path:
         raise UsageError("out=<dir> is required: the folder to write the package to (its name is the import name)")
     out = Path(path).expanduser()
     out = (out if out.is_absolute() else Path(cwd) / out).resolve()
-    if not out.name.isidentifier() or out.name in sys.stdlib_module_names or out.name in ("smarts", "smarts_rl", "ray"):
+    if not out.name.isidentifier() or _names_another_module(out):
         raise UsageError(
             f"out={path}: the folder name {out.name!r} is the package's import name, so it must be a Python "
             "identifier that names no other module (e.g. out=exported/loop_agent)"
@@ -125,6 +125,15 @@ def _checked_out(path: str, cwd: Path) -> Path:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"out={path}: {out} exists and is not empty; choose a new folder")
     return out
+
+
+def _names_another_module(out: Path) -> bool:
+    """Would `import <out.name>` find something else (torch, smarts, a standard module, ...)?"""
+    spec = importlib.util.find_spec(out.name)
+    if spec is None:
+        return False
+    # An empty `out` that is already importable from here (a namespace package) is fine.
+    return [Path(p).resolve() for p in (spec.submodule_search_locations or [])] != [out]
 
 
 def _write_package(out: Path, cfg, run_dir: Path, checkpoint: Path, networks: dict, normalize: bool, clip: bool):

@@ -1,5 +1,6 @@
 """`rollout.gif`: a top-down animation of one episode, drawn from the SMARTS road map and the
-simulator's vehicle states, one frame per 0.1 s step shown for 100 ms (real time).
+simulator's vehicle states, one frame per 0.1 s step shown for 100 ms (real time); the last
+frame stays up for two seconds.
 
 The road (every lane's polygon from the scenario's road map) is drawn once with matplotlib;
 vehicles (egos in orange, traffic in blue, each with its front edge darker) and the counters

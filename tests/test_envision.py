@@ -55,22 +55,22 @@ def envision_server(tmp_path):
 
 def test_an_evaluation_streams_to_envision_and_the_page_shows_it(laner_run, laner_eval, envision_server, tmp_path):
     port = envision_server
-    evaluation = subprocess.Popen(
-        [sys.executable, "-m", "smarts_rl.evaluate", f"run={laner_run}", "episodes=2", "gif=false",
-         "envision=true", f"envision_endpoint=ws://127.0.0.1:{port}"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        deadline = time.monotonic() + 180
-        while not simulations(port):
+    screenshot, statistics = tmp_path / "envision.png", None
+    # The page is up first, as a user's would be: it picks up a simulation when one starts.
+    with chromium(f"http://127.0.0.1:{port}/#/all") as page:
+        wait_for(lambda: "All Simulations" in (page.evaluate("document.body.innerText") or ""), 120,
+                 "the Envision page did not load")
+        evaluation = subprocess.Popen(
+            [sys.executable, "-m", "smarts_rl.evaluate", f"run={laner_run}", "episodes=2", "gif=false",
+             "envision=true", f"envision_endpoint=ws://127.0.0.1:{port}"],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            wait_for(lambda: simulations(port) or evaluation.poll() is not None, 180, "no simulation reached Envision")
             assert evaluation.poll() is None, evaluation.communicate()[1][-3000:]
-            assert time.monotonic() < deadline, "the evaluation never reached Envision"
-            time.sleep(0.5)
-        [simulation] = simulations(port)
-        assert simulation.startswith("smarts_rl_eval")
+            [simulation] = simulations(port)
+            assert simulation.startswith("smarts_rl_eval")
 
-        screenshot, statistics = tmp_path / "envision.png", None
-        with chromium(f"http://127.0.0.1:{port}/#/all") as page:
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
                 box = page.largest_canvas()
@@ -81,20 +81,25 @@ def test_an_evaluation_streams_to_envision_and_the_page_shows_it(laner_run, lane
                     if statistics["drawn_fraction"] > DRAWN_FRACTION:
                         break
                 time.sleep(0.5)
-            text = page.evaluate("document.body.innerText")
-        assert statistics and statistics["drawn_fraction"] > DRAWN_FRACTION and statistics["colours"] > 20, (
-            f"the scene did not render: {statistics}, see {screenshot}"
-        )
-        assert "smarts_rl_eval" in text  # the page shows our simulation
-
-        stdout, stderr = evaluation.communicate(timeout=600)
-    finally:
-        if evaluation.poll() is None:
-            evaluation.kill()
-            evaluation.wait()
+            assert statistics and statistics["drawn_fraction"] > DRAWN_FRACTION and statistics["colours"] > 20, (
+                f"the scene did not render: {statistics}, see {screenshot}"
+            )
+            assert page.evaluate("location.hash") == f"#/{simulation}"  # the page shows our simulation
+            stdout, stderr = evaluation.communicate(timeout=600)
+        finally:
+            if evaluation.poll() is None:
+                evaluation.kill()
+                evaluation.wait()
     assert evaluation.returncode == 0, stderr[-3000:]
     # Streaming changes nothing in the simulation: the policy's episodes are those of the
     # evaluation without Envision.
     report = json.loads((written_eval_dir(stdout) / "eval.json").read_text())
     _, reference, _ = laner_eval
     assert report["policies"]["policy"]["per_agent_episode"] == reference["policies"]["policy"]["per_agent_episode"]
+
+
+def wait_for(condition, timeout_s: float, failure: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.5)

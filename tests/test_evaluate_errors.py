@@ -72,10 +72,11 @@ def test_evaluate_refuses_bad_arguments(args, message, laner_run, tmp_path, capf
     assert message in one_error_line(capfd, "evaluate")
 
 
-def test_export_refuses_a_folder_that_is_not_empty_or_no_package_name(laner_run, tmp_path, capfd):
+def test_export_refuses_a_folder_that_is_not_empty_or_not_a_package_name(laner_run, tmp_path, capfd):
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "mine.txt").write_text("keep me")
     assert export.main([f"run={laner_run}", f"out={tmp_path / 'taken'}"]) == 2
     assert "not empty" in one_error_line(capfd, "export")
-    assert export.main([f"run={laner_run}", f"out={tmp_path / 'my-agent'}"]) == 2
-    assert "must be a Python identifier" in one_error_line(capfd, "export")
+    for name in ("my-agent", "torch"):  # not an identifier; another module's name
+        assert export.main([f"run={laner_run}", f"out={tmp_path / name}"]) == 2
+        assert "must be a Python identifier that names no other module" in one_error_line(capfd, "export")
