@@ -1,4 +1,7 @@
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import psutil
@@ -40,3 +43,56 @@ def user_scenario(tmp_path) -> Path:
     three_node_road(folder)
     (folder / "scenario.py").write_text(USER_SCENARIO_PY)
     return folder
+
+
+# -- tiny trained runs, shared by the evaluate / export / Envision tests --------------------
+
+REPO = Path(__file__).resolve().parent.parent
+TINY_TRAINING = ["stop.training_iteration=1", "algo.train_batch_size=200", "agent.max_episode_steps=60"]
+
+
+def _train_tiny(run_dir: Path, *overrides: str) -> Path:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "train.py"), *TINY_TRAINING, *overrides, f"hydra.run.dir={run_dir}"],
+        cwd=run_dir.parent, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def laner_run(tmp_path_factory) -> Path:
+    """PG, laner agent, one shared policy, trained one iteration on the loop."""
+    return _train_tiny(tmp_path_factory.mktemp("laner") / "run")
+
+
+@pytest.fixture(scope="session")
+def continuous_run(tmp_path_factory) -> Path:
+    """PG, continuous agent, one policy per agent (so its only module is `agent_0`), on the loop."""
+    return _train_tiny(tmp_path_factory.mktemp("continuous") / "run", "agent=continuous", "agents.policy=per_agent")
+
+
+def run_module(module: str, *args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="session")
+def laner_eval(laner_run, tmp_path_factory):
+    """`evaluate` on the laner run: two episodes per policy, recording an Envision replay.
+
+    Returns (completed process, eval.json as a dict, the eval directory)."""
+    result = run_module(
+        "smarts_rl.evaluate", f"run={laner_run}", "episodes=2", "envision_record=true",
+        cwd=tmp_path_factory.mktemp("eval_cwd"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    eval_dir = written_eval_dir(result.stdout)
+    return result, json.loads((eval_dir / "eval.json").read_text()), eval_dir
+
+
+def written_eval_dir(stdout: str) -> Path:
+    """The evaluation directory, from evaluate's `written: <dir>/eval.json` line."""
+    [line] = [line for line in stdout.splitlines() if line.startswith("written:") and line.endswith("eval.json")]
+    return Path(line.split(maxsplit=1)[1]).parent

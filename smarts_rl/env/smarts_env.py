@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import asdict
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -46,7 +47,10 @@ def env_config(
 
 class SmartsEnv(MultiAgentEnv):
     """`env_config` keys: `scenario` (absolute path of a built scenario), `agent` (the
-    `conf/agent` settings as a dict), `num_agents` and `seed`."""
+    `conf/agent` settings as a dict), `num_agents` and `seed`; optionally
+    `envision_endpoint` (stream to the Envision server there, e.g. "ws://127.0.0.1:8081")
+    and `envision_record_dir` (save an Envision replay there), `envision_sim_name` (the
+    simulation's name in Envision)."""
 
     def __init__(self, config: dict | None = None):
         super().__init__()
@@ -138,6 +142,11 @@ class SmartsEnv(MultiAgentEnv):
             self.agents = []
         return obs, rewards, terminateds, truncateds, infos
 
+    @property
+    def simulation(self):
+        """The SMARTS simulator behind this env (road map, every vehicle): for viewers, read only."""
+        return self._hiway.smarts
+
     def close(self):
         if self._hiway is not None:
             self._hiway.close()
@@ -187,12 +196,30 @@ def _make_hiway_env(config: dict, ids: list[str], settings: AgentSettings, seed:
     # SMARTS calls a TraCI function with a renamed parameter on every SUMO vehicle move.
     warnings.filterwarnings("ignore", message="Use of deprecated parameter lane")
     interface = agent_interface(settings)
+    endpoint, record_dir = config.get("envision_endpoint"), config.get("envision_record_dir")
     return HiWayEnvV1(
         scenarios=[config["scenario"]],
         agent_interfaces={a: interface for a in ids},
-        headless=True,
+        # SMARTS makes an Envision client only when not headless; ours may still only record.
+        headless=not (endpoint or record_dir),
+        sim_name=config.get("envision_sim_name"),
+        visualization_client_builder=partial(_envision_client, endpoint, record_dir),
         seed=seed,
         fixed_timestep_sec=TIMESTEP_S,
         observation_options="unformatted",
         action_options="unformatted",
+    )
+
+
+def _envision_client(endpoint: str | None, record_dir: str | None, headless: bool, sim_name: str | None):
+    from envision.client import Client
+    from envision.data_formatter import EnvisionDataFormatterArgs
+
+    return Client(
+        endpoint=endpoint,
+        output_dir=record_dir,
+        headless=not endpoint,
+        sim_name=sim_name or "smarts_rl",
+        # The formatting HiWayEnvV1's own default client uses.
+        data_formatter_args=EnvisionDataFormatterArgs("base", enable_reduction=False),
     )

@@ -1,0 +1,297 @@
+"""`python -m smarts_rl.evaluate run=<run dir> [key=value ...]`: how well a trained policy drives,
+next to two baselines, on the same scenario and seeds.
+
+Options (defaults in brackets):
+  run=<dir>                 a run directory written by train.py (required)
+  checkpoint=best|latest|<path>   [best] best: the best trial's checkpoint in summary.json
+  episodes=<n>              [10] episodes per policy; episode i is reset with seed + i
+  seed=<n>                  [the run's seed]
+  scenario=<name>           a built-in scenario to test transfer on (default: the run's)
+  scenario.path=<dir>       or a scenario folder of your own
+  agents.count=<n>          ego vehicles (default: the run's)
+  agent.max_episode_steps=<n>   (default: the run's)
+  gif=true|false            [true] write rollout.gif of the policy's first episode
+  envision=true|false       [false] stream the policy's episodes, in real time, to an Envision server
+  envision_endpoint=<ws://host:port>  [ws://localhost:8081]
+  envision_record=true|false  [false] save the policy's episodes as an Envision replay
+
+The policy is the checkpoint's RLModules acting deterministically (argmax / mean action); the
+baselines are uniformly random actions and keep-lane (see `smarts_rl.policies`). Everything goes
+to `<run dir>/eval/<timestamp>/`: eval.json, rollout.gif, envision_replay.jsonl.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+from urllib.parse import urlparse
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from smarts_rl.errors import USAGE_EXIT_CODE, UsageError, one_line
+
+PROGRAM = "evaluate"
+EVAL_FILE = "eval.json"
+REPLAY_FILE = "envision_replay.jsonl"
+POLICIES = ("policy", "random", "keep_lane")
+# Keys that change the run's own config for the evaluation.
+RUN_OVERRIDES = ("scenario", "scenario.name", "scenario.path", "agents.count", "agent.max_episode_steps")
+ENVISION_SIM_NAME = "smarts_rl_eval"
+
+
+@dataclass
+class Options:
+    run: str = ""
+    checkpoint: str = "best"
+    episodes: int = 10
+    seed: Optional[int] = None
+    gif: bool = True
+    envision: bool = False
+    envision_endpoint: str = "ws://localhost:8081"
+    envision_record: bool = False
+
+
+def parse(argv: list[str], known: type = Options, run_overrides: tuple = RUN_OVERRIDES) -> tuple:
+    """`key=value` arguments → (options, overrides of the run's config)."""
+    options, overrides = [], {}
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep or not key:
+            raise UsageError(f"arguments take the form key=value; got {arg!r}")
+        if key in run_overrides:
+            overrides[key] = value
+        elif key in known.__dataclass_fields__:
+            options.append(arg)
+        else:
+            keys = [*known.__dataclass_fields__, *run_overrides]
+            raise UsageError(f"unknown argument {key!r} (expected one of: {', '.join(keys)})")
+    try:
+        parsed = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(known), OmegaConf.from_dotlist(options)))
+    except OmegaConfBaseException as exc:
+        raise UsageError(one_line(exc)) from None
+    return parsed, overrides
+
+
+def evaluation_config(run_dir: Path, overrides: dict, cwd: Path):
+    """The run's typed config with the evaluation's overrides (a transfer scenario, ...) applied."""
+    from smarts_rl.config import settings
+    from smarts_rl.scenarios import ScenarioError
+    from smarts_rl.trained_run import run_config
+
+    cfg = run_config(run_dir)
+    scenario, name, path = (overrides.get(k) for k in ("scenario", "scenario.name", "scenario.path"))
+    if scenario is not None and (name is not None or path is not None):
+        raise UsageError("give scenario=<name> or scenario.path=<dir> (with an optional scenario.name), not both")
+    if path is not None:
+        folder = Path(path).expanduser()
+        folder = (folder if folder.is_absolute() else Path(cwd) / folder).resolve()
+        cfg.scenario = {"name": name or folder.name, "path": str(folder)}
+    elif scenario is not None or name is not None:
+        cfg.scenario = {"name": scenario or name, "path": None}
+    for key in ("agents.count", "agent.max_episode_steps"):
+        if key in overrides:
+            OmegaConf.update(cfg, key, overrides[key])
+    try:
+        return settings(cfg)
+    except (ValueError, ScenarioError, OmegaConfBaseException) as exc:
+        raise UsageError(one_line(exc)) from None
+
+
+def new_eval_dir(run_dir: Path) -> Path:
+    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    for attempt in range(100):
+        path = run_dir / "eval" / (stamp if attempt == 0 else f"{stamp}_{attempt}")
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            continue
+    raise UsageError(f"cannot make a new evaluation directory in {run_dir / 'eval'}")
+
+
+def check_envision_server(endpoint: str) -> None:
+    """Fail now, in one line, if no Envision server answers (SMARTS would only log a warning)."""
+    parsed = urlparse(endpoint)
+    if parsed.scheme not in ("ws", "wss") or not parsed.hostname:
+        raise UsageError(f"Envision endpoint {endpoint}: expected ws://host:port")
+    url = f"{'https' if parsed.scheme == 'wss' else 'http'}://{parsed.netloc}/simulations"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            json.load(response)
+    except (OSError, ValueError, urllib.error.URLError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UsageError(
+            f"no Envision server answers at {endpoint} ({reason}); start one with "
+            f"`python -m smarts_rl.envision_server --port {parsed.port or 80}` "
+            f"or `scl envision start -p {parsed.port or 80}`"
+        ) from None
+
+
+def evaluate(argv: list[str], cwd: Path) -> dict:
+    from smarts_rl.agents import action_adapter
+    from smarts_rl.env import agent_ids
+    from smarts_rl.episodes import summarize
+    from smarts_rl.policies import KeepLanePolicy, RandomPolicy, load_trained_policy
+    from smarts_rl.rollout_gif import GIF_FILE, RolloutRecorder, write_gif
+    from smarts_rl.scenarios import build_scenario, scenario_source
+    from smarts_rl.trained_run import find_checkpoint, open_run
+
+    options, overrides = parse(argv)
+    if options.episodes < 1:
+        raise UsageError(f"episodes must be >= 1, got {options.episodes}")
+    run_dir = open_run(options.run, cwd)
+    cfg = evaluation_config(run_dir, overrides, cwd)
+    source = scenario_source(cfg.scenario, cwd=cwd)
+    checkpoint = find_checkpoint(run_dir, options.checkpoint, cwd)
+    if options.envision:
+        check_envision_server(options.envision_endpoint)
+    agents = agent_ids(cfg.agents.count)
+    trained = load_trained_policy(checkpoint, cfg.agent, cfg.agents.policy, agents)
+
+    scenario_dir = build_scenario(source)
+    eval_dir = new_eval_dir(run_dir)
+    seed = cfg.seed if options.seed is None else options.seed
+    seeds = [seed + i for i in range(options.episodes)]
+    baselines = {
+        "random": RandomPolicy(action_adapter(cfg.agent).action_space()),
+        "keep_lane": KeepLanePolicy(cfg.agent),
+    }
+    report = {
+        "run": str(run_dir),
+        "checkpoint": str(checkpoint),
+        "algo": cfg.algo.name,
+        "agent": cfg.agent.name,
+        "agents": cfg.agents.count,
+        "agents_policy": cfg.agents.policy,
+        "scenario": cfg.scenario.name if cfg.scenario.path is None else str(source),
+        "trained_on": _trained_scenario(run_dir),
+        "max_episode_steps": cfg.agent.max_episode_steps,
+        "seeds": seeds,
+        "deterministic": True,
+        "policies": {},
+    }
+    recorder = RolloutRecorder() if options.gif else None
+    envision = {}
+    if options.envision:
+        envision["envision_endpoint"] = options.envision_endpoint
+    if options.envision_record:
+        envision["envision_record_dir"] = str(eval_dir / "envision")
+    # Envision shows the trained policy only, in real time when streamed.
+    records = rollouts(trained, scenario_dir, cfg, seeds, watch_first=recorder and recorder.capture,
+                       realtime=options.envision, **envision)
+    report["policies"]["policy"] = summarize(records, len(seeds))
+    for name, baseline in baselines.items():
+        report["policies"][name] = summarize(rollouts(baseline, scenario_dir, cfg, seeds), len(seeds))
+
+    if options.envision_record:
+        report["envision_replay"] = _collect_replay(eval_dir / "envision", eval_dir / REPLAY_FILE)
+    if recorder:
+        title = f"{cfg.algo.name} policy, {report['scenario']}, seed {seeds[0]}"
+        report["rollout_gif"] = {"path": str(eval_dir / GIF_FILE), **write_gif(recorder, eval_dir / GIF_FILE, title)}
+    (eval_dir / EVAL_FILE).write_text(json.dumps(report, indent=2) + "\n")
+    report["eval_dir"] = str(eval_dir)
+    return report
+
+
+def rollouts(policy, scenario_dir: Path, cfg, seeds: list[int], watch_first=None, realtime: bool = False,
+             **envision) -> list:
+    """One episode of `policy` per seed, in a simulation of its own; `watch_first` sees the first."""
+    from smarts_rl.env import SmartsEnv, env_config
+    from smarts_rl.episodes import run_episode
+
+    env = SmartsEnv(env_config(scenario_dir, cfg.agent, num_agents=cfg.agents.count, seed=seeds[0],
+                               envision_sim_name=ENVISION_SIM_NAME, **envision))
+    records = []
+    try:
+        for i, seed in enumerate(seeds):
+            records += run_episode(env, policy, seed, watch=watch_first if i == 0 else None, realtime=realtime)
+    finally:
+        env.close()
+    if envision:
+        _wait_for_envision_client()
+    return records
+
+
+def table(report: dict) -> str:
+    """The eval.json figures as a small table, one row per policy."""
+    seeds = report["seeds"]
+    lines = [
+        f"{len(seeds)} episode(s) x {report['agents']} agent(s) on {report['scenario']}, seeds {seeds[0]}..{seeds[-1]}",
+        f"{'':10s} {'return mean ± std':>19s} {'collision':>9s} {'off_road':>8s} {'reached_goal':>12s} {'mean_speed':>10s}",
+    ]
+    for name in POLICIES:
+        s = report["policies"][name]
+        lines.append(
+            f"{name:10s} {s['episode_return_mean']:9.2f} ± {s['episode_return_std']:7.2f} "
+            f"{s['collision_rate']:9.2f} {s['off_road_rate']:8.2f} {s['reached_goal_rate']:12.2f} "
+            f"{s['mean_speed']:6.2f} m/s"
+        )
+    return "\n".join(lines)
+
+
+def print_report(report: dict) -> None:
+    print(f"checkpoint: {report['checkpoint']}")
+    print(table(report))
+    print(f"written: {Path(report['eval_dir']) / EVAL_FILE}")
+    if "rollout_gif" in report:
+        gif = report["rollout_gif"]
+        print(f"written: {gif['path']} ({gif['frames']} frames, {gif['bytes'] // 1024} KiB)")
+    if report.get("envision_replay"):
+        print(f"written: {report['envision_replay']} (watch it: python -m smarts_rl.envision_replay <file>)")
+
+
+def _trained_scenario(run_dir: Path) -> str:
+    from smarts_rl.trained_run import run_config
+
+    scenario = run_config(run_dir).scenario
+    return scenario.name if scenario.get("path") is None else str(scenario.path)
+
+
+def _wait_for_envision_client() -> None:
+    """Envision's client sends and records states from child processes, which its teardown
+    waits for only three seconds: let them finish the backlog of a long run."""
+    for child in multiprocessing.active_children():
+        child.join(timeout=120)
+
+
+def _collect_replay(record_dir: Path, target: Path) -> Optional[str]:
+    """Move Envision's recording (`<dir>/<unix time>/<sim>.jsonl`) to `target`."""
+    recordings = sorted(record_dir.rglob("*.jsonl"))
+    if not recordings:
+        return None
+    os.replace(recordings[-1], target)
+    shutil.rmtree(record_dir, ignore_errors=True)
+    return str(target)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from smarts_rl.scenarios import ScenarioError
+
+    argv = sys.argv[1:] if argv is None else argv
+    if {"-h", "--help"} & set(argv):
+        print(__doc__)
+        return 0
+    try:
+        report = evaluate(argv, Path.cwd())
+    except (UsageError, ScenarioError) as exc:
+        print(f"{PROGRAM}: error: {exc}", file=sys.stderr)
+        return USAGE_EXIT_CODE
+    except KeyboardInterrupt:
+        print(f"{PROGRAM}: interrupted", file=sys.stderr)
+        return 130
+    print_report(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

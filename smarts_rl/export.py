@@ -1,0 +1,319 @@
+"""`python -m smarts_rl.export run=<run dir> out=<dir> [checkpoint=best|latest|<path>]`: a trained
+policy as a small Python package that SMARTS users load as an agent, with torch and without Ray.
+
+`out` becomes the package (its folder name is the import name):
+  __init__.py        entry_point() → smarts.zoo AgentSpec; ExportedAgent; registers `<name>-v0`
+  policy.json        the agent settings, each policy's network shape, the action space, provenance
+  weights/<id>.pt    each policy network's torch state dict
+  policy_network.py  the plain-torch MLP and its deterministic action
+  observation.py, agents/, workarounds.py   copies of smarts-rl's observation encoder, agent
+                     interface and action adapters, and the SMARTS work-arounds they use
+  README.md
+
+The copies are smarts-rl's own files with their `smarts_rl.` imports made relative: the
+package then behaves exactly as in training without installing smarts-rl (which needs Ray).
+The export checks that the plain-torch network gives the RLlib module's outputs.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import re
+import shutil
+import sys
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from smarts_rl.errors import USAGE_EXIT_CODE, UsageError
+
+PROGRAM = "export"
+TEMPLATE = Path(__file__).resolve().parent / "export_template" / "package_init.py"
+# smarts-rl module → where the package keeps its copy.
+VENDORED = {
+    "smarts_rl.agents": "agents",
+    "smarts_rl.agents.laner": "agents.laner",
+    "smarts_rl.agents.continuous": "agents.continuous",
+    "smarts_rl.env.observation": "observation",
+    "smarts_rl.policy_network": "policy_network",
+    "smarts_rl.workarounds": "workarounds",
+}
+FORBIDDEN_IMPORTS = ("ray", "smarts_rl")
+VERIFY_SAMPLES = 512
+VERIFY_TOLERANCE = 1e-5
+
+
+@dataclass
+class Options:
+    run: str = ""
+    out: str = ""
+    checkpoint: str = "best"
+
+
+def export(argv: list[str], cwd: Path) -> dict:
+    from smarts_rl.evaluate import evaluation_config, parse
+    from smarts_rl.policies import action_postprocessing, check_spaces, load_modules
+    from smarts_rl.trained_run import find_checkpoint, open_run
+
+    options, _ = parse(argv, known=Options, run_overrides=())
+    out = _checked_out(options.out, cwd)
+    run_dir = open_run(options.run, cwd)
+    cfg = evaluation_config(run_dir, {}, cwd)
+    checkpoint = find_checkpoint(run_dir, options.checkpoint, cwd)
+    modules = load_modules(checkpoint)
+    check_spaces(modules, cfg.agent, checkpoint)
+    normalize, clip = action_postprocessing(checkpoint)
+
+    networks = {module_id: plain_network(module, cfg.algo.fcnet_activation, module_id)
+                for module_id, module in sorted(modules.items())}
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        _write_package(out, cfg, run_dir, checkpoint, networks, normalize, clip)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    return {"out": str(out), "name": out.name, "policies": sorted(networks), "bytes": size, "checkpoint": str(checkpoint)}
+
+
+def plain_network(module, activation: str, module_id: str):
+    """The module's policy network as a `PolicyNetwork`, checked to compute the same outputs."""
+    import torch
+    from ray.rllib.core.columns import Columns
+    from torch import nn
+
+    from smarts_rl.policy_network import PolicyNetwork
+
+    actor = getattr(getattr(module, "encoder", None), "actor_encoder", None)
+    head = getattr(module, "pi", None)
+    if actor is None or head is None:
+        raise UsageError(
+            f"cannot export policy {module_id}: {type(module).__name__} is not RLlib's default "
+            "actor-critic MLP module (separate policy and value networks)"
+        )
+    theirs = [m for m in actor.modules() if isinstance(m, nn.Linear)] + [m for m in head.modules() if isinstance(m, nn.Linear)]
+    obs_dim = module.observation_space.shape[0]
+    network = PolicyNetwork(obs_dim, [m.out_features for m in theirs[:-1]], activation, theirs[-1].out_features)
+    with torch.no_grad():
+        for ours, source in zip(network.linear_layers(), theirs):
+            ours.weight.copy_(source.weight)
+            ours.bias.copy_(source.bias)
+        network.eval()
+        obs = torch.rand(VERIFY_SAMPLES, obs_dim, generator=torch.Generator().manual_seed(0)) * 2 - 1
+        expected = module.forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
+        difference = float((network(obs) - expected).abs().max())
+    if difference > VERIFY_TOLERANCE:
+        raise UsageError(
+            f"cannot export policy {module_id}: the plain MLP differs from the RLlib module by up to {difference:.2g} "
+            "(the module is not Linear + activation layers then a Linear head)"
+        )
+    return network
+
+
+def _checked_out(path: str, cwd: Path) -> Path:
+    if not path:
+        raise UsageError("out=<dir> is required: the folder to write the package to (its name is the import name)")
+    out = Path(path).expanduser()
+    out = (out if out.is_absolute() else Path(cwd) / out).resolve()
+    if not out.name.isidentifier() or _names_another_module(out):
+        raise UsageError(
+            f"out={path}: the folder name {out.name!r} is the package's import name, so it must be a Python "
+            "identifier that names no other module (e.g. out=exported/loop_agent)"
+        )
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"out={path}: {out} exists and is not empty; choose a new folder")
+    return out
+
+
+def _names_another_module(out: Path) -> bool:
+    """Would `import <out.name>` find something else (torch, smarts, a standard module, ...)?"""
+    spec = importlib.util.find_spec(out.name)
+    if spec is None:
+        return False
+    # An empty `out` that is already importable from here (a namespace package) is fine.
+    return [Path(p).resolve() for p in (spec.submodule_search_locations or [])] != [out]
+
+
+def _write_package(out: Path, cfg, run_dir: Path, checkpoint: Path, networks: dict, normalize: bool, clip: bool):
+    import torch
+
+    from smarts_rl.agents import action_adapter
+    from smarts_rl.env.observation import FEATURES
+
+    for module_name, target in VENDORED.items():
+        _vendor(module_name, target, out)
+    shutil.copyfile(TEMPLATE, out / "__init__.py")
+
+    (out / "weights").mkdir()
+    policies = {}
+    for module_id, network in networks.items():
+        weights = Path("weights") / f"{module_id}.pt"
+        torch.save(network.state_dict(), out / weights)
+        layers = network.linear_layers()
+        policies[module_id] = {
+            "weights": weights.as_posix(),
+            "obs_dim": layers[0].in_features,
+            "hidden": [layer.out_features for layer in layers[:-1]],
+            "activation": cfg.algo.fcnet_activation,
+            "outputs": layers[-1].out_features,
+        }
+    space = action_adapter(cfg.agent).action_space()
+    if hasattr(space, "n"):
+        action = {"kind": "discrete", "n": int(space.n)}
+    else:
+        action = {"kind": "box", "low": space.low.tolist(), "high": space.high.tolist(),
+                  "normalize_actions": normalize, "clip_actions": clip}
+    metadata = {
+        "format": 1,
+        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source": {"run": str(run_dir), "checkpoint": str(checkpoint), "algo": cfg.algo.name,
+                   "scenario": cfg.scenario.name if cfg.scenario.path is None else cfg.scenario.path,
+                   "agents": cfg.agents.count, "agents_policy": cfg.agents.policy},
+        "agent": asdict(cfg.agent),
+        "action": action,
+        "policies": policies,
+        "observation_features": list(FEATURES),
+    }
+    (out / "policy.json").write_text(json.dumps(metadata, indent=2) + "\n")
+    (out / "README.md").write_text(_readme(out.name, metadata))
+    _check_imports(out)
+
+
+def _vendor(module_name: str, target: str, out: Path) -> None:
+    """Copy a smarts-rl module into the package, its `from smarts_rl.x import` made relative."""
+    source = Path(importlib.util.find_spec(module_name).origin)
+    is_package = source.name == "__init__.py"
+    path = out / Path(*target.split("."))
+    path = path / "__init__.py" if is_package else path.with_suffix(".py")
+    # Relative imports count from the module's package: the package itself for an __init__.py.
+    package_depth = len(target.split(".")) - (0 if is_package else 1)
+
+    def relative(match: re.Match) -> str:
+        imported = match.group(2)
+        if imported not in VENDORED:
+            raise UsageError(f"cannot export: {module_name} imports {imported}, which the package does not include")
+        return f"{match.group(1)}{'.' * (package_depth + 1)}{VENDORED[imported]}{match.group(3)}"
+
+    text = re.sub(r"^(\s*from\s+)(smarts_rl(?:\.\w+)*)(\s+import\b)", relative, source.read_text(), flags=re.M)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def _check_imports(out: Path) -> None:
+    """The package must not import Ray or smarts-rl, at any depth of its code."""
+    for path in sorted(out.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            for name in names:
+                if name.split(".")[0] in FORBIDDEN_IMPORTS:
+                    raise UsageError(f"cannot export: {path.relative_to(out)} imports {name}")
+
+
+def _readme(name: str, metadata: dict) -> str:
+    source, agent, action = metadata["source"], metadata["agent"], metadata["action"]
+    ids = ", ".join(metadata["policies"])
+    per_agent = len(metadata["policies"]) > 1
+    choose = f'policy_id="{next(iter(metadata["policies"]))}"' if per_agent else ""
+    acts = (
+        "a lane command (`keep_lane`, `slow_down`, `change_lane_left`, `change_lane_right`): the most likely one"
+        if action["kind"] == "discrete"
+        else "`[throttle, brake, steering]` (float32): the mean of the policy's Gaussian"
+        + (", mapped from [-1, 1] into the action bounds as RLlib did in training" if action["normalize_actions"] else "")
+    )
+    return f"""# {name}: a driving policy trained with smarts-rl, as a SMARTS agent
+
+Trained with `{source['algo']}` on the `{source['scenario']}` scenario ({source['agents']} agent(s),
+`agents.policy={source['agents_policy']}`), agent interface `{agent['name']}`; exported on
+{metadata['exported_at']} from `{source['checkpoint']}`.
+
+It needs SMARTS 2.0.1, torch and numpy: not Ray, not smarts-rl.
+
+## Drive with it
+
+```python
+import sys
+sys.path.insert(0, "<the folder that contains {name}/>")  # or set PYTHONPATH
+
+from smarts.env.gymnasium.hiway_env_v1 import HiWayEnvV1
+from {name} import entry_point
+
+spec = entry_point({choose})  # a smarts.zoo AgentSpec (policies: {ids})
+agent = spec.build_agent()
+env = HiWayEnvV1(
+    scenarios=["<a built SMARTS scenario folder>"],
+    agent_interfaces={{"agent_0": spec.interface}},
+    observation_options="unformatted",  # the agent reads SMARTS's raw Observation
+    action_options="unformatted",
+    headless=True,
+)
+observations, _ = env.reset()
+done = False
+while not done:
+    actions = {{agent_id: agent.act(obs) for agent_id, obs in observations.items()}}
+    observations, rewards, terminated, truncated, infos = env.step(actions)
+    done = terminated["__all__"] or truncated["__all__"]
+env.close()
+```
+
+Importing the package registers it with SMARTS's agent zoo, so
+`smarts.zoo.registry.make("{name}:{name}-v0")` returns the same AgentSpec.
+
+`spec.interface` is the `AgentInterface` the policy trained with: {action_name(action)} actions,
+neighbourhood vehicles within {agent['neighbourhood_radius']} m, {agent['waypoints_lookahead']} waypoints of
+lookahead, episodes of at most {agent['max_episode_steps']} steps (`entry_point(max_episode_steps=...)` changes
+that). The policy only makes sense with this interface.
+
+## What it does
+
+`agent.act(observation)` encodes the observation into the 46 features listed in `policy.json`
+(`observation.py` documents them), runs the policy network and returns {acts}.
+No exploration: the same observation always gives the same action.
+
+If your scenario has ego missions with via points, call
+`from {name}.workarounds import apply_runtime_workarounds; apply_runtime_workarounds()` before making
+the env: SMARTS 2.0.1 crashes on them otherwise (see `workarounds.py`).
+
+## Files
+
+| file | what |
+|---|---|
+| `__init__.py` | `entry_point()`, `ExportedAgent`, `ExportedPolicy`, zoo registration |
+| `policy.json` | agent settings, each policy network's shape, the action space, where it came from |
+| `weights/*.pt` | the policy networks' weights (torch state dicts; no value network) |
+| `policy_network.py` | the network (Linear + {policy_activation(metadata)} layers) and its deterministic action |
+| `observation.py`, `agents/`, `workarounds.py` | smarts-rl's observation encoder, agent interface and action adapters, as trained with |
+"""
+
+
+def action_name(action: dict) -> str:
+    return "lane (Discrete(4))" if action["kind"] == "discrete" else "continuous throttle/brake/steering"
+
+
+def policy_activation(metadata: dict) -> str:
+    return next(iter(metadata["policies"].values()))["activation"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if {"-h", "--help"} & set(argv):
+        print(__doc__)
+        return 0
+    try:
+        result = export(argv, Path.cwd())
+    except UsageError as exc:
+        print(f"{PROGRAM}: error: {exc}", file=sys.stderr)
+        return USAGE_EXIT_CODE
+    print(f"exported {', '.join(result['policies'])} from {result['checkpoint']}")
+    print(f"written: {result['out']} ({result['bytes'] // 1024} KiB); use it: "
+          f"PYTHONPATH={Path(result['out']).parent} python -c \"from {result['name']} import entry_point; spec = entry_point()\"")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

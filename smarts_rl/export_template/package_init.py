@@ -1,0 +1,105 @@
+"""A driving policy trained with smarts-rl, as a SMARTS agent that needs torch but not Ray.
+
+    from <this package> import entry_point
+    spec = entry_point()                  # a smarts.zoo AgentSpec
+    agent = spec.build_agent()
+    action = agent.act(observation)       # the agent's raw SMARTS Observation
+
+Importing the package also registers it with SMARTS's agent zoo as `<package>-v0`, so
+`smarts.zoo.registry.make("<package>:<package>-v0")` gives the same AgentSpec.
+README.md says more; policy.json records what was exported, from which run.
+
+(`smarts_rl.export` writes this file as the package's `__init__.py`, next to copies of
+smarts-rl's observation encoder, action adapters and policy network.)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from smarts.core.agent import Agent
+from smarts.zoo import registry
+from smarts.zoo.agent_spec import AgentSpec
+
+from .agents import AgentSettings, DoneSettings, RewardSettings, action_adapter, agent_interface
+from .observation import encode
+from .policy_network import PolicyNetwork, deterministic_action
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+METADATA = json.loads((PACKAGE_DIR / "policy.json").read_text())
+LOCATOR = f"{__name__.rpartition('.')[2]}-v0"
+
+
+def agent_settings() -> AgentSettings:
+    """The agent interface settings the policy was trained with (policy.json's `agent`)."""
+    values = dict(METADATA["agent"])
+    values["done"] = DoneSettings(**values["done"])
+    values["reward"] = RewardSettings(**values["reward"])
+    return AgentSettings(**values)
+
+
+def policy_ids() -> list[str]:
+    """`shared` for a policy that drove every agent, else one id per trained agent (agent_0, ...)."""
+    return sorted(METADATA["policies"])
+
+
+def _checked_policy_id(policy_id: str | None) -> str:
+    ids = policy_ids()
+    if policy_id is None:
+        if len(ids) > 1:
+            raise ValueError(f"this package holds policies {', '.join(ids)}: pass policy_id=<one of them>")
+        return ids[0]
+    if policy_id not in ids:
+        raise ValueError(f"no policy {policy_id!r} in this package (it holds {', '.join(ids)})")
+    return policy_id
+
+
+class ExportedPolicy:
+    """Observation vector → the deterministic action, in the action space the policy trained in."""
+
+    def __init__(self, policy_id: str | None = None):
+        self.policy_id = _checked_policy_id(policy_id)
+        spec = METADATA["policies"][self.policy_id]
+        self.network = PolicyNetwork(spec["obs_dim"], spec["hidden"], spec["activation"], spec["outputs"])
+        self.network.load_state_dict(torch.load(PACKAGE_DIR / spec["weights"], weights_only=True))
+        self.network.eval()
+
+    def __call__(self, vector: np.ndarray):
+        with torch.no_grad():
+            outputs = self.network(torch.as_tensor(vector, dtype=torch.float32)[None])[0].numpy()
+        return deterministic_action(outputs, METADATA["action"])
+
+
+class ExportedAgent(Agent):
+    """A SMARTS agent: raw `Observation` in, SMARTS action out (a lane command or controls)."""
+
+    def __init__(self, policy_id: str | None = None):
+        self.settings = agent_settings()
+        self.policy = ExportedPolicy(policy_id)
+        self._adapter = action_adapter(self.settings)
+
+    def observation_vector(self, obs) -> np.ndarray:
+        """The 46 features the policy reads (see observation.py)."""
+        return encode(obs, self.settings.neighbourhood_radius)
+
+    def act(self, obs, **configs):
+        return self._adapter.to_smarts(self.policy(self.observation_vector(obs)), self.policy.policy_id)
+
+
+def entry_point(policy_id: str | None = None, max_episode_steps: int | None = None, **kwargs) -> AgentSpec:
+    """The zoo-style entry point: an AgentSpec whose interface matches the policy's training
+    (`max_episode_steps` may differ: it only decides when SMARTS ends the episode)."""
+    settings = agent_settings()
+    if max_episode_steps is not None:
+        settings.max_episode_steps = int(max_episode_steps)
+    return AgentSpec(
+        interface=agent_interface(settings),
+        agent_builder=ExportedAgent,
+        agent_params={"policy_id": _checked_policy_id(policy_id)},
+    )
+
+
+registry.register(LOCATOR, entry_point)

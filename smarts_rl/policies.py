@@ -1,0 +1,195 @@
+"""What drives the ego vehicles in an evaluation: the trained policy and two baselines.
+
+Every policy maps one agent's observation vector (`smarts_rl.env.observation`) to an action in
+the env's action space, and is told the episode's seed at reset (the random baseline draws
+from it, so every run of an evaluation is the same).
+
+- `TrainedPolicy`: the RLModules of an RLlib checkpoint, acting deterministically (the most
+  likely discrete action, the mean of a Gaussian), with the action post-processing that the
+  checkpoint's env runner applied in training (RLlib unsquashes continuous actions from
+  [-1, 1] into the action space's bounds by default).
+- `RandomPolicy`: uniformly random actions from the action space.
+- `KeepLanePolicy`: SMARTS's `keep_lane` for the laner agent. SMARTS has no such behaviour for
+  raw throttle/brake/steering, so the continuous agent gets `lane_keeping_control`, a plain
+  feedback controller on the same observation vector: it steers towards the lane centre and
+  holds the speed limit, and, like SMARTS's keep_lane, never changes lanes nor reacts to
+  other vehicles.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import pickle
+from pathlib import Path
+from typing import Callable
+
+import gymnasium as gym
+import numpy as np
+
+from smarts_rl.agents import AgentSettings, action_adapter
+from smarts_rl.agents.laner import KEEP_LANE
+from smarts_rl.env import observation
+from smarts_rl.env.observation import SPEED_SCALE
+from smarts_rl.errors import UsageError
+from smarts_rl.trained_run import MODULES_IN_CHECKPOINT
+
+ACTION_CONNECTOR = Path("env_runner") / "module_to_env_connector" / "class_and_ctor_args.pkl"
+
+# Lane keeping gains, tuned on the built-in loop (35 m bends at the 50 km/h limit): the car
+# stays within 0.3 lane widths of the centre there. Positive steering turns right.
+HEADING_GAIN = 2.0  # steering per radian of heading error (ego heading left of the lane's: positive)
+OFFSET_GAIN = 1.0  # steering per lane width the car is left of the lane centre
+CURVATURE_FEEDFORWARD = 0.5  # steering per radian the lane turns in the next ~15 m (left: positive)
+SPEED_GAIN = 0.2  # throttle (or brake) per m/s below (above) the speed limit
+
+
+class Policy:
+    name: str
+
+    def reset(self, seed: int) -> None:
+        """A new episode, whose seed the policy may draw from."""
+
+    def act(self, agent_id: str, obs: np.ndarray):
+        raise NotImplementedError
+
+
+class RandomPolicy(Policy):
+    name = "random"
+
+    def __init__(self, action_space: gym.Space):
+        self._space = action_space
+        self._rng = np.random.default_rng(0)
+
+    def reset(self, seed: int) -> None:
+        self._rng = np.random.default_rng(seed)
+
+    def act(self, agent_id: str, obs: np.ndarray):
+        if isinstance(self._space, gym.spaces.Discrete):
+            return int(self._space.start + self._rng.integers(self._space.n))
+        low, high = self._space.low, self._space.high
+        return self._rng.uniform(low, high).astype(self._space.dtype)
+
+
+class KeepLanePolicy(Policy):
+    name = "keep_lane"
+
+    def __init__(self, agent: AgentSettings):
+        self._discrete = agent.name == "laner"
+
+    def act(self, agent_id: str, obs: np.ndarray):
+        return KEEP_LANE if self._discrete else lane_keeping_control(obs)
+
+
+def lane_keeping_control(obs: np.ndarray) -> np.ndarray:
+    """(throttle, brake, steering) that follow the lane centre at the speed limit."""
+    speed, speed_limit = obs[0] * SPEED_SCALE, obs[1] * SPEED_SCALE
+    lane_offset, heading_error, curvature = obs[2], obs[3] * math.pi, obs[4] * math.pi / 2
+    steering = HEADING_GAIN * heading_error + OFFSET_GAIN * lane_offset - CURVATURE_FEEDFORWARD * curvature
+    speed_error = speed_limit - speed
+    return np.array(
+        [
+            np.clip(SPEED_GAIN * speed_error, 0.0, 1.0),
+            np.clip(-SPEED_GAIN * speed_error, 0.0, 1.0),
+            np.clip(steering, -1.0, 1.0),
+        ],
+        dtype=np.float32,
+    )
+
+
+class TrainedPolicy(Policy):
+    name = "policy"
+
+    def __init__(self, modules: dict, policy_of: Callable[[str], str], action_space: gym.Space,
+                 normalize_actions: bool, clip_actions: bool):
+        self.modules = modules
+        self.policy_of = policy_of
+        self._space = action_space
+        self._normalize, self._clip = normalize_actions, clip_actions
+
+    def act(self, agent_id: str, obs: np.ndarray):
+        return self.actions(self.policy_of(agent_id), obs[None])[0]
+
+    def actions(self, module_id: str, observations: np.ndarray) -> list:
+        """Deterministic env actions of one module for a batch of observation vectors."""
+        import torch
+        from ray.rllib.core.columns import Columns
+        from ray.rllib.utils.spaces.space_utils import clip_action, unsquash_action
+
+        module = self.modules[module_id]
+        with torch.no_grad():
+            out = module.forward_inference({Columns.OBS: torch.as_tensor(observations, dtype=torch.float32)})
+            dist = module.get_inference_action_dist_cls().from_logits(out[Columns.ACTION_DIST_INPUTS])
+            raw = dist.to_deterministic().sample().numpy()
+        # What RLlib's NormalizeAndClipActions connector does between module and env.
+        if self._normalize:
+            return [unsquash_action(a, self._space) for a in raw]
+        if self._clip:
+            return [clip_action(a, self._space) for a in raw]
+        return list(raw)
+
+
+def load_trained_policy(checkpoint: Path, agent: AgentSettings, agents_policy: str, agent_ids: list[str]) -> TrainedPolicy:
+    """The checkpoint's policy for these agents, checked against the agent interface they use."""
+    from smarts_rl.rllib_setup import own_policy, shared_policy
+
+    modules = load_modules(checkpoint)
+    check_spaces(modules, agent, checkpoint)
+    policy_of = shared_policy if agents_policy == "shared" else own_policy
+    missing = sorted({policy_of(a) for a in agent_ids} - set(modules))
+    if missing:
+        raise UsageError(
+            f"agents.count={len(agent_ids)}: the run trained agents.policy={agents_policy} with policies "
+            f"{', '.join(sorted(modules))}, and there is no policy {', '.join(missing)} for the other agents; "
+            f"evaluate with at most {len(modules)} agent(s), or use a run trained with agents.policy=shared"
+        )
+    normalize, clip = action_postprocessing(checkpoint)
+    return TrainedPolicy(modules, policy_of, action_adapter(agent).action_space(), normalize, clip)
+
+
+def load_modules(checkpoint: Path) -> dict:
+    """module id → the torch RLModule, from an RLlib algorithm checkpoint (no Ray session needed)."""
+    from ray.rllib.core.rl_module.rl_module import RLModule
+
+    # RLlib logs a deprecation notice about its own default modules on every load.
+    deprecations = logging.getLogger("ray._common.deprecation")
+    level = deprecations.level
+    deprecations.setLevel(logging.ERROR)
+    try:
+        multi = RLModule.from_checkpoint(str(Path(checkpoint) / MODULES_IN_CHECKPOINT))
+    finally:
+        deprecations.setLevel(level)
+    modules = {module_id: multi[module_id] for module_id in multi.keys()}
+    for module in modules.values():
+        module.eval()
+    return modules
+
+
+def check_spaces(modules: dict, agent: AgentSettings, checkpoint: Path) -> None:
+    """Each module must read our observation vector and act in this agent interface's action space."""
+    want_obs, want_action = observation.observation_space(), action_adapter(agent).action_space()
+    for module_id, module in sorted(modules.items()):
+        if module.action_space != want_action:
+            raise UsageError(
+                f"checkpoint={checkpoint}: policy {module_id} acts in {module.action_space}, but agent={agent.name} "
+                f"acts in {want_action}: the checkpoint was trained with another agent interface than this run's"
+            )
+        if module.observation_space != want_obs:
+            raise UsageError(
+                f"checkpoint={checkpoint}: policy {module_id} reads observations {module.observation_space}, but "
+                f"smarts_rl encodes {want_obs}: the checkpoint comes from another version of the observation encoder"
+            )
+
+
+def action_postprocessing(checkpoint: Path) -> tuple[bool, bool]:
+    """(normalize_actions, clip_actions) of the env runner that sampled for this checkpoint."""
+    path = Path(checkpoint) / ACTION_CONNECTOR
+    if not path.is_file():
+        raise UsageError(f"checkpoint={checkpoint}: not an RLlib algorithm checkpoint (no {ACTION_CONNECTOR})")
+    with open(path, "rb") as f:
+        pipeline = pickle.load(f)
+    connectors = pipeline["ctor_args_and_kwargs"][1]["connectors"]
+    for cls, _, kwargs in connectors:
+        if cls.__name__ == "NormalizeAndClipActions":
+            return bool(kwargs["normalize_actions"]), bool(kwargs["clip_actions"])
+    return False, False

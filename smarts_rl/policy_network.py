@@ -1,0 +1,59 @@
+"""The acting half of RLlib's default MLP module in plain torch, and its deterministic action.
+
+`export` ships this file (with the observation encoder and action adapters) so that a trained
+policy runs where Ray is not installed; it imports nothing but numpy and torch.
+
+RLlib's default torch module for PG and PPO (separate policy and value networks) computes the
+action distribution's inputs as Linear + activation for each hidden layer, then one Linear.
+The value network is not needed to act, so it is left out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+# RLlib's names for its `fcnet_activation` choices.
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "swish": nn.SiLU, "silu": nn.SiLU, "linear": None}
+
+
+class PolicyNetwork(nn.Module):
+    """observation vectors (batch x obs_dim) → action distribution inputs (batch x outputs)."""
+
+    def __init__(self, obs_dim: int, hidden: list[int], activation: str, outputs: int):
+        super().__init__()
+        layers, size = [], obs_dim
+        for width in hidden:
+            layers.append(nn.Linear(size, width))
+            if ACTIVATIONS[activation] is not None:
+                layers.append(ACTIVATIONS[activation]())
+            size = width
+        layers.append(nn.Linear(size, outputs))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.layers(obs)
+
+    def linear_layers(self) -> list[nn.Linear]:
+        return [layer for layer in self.layers if isinstance(layer, nn.Linear)]
+
+
+def deterministic_action(outputs: np.ndarray, action: dict):
+    """The action RLlib takes without exploration, in the env's action space.
+
+    `action` describes the action space: `{"kind": "discrete"}`, or `{"kind": "box", "low": [...],
+    "high": [...], "normalize_actions": bool, "clip_actions": bool}`. Discrete: the most likely
+    action. Box: the Gaussian's mean (the first half of the outputs), unsquashed from [-1, 1] into
+    [low, high] when RLlib normalised actions (its default), else clipped if it clipped them.
+    """
+    if action["kind"] == "discrete":
+        return int(np.argmax(outputs))
+    low = np.asarray(action["low"], dtype=np.float32)
+    high = np.asarray(action["high"], dtype=np.float32)
+    mean = np.asarray(outputs[: low.shape[0]], dtype=np.float32)
+    if action["normalize_actions"]:
+        return np.clip(low + (mean + 1.0) * (high - low) / 2.0, low, high).astype(np.float32)
+    if action["clip_actions"]:
+        return np.clip(mean, low, high).astype(np.float32)
+    return mean

@@ -1,0 +1,92 @@
+"""A run directory of `train.py` as `evaluate` and `export` read it: its config and its checkpoints.
+
+Nothing here starts Ray or Tune: the config is the run's `.hydra/config.yaml`, and
+checkpoints are found on disk (`summary.json` names the best one).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from smarts_rl.errors import UsageError
+from smarts_rl.resume import RUN_CONFIG, experiment_dir
+from smarts_rl.summary import SUMMARY_FILE
+
+CHECKPOINT_CHOICES = ("best", "latest")
+# Where an RLlib Algorithm checkpoint keeps its RLModules (one folder per module id).
+MODULES_IN_CHECKPOINT = Path("learner_group") / "learner" / "rl_module"
+
+
+def open_run(path: str, cwd: Path) -> Path:
+    """The run directory `path` names, checked to be one that train.py wrote."""
+    if not path:
+        raise UsageError("run=<run directory> is required (a directory train.py wrote, e.g. outputs/2026-11-23/10-00-00)")
+    run_dir = Path(path).expanduser()
+    run_dir = (run_dir if run_dir.is_absolute() else Path(cwd) / run_dir).resolve()
+    if not run_dir.is_dir():
+        raise UsageError(f"run={path}: no such directory ({run_dir})")
+    if not (run_dir / RUN_CONFIG).is_file():
+        raise UsageError(f"run={path}: not a run directory of train.py (no {RUN_CONFIG} in {run_dir})")
+    return run_dir
+
+
+def run_config(run_dir: Path) -> DictConfig:
+    return OmegaConf.load(run_dir / RUN_CONFIG)
+
+
+def all_checkpoints(run_dir: Path) -> list[Path]:
+    """Every complete RLlib checkpoint of the run, oldest first."""
+    found = [
+        marker.parent
+        for marker in experiment_dir(run_dir).glob("*/checkpoint_*/rllib_checkpoint.json")
+        if (marker.parent / MODULES_IN_CHECKPOINT).is_dir()
+    ]
+    return sorted(found, key=lambda p: (p.stat().st_mtime, str(p)))
+
+
+def find_checkpoint(run_dir: Path, choice: str, cwd: Path) -> Path:
+    """`best` (the best trial's checkpoint in summary.json), `latest` (the newest on disk) or a path."""
+    if choice not in CHECKPOINT_CHOICES:
+        return checked_checkpoint(choice, cwd)
+    checkpoints = all_checkpoints(run_dir)
+    if not checkpoints:
+        raise UsageError(
+            f"run={run_dir}: the run has no checkpoint (nothing in {experiment_dir(run_dir)}/*/checkpoint_*): "
+            "did training finish an iteration? Pass checkpoint=<path> to use one from elsewhere"
+        )
+    if choice == "latest":
+        return checkpoints[-1]
+    best = _best_from_summary(run_dir)
+    if best is None:
+        raise UsageError(
+            f"run={run_dir}: {SUMMARY_FILE} names no best checkpoint (the run was interrupted before "
+            "it wrote one); use checkpoint=latest or checkpoint=<path>"
+        )
+    if not (best / MODULES_IN_CHECKPOINT).is_dir():
+        raise UsageError(f"run={run_dir}: the best checkpoint {best} is gone; use checkpoint=latest")
+    return best
+
+
+def checked_checkpoint(path: str, cwd: Path) -> Path:
+    checkpoint = Path(path).expanduser()
+    checkpoint = (checkpoint if checkpoint.is_absolute() else Path(cwd) / checkpoint).resolve()
+    if not checkpoint.is_dir():
+        raise UsageError(f"checkpoint={path}: no such directory (use best, latest or a checkpoint directory)")
+    if not (checkpoint / MODULES_IN_CHECKPOINT).is_dir():
+        raise UsageError(
+            f"checkpoint={path}: not an RLlib algorithm checkpoint of train.py "
+            f"(no {MODULES_IN_CHECKPOINT} in {checkpoint})"
+        )
+    return checkpoint
+
+
+def _best_from_summary(run_dir: Path) -> Path | None:
+    try:
+        summary = json.loads((run_dir / SUMMARY_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    best = (summary.get("best") or {}).get("checkpoint")
+    return Path(best) if best else None
