@@ -25,7 +25,7 @@ def trial_records(result_grid, algo_keys: list[str]) -> list[dict]:
                 "time_total_s": round(float(metrics.get("time_total_s", 0.0)), 1),
                 "env_steps": env_steps(metrics),
                 "episode_return_mean": _finite(episode_return(metrics)),
-                "config": {k: config[k] for k in algo_keys if k in config},
+                "config": {k: config[k] for k in [*algo_keys, "seed"] if k in config},
                 "checkpoint": str(Path(result.checkpoint.path).resolve()) if result.checkpoint else None,
                 "path": str(Path(result.path).resolve()),
                 "error": None if result.error is None else str(result.error).splitlines()[0][:300],

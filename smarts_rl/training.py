@@ -111,14 +111,14 @@ def build_tuner(cfg: Config, run_dir: Path, scenario_dir: Path, cpus: float, res
             # Finished trials too: a resume may extend `stop`; the stopper re-reads it.
             _resume_config=ResumeConfig(finished=everything, unfinished=everything, errored=everything),
         )
-    param_space = {**algo_config.to_dict(), **scheduler.param_space_overrides(cfg.scheduler)}
+    param_space = {**algo_config.to_dict(), **scheduler.param_space_overrides(cfg.scheduler, cfg.seed)}
     return tune.Tuner(
         trainable,
         param_space=param_space,
         tune_config=tune.TuneConfig(
             metric=METRIC,
             mode="max",
-            num_samples=trials,
+            num_samples=scheduler.num_samples(cfg.scheduler),
             scheduler=scheduler.tune_scheduler(cfg.scheduler, METRIC, run_dir),
             reuse_actors=False,
             trial_dirname_creator=trial_dirname,

@@ -74,6 +74,7 @@ def test_pbt_exploits_and_the_learner_uses_the_mutated_lr(tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "completed" and len(summary["trials"]) == 2
     assert all(t["checkpoint"] for t in summary["trials"])
+    assert sorted(t["config"]["seed"] for t in summary["trials"]) == [0, 1]  # seed + trial index
 
     exploits = [json.loads(line) for line in (run_dir / "exploits.jsonl").read_text().splitlines()]
     assert exploits, "with a perturbation every iteration and two trials, the worse one exploits"

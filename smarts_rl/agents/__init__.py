@@ -57,6 +57,8 @@ class RewardSettings:
     """Added on the step the vehicle reaches its mission goal."""
     over_speed_limit: float = -0.1
     """Per step, times the m/s by which the vehicle exceeds the lane's speed limit."""
+    close_following: float = 0.0
+    """Per step, times how far below 3 s the time-to-collision with the vehicle ahead is (0 to 1)."""
 
 
 @dataclass

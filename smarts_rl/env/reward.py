@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from smarts_rl.agents import RewardSettings
+from smarts_rl.env.observation import FEATURES, TTC_HORIZON_S
+
+OWN_AHEAD_TTC = FEATURES.index("own_ahead_ttc")
+# Closing in on the vehicle ahead with less than this many seconds to collision is penalised.
+CLOSE_FOLLOWING_TTC_S = 3.0
 
 
-def shaped_reward(settings: RewardSettings, smarts_reward: float, obs) -> float:
-    """SMARTS reward times `progress`, plus the configured event terms for this step."""
+def shaped_reward(settings: RewardSettings, smarts_reward: float, obs, features: np.ndarray) -> float:
+    """SMARTS reward times `progress`, plus the configured terms for this step.
+
+    `features` is the observation vector we give the policy for `obs`.
+    """
     events = obs.events
     reward = settings.progress * float(smarts_reward)
     if events.collisions:
@@ -23,4 +33,8 @@ def shaped_reward(settings: RewardSettings, smarts_reward: float, obs) -> float:
             excess = float(obs.ego_vehicle_state.speed) - float(path[0].speed_limit)
             if excess > 0.0:
                 reward += settings.over_speed_limit * excess
+    if settings.close_following:
+        ttc_s = float(features[OWN_AHEAD_TTC]) * TTC_HORIZON_S
+        if ttc_s < CLOSE_FOLLOWING_TTC_S:
+            reward += settings.close_following * (1.0 - ttc_s / CLOSE_FOLLOWING_TTC_S)
     return reward

@@ -118,7 +118,7 @@ class SmartsEnv(MultiAgentEnv):
             episode["reached_goal"] |= bool(events.reached_goal)
 
             obs[agent_id] = observation.encode(agent_obs, self._radius)
-            rewards[agent_id] = shaped_reward(self._settings.reward, raw_rewards[agent_id], agent_obs)
+            rewards[agent_id] = shaped_reward(self._settings.reward, raw_rewards[agent_id], agent_obs, obs[agent_id])
             terminated, truncated = self._ended(events)
             terminateds[agent_id], truncateds[agent_id] = terminated, truncated
             if terminated or truncated:

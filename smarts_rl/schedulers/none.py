@@ -13,6 +13,10 @@ def num_trials(settings: Settings) -> int:
     return 1
 
 
+def num_samples(settings: Settings) -> int:
+    return 1
+
+
 def checkpoint_frequency(settings: Settings, configured: int) -> int:
     return configured
 
@@ -22,5 +26,5 @@ def tune_scheduler(settings: Settings, metric: str, run_dir):
     return None
 
 
-def param_space_overrides(settings: Settings) -> dict:
+def param_space_overrides(settings: Settings, seed: int) -> dict:
     return {}

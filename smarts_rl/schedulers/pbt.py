@@ -28,6 +28,8 @@ class Settings:
     """Bottom fraction of trials that copy a top-fraction trial."""
     hyperparam_mutations: Dict[str, Any] = field(default_factory=dict)
     """`algo` field -> a list of values, or {min, max, log} for a range."""
+    synch: bool = True
+    """Exploit when every trial has reached the interval (true), or each trial on its own (false)."""
 
     def __post_init__(self):
         if self.population_size < 2:
@@ -66,6 +68,10 @@ def num_trials(settings: Settings) -> int:
     return settings.population_size
 
 
+def num_samples(settings: Settings) -> int:
+    return 1  # the seed grid below makes the population
+
+
 def checkpoint_frequency(settings: Settings, configured: int) -> int:
     """PBT exploits only trials with a checkpoint: checkpoint at every perturbation."""
     return settings.perturbation_interval
@@ -78,19 +84,30 @@ def _domain(spec):
     return tune.choice(list(spec))
 
 
-def param_space_overrides(settings: Settings) -> dict:
-    """Each trial starts from its own sample of the mutated hyperparameters."""
-    return {key: _domain(spec) for key, spec in settings.hyperparam_mutations.items()}
+def param_space_overrides(settings: Settings, seed: int) -> dict:
+    """Trial i trains with seed + i (its own episodes and initial weights) and starts from its
+    own sample of the mutated hyperparameters."""
+    return {
+        "seed": tune.grid_search([seed + i for i in range(settings.population_size)]),
+        **{key: _domain(spec) for key, spec in settings.hyperparam_mutations.items()},
+    }
 
 
 class RecordedPBT(PopulationBasedTraining):
-    """PBT that also records every exploit (who copied whom, when, what changed) as JSON
-    lines in the run directory, for the curves and the summary."""
+    """PBT that keeps each trial's seed through exploits, and records every exploit (who
+    copied whom, when, what changed) as JSON lines in the run directory, for the curves."""
 
     def __init__(self, exploits_file: Path, mutated_keys: list[str], **kwargs):
         super().__init__(**kwargs)
         self._exploits_file = str(exploits_file)
         self._mutated_keys = mutated_keys
+
+    def _get_new_config(self, trial, trial_to_clone):
+        # Tune copies the whole config of the trial it clones; the seed stays the trial's own,
+        # or the two trials would go on sampling the very same episodes.
+        new_config, operations = super()._get_new_config(trial, trial_to_clone)
+        new_config["seed"] = trial.config["seed"]
+        return new_config, operations
 
     def _log_config_on_step(self, trial_state, new_state, trial, trial_to_clone, new_config):
         super()._log_config_on_step(trial_state, new_state, trial, trial_to_clone, new_config)
@@ -113,6 +130,7 @@ def tune_scheduler(settings: Settings, metric: str, run_dir: Path) -> Population
         perturbation_interval=settings.perturbation_interval,
         resample_probability=settings.resample_probability,
         quantile_fraction=settings.quantile_fraction,
+        synch=settings.synch,
         # Lists stay lists: PBT then moves to a neighbouring value rather than any value.
         hyperparam_mutations={
             k: list(v) if isinstance(v, (list, tuple)) else _domain(v)
