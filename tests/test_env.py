@@ -192,3 +192,35 @@ def test_every_builtin_scenario_steps_through_full_episodes(scenario, agent, tmp
     finally:
         env.close()
     assert sumo_children() == []
+
+
+def _obs_with(events, speed=10.0, speed_limit=13.9):
+    """A SMARTS-shaped observation: only the fields the reward reads."""
+    from types import SimpleNamespace
+
+    waypoint = SimpleNamespace(speed_limit=speed_limit)
+    return SimpleNamespace(events=events, waypoint_paths=[[waypoint]],
+                           ego_vehicle_state=SimpleNamespace(speed=speed))
+
+
+def _events(**flags):
+    from types import SimpleNamespace
+
+    defaults = dict(collisions=(), off_road=False, off_route=False, reached_goal=False)
+    return SimpleNamespace(**{**defaults, **flags})
+
+
+def test_reward_terms_add_up_as_configured():
+    from smarts_rl.agents import RewardSettings
+    from smarts_rl.env.observation import FEATURES
+    from smarts_rl.env.reward import shaped_reward
+
+    settings = RewardSettings(progress=2.0, collision=-10, off_road=-7, off_route=-5, goal=10,
+                              over_speed_limit=-0.5, close_following=-3.0)
+    features = np.ones(OBS_DIM, dtype=np.float32)  # nobody ahead: ttc feature 1
+    assert shaped_reward(settings, 1.5, _obs_with(_events()), features) == pytest.approx(3.0)
+    assert shaped_reward(settings, 0.0, _obs_with(_events(collisions=("x",), off_road=True)), features) == -17
+    assert shaped_reward(settings, 0.0, _obs_with(_events(reached_goal=True)), features) == 10
+    assert shaped_reward(settings, 0.0, _obs_with(_events(), speed=15.9), features) == pytest.approx(-1.0)
+    features[FEATURES.index("own_ahead_ttc")] = 0.1  # 1 s to collision with the car ahead
+    assert shaped_reward(settings, 0.0, _obs_with(_events()), features) == pytest.approx(-3.0 * (1 - 1 / 3))
