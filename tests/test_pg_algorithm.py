@@ -139,8 +139,7 @@ def test_tune_runs_pg_by_name(ray_local, tmp_path):
     pg.register()
     tuner = tune.Tuner(
         "PG",
-        # One remote EnvRunner: sampling and weight sync across processes too.
-        param_space=small_config(train_batch_size=200).env_runners(num_env_runners=1),
+        param_space=small_config(train_batch_size=200),
         run_config=tune.RunConfig(
             stop={"training_iteration": 1}, storage_path=str(tmp_path), verbose=0
         ),
