@@ -41,7 +41,8 @@ def optimizer_lrs(algo):
 
 def test_short_cartpole_run_improves_return(ray_local):
     config = small_config(train_batch_size=1000, lr=0.003, fcnet_hiddens=[64, 64])
-    algo = config.reporting(metrics_num_episodes_for_smoothing=10).build_algo()
+    algo = config.build_algo()
+    # RLlib's episode_return_mean: the mean over one iteration's episodes.
     returns = [algo.train()["env_runners"]["episode_return_mean"] for _ in range(12)]
     algo.stop()
     # A random CartPole policy lasts ~22 steps; 12k steps of PG at least double it.
