@@ -41,7 +41,8 @@ def optimizer_lrs(algo):
 
 def test_short_cartpole_run_improves_return(ray_local):
     config = small_config(train_batch_size=1000, lr=0.003, fcnet_hiddens=[64, 64])
-    algo = config.reporting(metrics_num_episodes_for_smoothing=10).build_algo()
+    algo = config.build_algo()
+    # RLlib's episode_return_mean: the mean over one iteration's episodes.
     returns = [algo.train()["env_runners"]["episode_return_mean"] for _ in range(12)]
     algo.stop()
     # A random CartPole policy lasts ~22 steps; 12k steps of PG at least double it.
@@ -139,8 +140,7 @@ def test_tune_runs_pg_by_name(ray_local, tmp_path):
     pg.register()
     tuner = tune.Tuner(
         "PG",
-        # One remote EnvRunner: sampling and weight sync across processes too.
-        param_space=small_config(train_batch_size=200).env_runners(num_env_runners=1),
+        param_space=small_config(train_batch_size=200),
         run_config=tune.RunConfig(
             stop={"training_iteration": 1}, storage_path=str(tmp_path), verbose=0
         ),

@@ -138,6 +138,19 @@ def _is_value_parameter(name: str) -> bool:
 class PGTorchLearner(LrFromConfig, TorchLearner):
     """REINFORCE with reward-to-go, an optional learned value baseline, one step per batch."""
 
+    def build(self) -> None:
+        super().build()
+        if (
+            self._learner_connector is not None
+            and self.config.add_default_connectors_to_learner_pipeline
+        ):
+            value_baseline = self.config.baseline == "value"
+            if value_baseline:
+                self._learner_connector.prepend(AddOneTsToEpisodesAndTruncate())
+            self._learner_connector.append(
+                RewardToGo(gamma=self.config.gamma, value_baseline=value_baseline)
+            )
+
     def configure_optimizers_for_module(self, module_id, config=None) -> None:
         named = list(self._module[module_id].named_parameters())
         policy_params = [p for n, p in named if not _is_value_parameter(n)]
@@ -158,44 +171,6 @@ class PGTorchLearner(LrFromConfig, TorchLearner):
                 optimizer=torch.optim.Adam(value_params),
                 params=value_params,
                 lr_or_lr_schedule=config.lr,
-            )
-
-    def _uncompiled_update(self, batch, **kwargs):
-        result = super()._uncompiled_update(batch, **kwargs)  # policy + first value step
-        if self.config.baseline == "value":
-            for _ in range(self.config.vf_iters - 1):
-                self._value_step(batch)
-        return result
-
-    def _value_step(self, batch) -> None:
-        losses = {}
-        for module_id, module_batch in batch.items():
-            module = self.module[module_id].unwrapped()
-            config = self.config.get_config_for_module(module_id)
-            mean = _masked_mean(module_batch.get(Columns.LOSS_MASK))
-            values = module.compute_values(module_batch)
-            losses[module_id] = config.vf_loss_coeff * mean(
-                (values - module_batch[VALUE_TARGETS]) ** 2
-            )
-        gradients = self.postprocess_gradients(self.compute_gradients(losses))
-        for param_ref, grad in gradients.items():
-            self._params[param_ref].grad = grad
-        for module_id in batch.keys():
-            for name, optimizer in self.get_optimizers_for_module(module_id):
-                if name == "value":
-                    optimizer.step()
-
-    def build(self) -> None:
-        super().build()
-        if (
-            self._learner_connector is not None
-            and self.config.add_default_connectors_to_learner_pipeline
-        ):
-            value_baseline = self.config.baseline == "value"
-            if value_baseline:
-                self._learner_connector.prepend(AddOneTsToEpisodesAndTruncate())
-            self._learner_connector.append(
-                RewardToGo(gamma=self.config.gamma, value_baseline=value_baseline)
             )
 
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
@@ -237,3 +212,28 @@ class PGTorchLearner(LrFromConfig, TorchLearner):
         # window=1: these describe this one batch, not a running average.
         self.metrics.log_dict(metrics, key=module_id, window=1)
         return total_loss
+
+    def _uncompiled_update(self, batch, **kwargs):
+        result = super()._uncompiled_update(batch, **kwargs)  # policy + first value step
+        if self.config.baseline == "value":
+            for _ in range(self.config.vf_iters - 1):
+                self._value_step(batch)
+        return result
+
+    def _value_step(self, batch) -> None:
+        losses = {}
+        for module_id, module_batch in batch.items():
+            module = self.module[module_id].unwrapped()
+            config = self.config.get_config_for_module(module_id)
+            mean = _masked_mean(module_batch.get(Columns.LOSS_MASK))
+            values = module.compute_values(module_batch)
+            losses[module_id] = config.vf_loss_coeff * mean(
+                (values - module_batch[VALUE_TARGETS]) ** 2
+            )
+        gradients = self.postprocess_gradients(self.compute_gradients(losses))
+        for param_ref, grad in gradients.items():
+            self._params[param_ref].grad = grad
+        for module_id in batch.keys():
+            for name, optimizer in self.get_optimizers_for_module(module_id):
+                if name == "value":
+                    optimizer.step()
