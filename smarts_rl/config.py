@@ -46,7 +46,7 @@ class AgentsSettings:
 
 @dataclass
 class StopSettings:
-    training_iteration: Optional[int] = 30
+    training_iteration: Optional[int] = 10
     """Stop each trial after this many training iterations (null: no limit)."""
     timesteps_total: Optional[int] = None
     """Stop each trial after this many sampled env steps (null: no limit)."""
@@ -76,7 +76,7 @@ class CheckpointSettings:
 
 @dataclass
 class EnvRunnerSettings:
-    num_env_runners: int = 1
+    num_env_runners: int = 2
     """Sampling processes per trial (0: sample in the trial's own process)."""
     num_envs_per_env_runner: int = 1
     """SMARTS simulations stepped one after another inside each env runner."""

@@ -15,6 +15,7 @@ from tests.conftest import sumo_children
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["algo.train_batch_size=200", "agent.max_episode_steps=100"]
+ONE_RUNNER = ["env_runners.num_env_runners=1"]  # fewer processes where the test is not about them
 
 
 def train(*args, cwd, timeout=600):
@@ -67,7 +68,7 @@ def test_pbt_exploits_and_the_learner_uses_the_mutated_lr(tmp_path):
     result = train(
         "scheduler=pbt", "scheduler.population_size=2", "scheduler.perturbation_interval=1",
         "scheduler.quantile_fraction=0.5", "scheduler.hyperparam_mutations.train_batch_size=[200]",
-        "scheduler.hyperparam_mutations.entropy_coeff=[0.0]", "stop.training_iteration=3", *TINY,
+        "scheduler.hyperparam_mutations.entropy_coeff=[0.0]", "stop.training_iteration=3", *TINY, *ONE_RUNNER,
         f"hydra.run.dir={run_dir}", cwd=tmp_path, timeout=900,
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -89,7 +90,7 @@ def test_pbt_exploits_and_the_learner_uses_the_mutated_lr(tmp_path):
 def test_resume_after_sigkill_of_the_process_group_continues_where_it_stopped(tmp_path):
     run_dir = tmp_path / "killed"
     process = subprocess.Popen(
-        [sys.executable, str(REPO / "train.py"), "stop.training_iteration=4", "checkpoint.frequency=1", *TINY,
+        [sys.executable, str(REPO / "train.py"), "stop.training_iteration=4", "checkpoint.frequency=1", *TINY, *ONE_RUNNER,
          f"hydra.run.dir={run_dir}"],
         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
@@ -131,7 +132,7 @@ def test_resume_after_sigkill_of_the_process_group_continues_where_it_stopped(tm
 def test_multirun_runs_each_job_in_its_own_directory_and_writes_a_sweep_summary(tmp_path):
     sweep_dir = tmp_path / "sweep"
     result = train(
-        "-m", "algo.lr=1e-3,5e-4", "stop.training_iteration=1", *TINY, f"hydra.sweep.dir={sweep_dir}",
+        "-m", "algo.lr=1e-3,5e-4", "stop.training_iteration=1", *TINY, *ONE_RUNNER, f"hydra.sweep.dir={sweep_dir}",
         cwd=tmp_path, timeout=900,
     )
     assert result.returncode == 0, result.stderr[-2000:]

@@ -34,7 +34,7 @@ from ray.rllib.utils.metrics import (
     TIMERS,
 )
 
-from smarts_rl.algorithms import checks
+from smarts_rl.algorithms import checks, mlp_model_config
 
 BASELINES = ("none", "value")
 BATCH_MODES = ("complete_episodes", "truncate_episodes")
@@ -239,13 +239,7 @@ def algorithm_config(settings: Settings) -> PGConfig:
         )
         # batch_mode is a sampling setting but decides what a return means here.
         .env_runners(batch_mode=settings.batch_mode)
-        .rl_module(
-            model_config={
-                "fcnet_hiddens": list(settings.fcnet_hiddens),
-                "fcnet_activation": settings.fcnet_activation,
-                "vf_share_layers": False,
-            }
-        )
+        .rl_module(model_config=mlp_model_config(settings))
     )
 
 

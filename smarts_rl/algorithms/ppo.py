@@ -11,7 +11,7 @@ from typing import Any, List, Optional
 from ray.rllib.algorithms.ppo import PPO, PPOConfig
 from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
 
-from smarts_rl.algorithms import checks
+from smarts_rl.algorithms import checks, mlp_model_config
 from smarts_rl.algorithms.lr_from_config import LrFromConfig
 
 ACTIVATIONS = ("tanh", "relu", "elu", "swish", "silu", "linear")
@@ -109,13 +109,7 @@ def algorithm_config(settings: Settings) -> PPOConfig:
             kl_target=settings.kl_target,
             grad_clip=settings.grad_clip,
         )
-        .rl_module(
-            model_config={
-                "fcnet_hiddens": list(settings.fcnet_hiddens),
-                "fcnet_activation": settings.fcnet_activation,
-                "vf_share_layers": False,
-            }
-        )
+        .rl_module(model_config=mlp_model_config(settings))
     )
 
 
