@@ -46,7 +46,7 @@ class AgentsSettings:
 
 @dataclass
 class StopSettings:
-    training_iteration: Optional[int] = 10
+    training_iteration: Optional[int] = 30
     """Stop each trial after this many training iterations (null: no limit)."""
     timesteps_total: Optional[int] = None
     """Stop each trial after this many sampled env steps (null: no limit)."""

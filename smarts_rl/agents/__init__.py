@@ -47,13 +47,13 @@ class RewardSettings:
 
     progress: float = 1.0
     """Weight on SMARTS's reward: metres travelled along the route in the step."""
-    collision: float = -10.0
+    collision: float = -50.0
     """Added on the step the vehicle collides."""
     off_road: float = -10.0
     """Added on the step the vehicle leaves the road."""
     off_route: float = -5.0
     """Added on the step the vehicle leaves its route."""
-    goal: float = 10.0
+    goal: float = 50.0
     """Added on the step the vehicle reaches its mission goal."""
     over_speed_limit: float = -0.1
     """Per step, times the m/s by which the vehicle exceeds the lane's speed limit."""

@@ -48,11 +48,11 @@ class Settings:
     # Algorithm name the driver dispatches on.
     name: str = "pg"
     # Adam learning rate, or a schedule [[env_step, lr], ...] (linear in between, first step 0).
-    lr: Any = 0.001
+    lr: Any = 0.003
     # Discount factor of the reward-to-go.
     gamma: float = 0.99
     # Env steps per gradient step (at least this many; complete episodes overshoot a little).
-    train_batch_size: int = 4000
+    train_batch_size: int = 1000
     # Subtracted from the reward-to-go: "none", or "value" (a learned V(s), also bootstraps truncations).
     baseline: str = "value"
     # Standardise the advantages per batch and module (mean 0, std 1) before the policy loss.
