@@ -1,8 +1,9 @@
 """`python -m smarts_rl.check_env [hydra overrides] [steps=500]`
 
-Composes the same config as training, builds the scenario, steps our env with a simple
-policy (keep-lane for `agent=laner`, uniform random controls otherwise), then steps plain
-SMARTS on the same scenario and agent interface. The last line printed is JSON.
+Composes the same config as training, builds the scenario, and steps our env with a simple
+policy (keep-lane for `agent=laner`, uniform random controls otherwise) side by side with plain
+SMARTS on the same scenario, agent interface, episodes and actions (`smarts_rl/throughput.py`
+says how each is timed). The last line printed is JSON.
 """
 
 from __future__ import annotations
