@@ -10,6 +10,7 @@ from ray.tune.registry import register_env
 from smarts_rl.config import Config, algorithm_module
 from smarts_rl.driving_metrics import DrivingMetrics
 from smarts_rl.env import SmartsEnv, agent_ids, env_config
+from smarts_rl.simulator_time import SimulatorTime
 
 ENV_NAME = "smarts_rl/SmartsEnv"
 SHARED_POLICY = "shared"
@@ -50,7 +51,7 @@ def build_algorithm_config(cfg: Config, scenario_dir: Path, cpus_per_trial: floa
             sample_timeout_s=SAMPLE_TIMEOUT_S,
         )
         .multi_agent(policies=policies, policy_mapping_fn=mapping)
-        .callbacks(DrivingMetrics)
+        .callbacks([DrivingMetrics, SimulatorTime])
         .debugging(seed=cfg.seed, log_level="ERROR")
     )
     if cpus_per_trial is not None:

@@ -55,16 +55,20 @@ class _Side:
     step: Callable[[dict], tuple[list[str], bool]]
     close: Callable[[], None]
     actions: Callable[[list[str]], dict]
+    simulator_seconds: Callable[[], float] = lambda: 0.0  # time inside SMARTS's own calls, where we see it
     steps: int = 0
     episode_lengths: list[int] = field(default_factory=list)
     seconds: float = 0.0
     active: list[str] = field(default_factory=list)
     global_rngs: tuple | None = None
-    simulator_seconds: float = 0.0  # time inside SMARTS's own calls, where we can see it
+    simulator_seconds_at_start: float = 0.0
+
+    def start_timing(self) -> None:
+        self.simulator_seconds_at_start = self.simulator_seconds()
 
     def timing(self) -> Timing:
-        return Timing(self.steps, len(self.episode_lengths), self.seconds, self.simulator_seconds,
-                      list(self.episode_lengths))
+        return Timing(self.steps, len(self.episode_lengths), self.seconds,
+                      self.simulator_seconds() - self.simulator_seconds_at_start, list(self.episode_lengths))
 
 
 def _episode_seed(seed: int, episode: int) -> int:
@@ -82,19 +86,6 @@ def _action_source(settings: AgentSettings, seed: int) -> Callable[[list[str]], 
 
 def _wrapped_side(scenario, settings: AgentSettings, num_agents: int, seed: int) -> _Side:
     env = SmartsEnv(env_config(scenario, settings, num_agents=num_agents, seed=seed))
-    side = _Side(lambda episode_seed: [], lambda actions: ([], True), env.close, _action_source(settings, seed))
-    hiway = env._hiway  # timed from inside too: the simulator's share of our env's time
-
-    def timed(method):
-        def call(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return method(*args, **kwargs)
-            finally:
-                side.simulator_seconds += time.perf_counter() - start
-        return call
-
-    hiway.step, hiway.reset = timed(hiway.step), timed(hiway.reset)
 
     def reset(episode_seed: int) -> list[str]:
         observations, _ = env.reset(seed=episode_seed)
@@ -104,8 +95,10 @@ def _wrapped_side(scenario, settings: AgentSettings, num_agents: int, seed: int)
         _, _, terminateds, truncateds, _ = env.step(actions)
         return list(env.agents), terminateds["__all__"] or truncateds["__all__"]
 
-    side.reset, side.step = reset, step
-    return side
+    def simulator_seconds() -> float:
+        return env.simulator_seconds
+
+    return _Side(reset, step, env.close, _action_source(settings, seed), simulator_seconds)
 
 
 def _raw_side(scenario, settings: AgentSettings, num_agents: int, seed: int) -> _Side:
@@ -191,7 +184,7 @@ def _session(scenario, settings: AgentSettings, num_agents: int, seed: int, step
             sides.append(side)
             _swap_global_rngs(previous, side)
             side.reset(_episode_seed(seed, 0))  # warm-up: road map and SUMO start are not per-step costs
-            side.simulator_seconds = 0.0
+            side.start_timing()
             start = time.perf_counter()
             side.active = side.reset(_episode_seed(seed, 0))
             side.seconds, side.episode_lengths = time.perf_counter() - start, [0]

@@ -51,6 +51,9 @@ def test_default_run_with_an_override_writes_a_complete_run_directory(tmp_path):
     assert float(rows[-1]["learners/shared/policy_learning_rate"]) == pytest.approx(0.0123)
     for metric in ("collision_rate", "off_road_rate", "reached_goal_rate", "mean_speed"):
         assert f"env_runners/driving/{metric}" in rows[-1]
+    # SMARTS's own time in the iteration (bench/train_throughput.py): some, and within the 2 runners' time.
+    for row in rows:
+        assert 0 < float(row["env_runners/smarts_seconds"]) <= 2 * float(row["time_this_iter_s"])
     assert list(trial_dir.glob("events.out.tfevents.*"))
     assert (run_dir / ".hydra" / "config.yaml").is_file()
     assert (run_dir / "curves.png").stat().st_size > 5000

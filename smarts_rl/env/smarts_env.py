@@ -8,6 +8,7 @@ where it declares them and random routes otherwise (SMARTS's own mission assignm
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from dataclasses import asdict
 from functools import partial
@@ -75,6 +76,8 @@ class SmartsEnv(MultiAgentEnv):
         self._hiway = _make_hiway_env(config, self.possible_agents, self._settings, seed=int(config.get("seed", 0)))
         self._done: set[str] = set()
         self._episode: dict[str, dict] = {}
+        # Seconds spent inside SMARTS's own reset/step calls: speed reports set it back to 0.
+        self.simulator_seconds = 0.0
 
     # -- gymnasium / RLlib API ---------------------------------------------------------
 
@@ -84,7 +87,9 @@ class SmartsEnv(MultiAgentEnv):
         # SMARTS draws from the global `random`/`np.random` (routes, SUMO's seed), so the
         # episode is reproducible only if we seed them right before its reset.
         smarts_seed(int(self._rng.integers(2**31 - 1)))
+        start = time.perf_counter()
         raw_obs, _ = self._hiway.reset(options=options)
+        self.simulator_seconds += time.perf_counter() - start
         self._done = set()
         self._episode = {}
         self._steps = 0
@@ -102,7 +107,9 @@ class SmartsEnv(MultiAgentEnv):
         if unknown:
             raise ValueError(f"actions for agents that are not active: {sorted(unknown)}")
         smarts_actions = {a: self._adapter.to_smarts(act, a) for a, act in action_dict.items()}
+        start = time.perf_counter()
         raw_obs, raw_rewards, _, _, _ = self._hiway.step(smarts_actions)
+        self.simulator_seconds += time.perf_counter() - start
         self._steps += 1
 
         obs, rewards, terminateds, truncateds, infos = {}, {}, {}, {}, {}
