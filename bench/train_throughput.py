@@ -1,7 +1,7 @@
 """End-to-end training speed against plain SMARTS stepping, with 1 and 2 env runners.
 
     python bench/train_throughput.py [--scenario loop] [--agent laner] [--iterations 6]
-                                     [--batch 2000] [--runners 1 2]
+                                     [--batch 2000] [--runners 1 2] [--envs-per-runner 1 2]
 
 Trains `algo=pg` with `train.py` (a real run in a temporary directory) and reads the trial's
 progress.csv, leaving out the first iteration (it includes starting SUMO):
@@ -11,6 +11,9 @@ progress.csv, leaving out the first iteration (it includes starting SUMO):
   It equals the share of each runner's training time spent inside SMARTS. Target: >= 0.90.
 - `ratio_vs_alone_per_runner`: the same against plain SMARTS timed on its own before training
   (keep-lane, other episodes, another minute: this machine's speed drifts by 10-20%).
+Each runner count is trained with each `env_runners.num_envs_per_env_runner`: stepping two
+simulations in turn lets RLlib batch its per-step work (connectors, the RLModule's forward pass).
+A runner count passes if one of those settings reaches the target.
 The last line printed is one JSON object.
 """
 
@@ -51,6 +54,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=6)
     parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--runners", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--envs-per-runner", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     start = time.monotonic()
 
@@ -63,25 +67,32 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for runners in args.runners:
-            run_dir = Path(tmp) / f"runners_{runners}"
-            subprocess.run(
-                [sys.executable, str(REPO / "train.py"), *overrides,
-                 f"env_runners.num_env_runners={runners}", f"algo.train_batch_size={args.batch}",
-                 f"stop.training_iteration={args.iterations}", f"hydra.run.dir={run_dir}"],
-                check=True, capture_output=True, text=True,
-            )
-            steps_per_s, smarts_share, steps = training_speed(run_dir)
-            ratio = smarts_share / runners
-            ratio_vs_alone = steps_per_s / runners / raw
-            print(f"{runners} env runner(s): {steps_per_s:.1f} env steps/s in training, {ratio:.2f} of "
-                  f"plain SMARTS per runner ({ratio_vs_alone:.2f} of SMARTS alone)", flush=True)
-            results.append({"num_env_runners": runners, "train_steps_per_s": round(steps_per_s, 1),
-                            "env_steps": steps, "ratio_per_runner": round(ratio, 3),
-                            "ratio_vs_alone_per_runner": round(ratio_vs_alone, 3)})
+            for envs in args.envs_per_runner:
+                run_dir = Path(tmp) / f"runners_{runners}_envs_{envs}"
+                subprocess.run(
+                    [sys.executable, str(REPO / "train.py"), *overrides,
+                     f"env_runners.num_env_runners={runners}", f"env_runners.num_envs_per_env_runner={envs}",
+                     f"algo.train_batch_size={args.batch}", f"stop.training_iteration={args.iterations}",
+                     f"hydra.run.dir={run_dir}"],
+                    check=True, capture_output=True, text=True,
+                )
+                steps_per_s, smarts_share, steps = training_speed(run_dir)
+                ratio = smarts_share / runners
+                ratio_vs_alone = steps_per_s / runners / raw
+                print(f"{runners} env runner(s) x {envs} env(s): {steps_per_s:.1f} env steps/s in training, "
+                      f"{ratio:.2f} of plain SMARTS per runner ({ratio_vs_alone:.2f} of SMARTS alone)", flush=True)
+                results.append({"num_env_runners": runners, "num_envs_per_env_runner": envs,
+                                "train_steps_per_s": round(steps_per_s, 1), "env_steps": steps,
+                                "ratio_per_runner": round(ratio, 3),
+                                "ratio_vs_alone_per_runner": round(ratio_vs_alone, 3)})
+    passed = {
+        runners: max(r["ratio_per_runner"] for r in results if r["num_env_runners"] == runners) >= TARGET
+        for runners in args.runners
+    }
     print(json.dumps({
         "bench": "train_throughput", "scenario": args.scenario, "agent": args.agent,
         "raw_alone_steps_per_s": round(raw, 1), "results": results, "target": TARGET,
-        "pass": all(r["ratio_per_runner"] >= TARGET for r in results),
+        "pass_by_runners": passed, "pass": all(passed.values()),
         "wall_s": round(time.monotonic() - start, 1),
     }))
 
