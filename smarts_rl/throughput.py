@@ -36,15 +36,25 @@ WARMUP_STEPS = 100
 
 @dataclass
 class Timing:
-    steps: int
-    episodes: int
+    episode_lengths: list[int]  # env steps of each episode driven; the last one may be unfinished
     seconds: float
     simulator_seconds: float = 0.0
-    episode_lengths: list[int] = field(default_factory=list)  # the last one may be unfinished
+
+    @property
+    def steps(self) -> int:
+        return sum(self.episode_lengths)
+
+    @property
+    def episodes(self) -> int:
+        return len(self.episode_lengths)
 
     @property
     def steps_per_s(self) -> float:
         return self.steps / self.seconds
+
+    def __add__(self, other: "Timing") -> "Timing":
+        return Timing(self.episode_lengths + other.episode_lengths, self.seconds + other.seconds,
+                      self.simulator_seconds + other.simulator_seconds)
 
 
 @dataclass
@@ -56,19 +66,28 @@ class _Side:
     close: Callable[[], None]
     actions: Callable[[list[str]], dict]
     simulator_seconds: Callable[[], float] = lambda: 0.0  # time inside SMARTS's own calls, where we see it
-    steps: int = 0
     episode_lengths: list[int] = field(default_factory=list)
     seconds: float = 0.0
     active: list[str] = field(default_factory=list)
     global_rngs: tuple | None = None
     simulator_seconds_at_start: float = 0.0
 
-    def start_timing(self) -> None:
+    @property
+    def steps(self) -> int:
+        return sum(self.episode_lengths)
+
+    def start(self, seed: int) -> None:
+        """Reset once untimed (the road map and SUMO's start are not per-step costs), then start
+        the clock with the first episode's reset."""
+        self.reset(_episode_seed(seed, 0))
         self.simulator_seconds_at_start = self.simulator_seconds()
+        start = time.perf_counter()
+        self.active = self.reset(_episode_seed(seed, 0))
+        self.seconds, self.episode_lengths = time.perf_counter() - start, [0]
 
     def timing(self) -> Timing:
-        return Timing(self.steps, len(self.episode_lengths), self.seconds,
-                      self.simulator_seconds() - self.simulator_seconds_at_start, list(self.episode_lengths))
+        return Timing(list(self.episode_lengths), self.seconds,
+                      self.simulator_seconds() - self.simulator_seconds_at_start)
 
 
 def _episode_seed(seed: int, episode: int) -> int:
@@ -147,13 +166,11 @@ def _run_chunk(side: _Side, seed: int, steps: int) -> None:
         actions = side.actions(side.active)
         start = time.perf_counter()
         side.active, episode_over = side.step(actions)
-        if episode_over:
-            side.active = side.reset(_episode_seed(seed, len(side.episode_lengths)))
-        side.seconds += time.perf_counter() - start
-        side.steps += 1
         side.episode_lengths[-1] += 1
         if episode_over:
             side.episode_lengths.append(0)
+            side.active = side.reset(_episode_seed(seed, len(side.episode_lengths) - 1))
+        side.seconds += time.perf_counter() - start
 
 
 def time_side_by_side(scenario, settings: AgentSettings, num_agents: int, seed: int, steps: int) -> tuple[Timing, Timing]:
@@ -166,11 +183,7 @@ def time_side_by_side(scenario, settings: AgentSettings, num_agents: int, seed: 
     _session(scenario, settings, num_agents, seed, min(steps, WARMUP_STEPS), raw_first=True)
     first_half = _session(scenario, settings, num_agents, seed, steps // 2, raw_first=True)
     second_half = _session(scenario, settings, num_agents, seed, steps - steps // 2, raw_first=False)
-    return tuple(
-        Timing(a.steps + b.steps, a.episodes + b.episodes, a.seconds + b.seconds,
-               a.simulator_seconds + b.simulator_seconds, a.episode_lengths + b.episode_lengths)
-        for a, b in zip(first_half, second_half)
-    )
+    return first_half[0] + second_half[0], first_half[1] + second_half[1]
 
 
 def _session(scenario, settings: AgentSettings, num_agents: int, seed: int, steps: int, raw_first: bool) -> tuple[Timing, Timing]:
@@ -183,11 +196,7 @@ def _session(scenario, settings: AgentSettings, num_agents: int, seed: int, step
             side = make(scenario, settings, num_agents, seed)
             sides.append(side)
             _swap_global_rngs(previous, side)
-            side.reset(_episode_seed(seed, 0))  # warm-up: road map and SUMO start are not per-step costs
-            side.start_timing()
-            start = time.perf_counter()
-            side.active = side.reset(_episode_seed(seed, 0))
-            side.seconds, side.episode_lengths = time.perf_counter() - start, [0]
+            side.start(seed)
             previous = side
         while any(side.steps < steps for side in sides):
             for side in sides:
@@ -205,10 +214,7 @@ def time_raw(scenario, settings: AgentSettings, num_agents: int, seed: int, step
     """Plain SMARTS alone: `steps` env steps, resets included."""
     side = _raw_side(scenario, settings, num_agents, seed)
     try:
-        side.reset(_episode_seed(seed, 0))
-        start = time.perf_counter()
-        side.active = side.reset(_episode_seed(seed, 0))
-        side.seconds, side.episode_lengths = time.perf_counter() - start, [0]
+        side.start(seed)
         _run_chunk(side, seed, steps)
         return side.timing()
     finally:
