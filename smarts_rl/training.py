@@ -118,7 +118,7 @@ def build_tuner(cfg: Config, run_dir: Path, scenario_dir: Path, cpus: float, res
         tune_config=tune.TuneConfig(
             metric=METRIC,
             mode="max",
-            num_samples=scheduler.num_samples(cfg.scheduler),
+            num_samples=1,  # the schedulers' param spaces make their trials (PBT: a grid of seeds)
             scheduler=scheduler.tune_scheduler(cfg.scheduler, METRIC, run_dir),
             reuse_actors=False,
             trial_dirname_creator=trial_dirname,

@@ -13,10 +13,6 @@ def num_trials(settings: Settings) -> int:
     return 1
 
 
-def num_samples(settings: Settings) -> int:
-    return 1
-
-
 def checkpoint_frequency(settings: Settings, configured: int) -> int:
     return configured
 

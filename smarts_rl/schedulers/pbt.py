@@ -68,10 +68,6 @@ def num_trials(settings: Settings) -> int:
     return settings.population_size
 
 
-def num_samples(settings: Settings) -> int:
-    return 1  # the seed grid below makes the population
-
-
 def checkpoint_frequency(settings: Settings, configured: int) -> int:
     """PBT exploits only trials with a checkpoint: checkpoint at every perturbation."""
     return settings.perturbation_interval
