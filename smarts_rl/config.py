@@ -26,7 +26,7 @@ from smarts_rl.scenarios import Settings as ScenarioSettings
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO_ROOT / "conf"
 ALGORITHMS = ("pg", "ppo")
-SCHEDULERS = ("none", "pbt")
+SCHEDULERS = ("none", "pbt", "grid")
 GROUPS = ("algo", "scheduler", "scenario", "agent")
 
 

@@ -67,13 +67,15 @@ def algo_keys(cfg: Config) -> list[str]:
 
 
 def check_mutations(cfg: Config) -> None:
-    mutations = getattr(cfg.scheduler, "hyperparam_mutations", {}) or {}
-    unknown = sorted(set(mutations) - set(algo_keys(cfg)))
-    if unknown:
-        raise ValueError(
-            f"scheduler.hyperparam_mutations.{unknown[0]} is not a field of algo={cfg.algo.name} "
-            f"(fields: {', '.join(algo_keys(cfg))})"
-        )
+    """The hyperparameters a scheduler searches over must be fields of the algorithm."""
+    for group in ("hyperparam_mutations", "grid"):
+        searched = getattr(cfg.scheduler, group, {}) or {}
+        unknown = sorted(set(searched) - set(algo_keys(cfg)))
+        if unknown:
+            raise ValueError(
+                f"scheduler.{group}.{unknown[0]} is not a field of algo={cfg.algo.name} "
+                f"(fields: {', '.join(algo_keys(cfg))})"
+            )
 
 
 def header(cfg: Config) -> dict:

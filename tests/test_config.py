@@ -57,6 +57,7 @@ def test_settings_work_on_a_config_loaded_back_from_yaml(tmp_path):
         (["env_runners.num_envs_per_env_runner=0"], "env_runners.num_envs_per_env_runner must be >= 1"),
         (["agent.max_episode_steps=0"], "agent.max_episode_steps must be >= 1"),
         (["scheduler=pbt", "scheduler.quantile_fraction=0.9"], "scheduler.quantile_fraction must be in"),
+        (["scheduler=grid", "scheduler.grid.lr=[]"], "scheduler.grid.lr must be a non-empty list"),
     ],
 )
 def test_invalid_values_fail_naming_the_key(overrides, message):
@@ -84,7 +85,7 @@ def test_help_lists_groups_and_their_options(tmp_path):
     result = train_cli("--help", cwd=tmp_path)
     assert result.returncode == 0
     assert "algo: pg, ppo" in result.stdout
-    assert "scheduler: none, pbt" in result.stdout
+    assert "scheduler: grid, none, pbt" in result.stdout
     assert "scenario: intersection, loop, merge" in result.stdout
     assert "agent: continuous, laner" in result.stdout
     assert "schema" not in result.stdout
@@ -105,6 +106,7 @@ BAD_INPUT = {
     "unwritable_output": (["hydra.run.dir=/etc/hostname/run"], "cannot write the output directory"),
     "bad_value_in_a_sweep": (["-m", "algo.lr=1e-3,-1"], "algo.lr must be > 0"),
     "mutating_a_non_field": (["scheduler=pbt", "+scheduler.hyperparam_mutations.lrr=[1]"], "hyperparam_mutations.lrr is not a field"),
+    "grid_over_a_non_field": (["scheduler=grid", "+scheduler.grid.lrr=[1]"], "scheduler.grid.lrr is not a field"),
 }
 
 

@@ -147,3 +147,19 @@ def test_multirun_runs_each_job_in_its_own_directory_and_writes_a_sweep_summary(
         summary = json.loads((Path(row["run_dir"]) / "summary.json").read_text())
         assert summary["trials"][0]["config"]["lr"] == pytest.approx(float(row["overrides"].split()[0].split("=")[1]))
     assert len({r["run_dir"] for r in rows}) == 2
+
+
+def test_grid_trains_one_trial_per_point_side_by_side_with_one_seed(tmp_path):
+    run_dir = tmp_path / "grid"
+    result = train(
+        "scheduler=grid", "scheduler.grid={lr: [0.001, 0.0001]}", "stop.training_iteration=1", *TINY,
+        "env_runners.num_env_runners=0", f"hydra.run.dir={run_dir}", cwd=tmp_path, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["scheduler"] == "grid"
+    assert sorted(t["config"]["lr"] for t in summary["trials"]) == [0.0001, 0.001]
+    assert {t["config"]["seed"] for t in summary["trials"]} == {0}
+    for trial in summary["trials"]:
+        rows = progress_rows(Path(trial["path"]))
+        assert float(rows[-1]["learners/shared/policy_learning_rate"]) == pytest.approx(trial["config"]["lr"])

@@ -1,0 +1,43 @@
+"""`scheduler=grid`: a grid search over `algo.*` hyperparameters, one trial per point, trained
+side by side to their stop condition (Tune's FIFO scheduler, no early stopping)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Dict, List
+
+from ray import tune
+
+
+@dataclass
+class Settings:
+    name: str = "grid"
+    """Scheduler name (this file's name)."""
+    grid: Dict[str, List[Any]] = field(default_factory=dict)
+    """`algo` field -> the values to try; every combination is one trial."""
+
+    def __post_init__(self):
+        if not self.grid:
+            raise ValueError("scheduler.grid must name at least one algo field")
+        for key, values in self.grid.items():
+            if not isinstance(values, (list, tuple)) or not values:
+                raise ValueError(f"scheduler.grid.{key} must be a non-empty list, got {values!r}")
+
+
+def num_trials(settings: Settings) -> int:
+    return math.prod(len(values) for values in settings.grid.values())
+
+
+def checkpoint_frequency(settings: Settings, configured: int) -> int:
+    return configured
+
+
+def tune_scheduler(settings: Settings, metric: str, run_dir):
+    """Tune's default FIFO scheduler."""
+    return None
+
+
+def param_space_overrides(settings: Settings, seed: int) -> dict:
+    """Every trial trains with the same seed: the grid point is the only difference."""
+    return {key: tune.grid_search(list(values)) for key, values in settings.grid.items()}
