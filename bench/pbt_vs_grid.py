@@ -5,8 +5,8 @@
 
 Both spend `--budget` env steps in total, as `--population` trials of budget/population steps each,
 trained side by side with train.py's code path:
-- PBT: `scheduler=pbt` (its default mutations: lr in [1e-4, 3e-3] log-uniform, entropy_coeff,
-  train_batch_size), trial i with seed + i;
+- PBT: `scheduler=pbt` with its default lr and entropy_coeff mutations (lr in [1e-4, 3e-3]
+  log-uniform; train_batch_size stays the algo's, as on the grid side), trial i with seed + i;
 - grid: `scheduler=grid`, `--population` log-spaced lrs over the same [1e-4, 3e-3], one seed
   (Tune's FIFO scheduler).
 Each side's best trial is the one with the highest mean return over its last `--last`
@@ -90,7 +90,9 @@ def main() -> int:
     cfg = compose_config(shared)
     out = args.out.resolve() / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     sides = {
-        "pbt": ["scheduler=pbt", f"scheduler.population_size={args.population}", *pbt_only],
+        # A mutated train_batch_size would overshoot the step budget by up to one batch per trial.
+        "pbt": ["scheduler=pbt", f"scheduler.population_size={args.population}",
+                "~scheduler.hyperparam_mutations.train_batch_size", *pbt_only],
         "grid": ["scheduler=grid", f"scheduler.grid={{lr: {grid_lrs(args.population)}}}"],
     }
     results = {name: run_side(name, scheduler, shared, out / name, args.last, args.episodes)

@@ -16,7 +16,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from smarts_rl.config import CONF_DIR, compose_config, group_options, register_configs, settings
+from smarts_rl.config import CONF_DIR, compose_config, experiment_presets, group_options, register_configs, settings
 from smarts_rl.errors import USAGE_EXIT_CODE, UsageError, one_line
 from smarts_rl.resume import check_resume_overrides, check_run_dir, override_key, remember_stop, resumed_config
 
@@ -31,7 +31,9 @@ _statuses: list[str] = []  # one per finished job, for the exit code
 
 
 def _help_groups() -> str:
-    return "\n".join(f"  {group}: {', '.join(options)}" for group, options in group_options().items())
+    lines = [f"  {group}: {', '.join(options)}" for group, options in group_options().items()]
+    lines.append(f"  +experiment (tuned presets, optional): {', '.join(experiment_presets())}")
+    return "\n".join(lines)
 
 
 OmegaConf.register_new_resolver("smarts_rl_groups", _help_groups, replace=True)

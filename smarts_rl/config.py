@@ -145,6 +145,11 @@ def group_options() -> dict[str, list[str]]:
     return {g: sorted(p.stem for p in (CONF_DIR / g).glob("*.yaml")) for g in GROUPS}
 
 
+def experiment_presets() -> list[str]:
+    """Presets of several groups and keys at once, added with `+experiment=<name>`."""
+    return sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+
+
 def compose_config(overrides: list[str] = (), return_hydra_config: bool = False) -> DictConfig:
     """The same composition `train.py` does, without starting a Hydra run (no run dir)."""
     register_configs()

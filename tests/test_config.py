@@ -10,7 +10,7 @@ import pytest
 from smarts_rl.agents import AgentSettings
 from smarts_rl.algorithms import pg
 from smarts_rl.cli import expand_sweeps
-from smarts_rl.config import compose_config, group_options, settings
+from smarts_rl.config import compose_config, experiment_presets, group_options, settings
 from smarts_rl.schedulers import pbt
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,6 +30,15 @@ def test_defaults_are_pg_none_loop_laner():
 def test_every_combination_of_group_options_composes_and_validates(algo, scheduler, scenario, agent):
     cfg = settings(compose_config([f"algo={algo}", f"scheduler={scheduler}", f"scenario={scenario}", f"agent={agent}"]))
     assert (cfg.algo.name, cfg.scheduler.name, cfg.scenario.name, cfg.agent.name) == (algo, scheduler, scenario, agent)
+
+
+@pytest.mark.parametrize("preset", experiment_presets())
+@pytest.mark.parametrize("agent", group_options()["agent"])
+def test_every_experiment_preset_composes_with_every_agent(preset, agent):
+    cfg = settings(compose_config([f"+experiment={preset}", f"agent={agent}"]))
+    scenario, algo = preset.rsplit("_", 1)
+    assert (cfg.scenario.name, cfg.algo.name, cfg.agent.name) == (scenario, algo, agent)
+    assert cfg.stop.training_iteration is None and cfg.stop.timesteps_total > 0
 
 
 def test_overrides_reach_the_typed_settings():
@@ -88,6 +97,7 @@ def test_help_lists_groups_and_their_options(tmp_path):
     assert "scheduler: grid, none, pbt" in result.stdout
     assert "scenario: intersection, loop, merge" in result.stdout
     assert "agent: continuous, laner" in result.stdout
+    assert "+experiment (tuned presets, optional): intersection_pg, loop_pg, merge_pg" in result.stdout
     assert "schema" not in result.stdout
 
 
