@@ -128,10 +128,28 @@ def test_continuous_actions_pendulum(ray_local):
     algo = small_config("Pendulum-v1").build_algo()
     module = algo.get_module()
     assert module.get_train_action_dist_cls().__name__ == "TorchDiagGaussian"
+    # The configured initial spread (log_std_init=-1 by default), in every state alike.
+    obs = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)
+    assert action_dist_inputs(algo, obs)[:, 1] == pytest.approx(-1.0)
     for _ in range(2):
         learners = algo.train()["learners"][DEFAULT_MODULE_ID]
     assert np.isfinite(learners["policy_loss"]) and np.isfinite(learners["vf_loss"])
     algo.stop()
+
+
+@pytest.mark.parametrize("log_std_init,expected", [(-2.0, -2.0), (None, None)])
+def test_log_std_init_sets_the_initial_spread_of_continuous_actions(ray_local, log_std_init, expected):
+    algo = small_config("Pendulum-v1", log_std_init=log_std_init).build_algo()
+    obs = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)
+    log_std = action_dist_inputs(algo, obs)[:, 1]
+    # The env runner's copy acts with the same spread as the learner's.
+    runner = algo.env_runner.module.forward_inference({Columns.OBS: torch.as_tensor(obs)})
+    assert runner[Columns.ACTION_DIST_INPUTS].detach().numpy()[:, 1] == pytest.approx(log_std)
+    algo.stop()
+    if expected is None:  # RLlib's own start: near 0, varying with the state
+        assert np.all(np.abs(log_std) < 0.5) and np.ptp(log_std) > 0
+    else:
+        assert log_std == pytest.approx(expected)
 
 
 def test_tune_runs_pg_by_name(ray_local, tmp_path):

@@ -9,7 +9,8 @@ V(s) to the reward-to-go), sync weights.
 The learner and the returns computation live in `pg_learner.py`.
 
 The RLModule is RLlib's default actor-critic MLP (separate policy and value
-networks); with `baseline=none` its value head is simply never trained.
+networks) with a chosen initial spread of continuous actions
+(`actor_critic_module.py`); with `baseline=none` its value head is simply never trained.
 """
 
 from dataclasses import dataclass, field
@@ -18,9 +19,6 @@ from typing import Any, List, Optional
 from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from ray.rllib.algorithms.ppo.ppo_catalog import PPOCatalog
-from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import (
-    DefaultPPOTorchRLModule,
-)
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
 from ray.rllib.utils.metrics import (
@@ -35,6 +33,7 @@ from ray.rllib.utils.metrics import (
 )
 
 from smarts_rl.algorithms import checks, mlp_model_config
+from smarts_rl.algorithms.actor_critic_module import LOG_STD_INIT, ActorCriticModule
 
 BASELINES = ("none", "value")
 BATCH_MODES = ("complete_episodes", "truncate_episodes")
@@ -71,6 +70,8 @@ class Settings:
     fcnet_hiddens: List[int] = field(default_factory=lambda: [64, 64])
     # Activation of the hidden layers.
     fcnet_activation: str = "tanh"
+    # Continuous actions: initial log std of the Gaussian, in RLlib's [-1, 1] action range (null: ~0).
+    log_std_init: Optional[float] = -1.0
 
     def __post_init__(self):
         checks.one_of("name", self.name, ("pg",))
@@ -93,6 +94,8 @@ class Settings:
             )
         checks.hidden_sizes("fcnet_hiddens", self.fcnet_hiddens)
         checks.one_of("fcnet_activation", self.fcnet_activation, ACTIVATIONS)
+        if self.log_std_init is not None and not checks.is_number(self.log_std_init):
+            checks.fail("log_std_init", "a number or null", self.log_std_init)
 
 
 class PGConfig(AlgorithmConfig):
@@ -151,7 +154,7 @@ class PGConfig(AlgorithmConfig):
             self._value_error(f"`entropy_coeff` must be a float >= 0, got {self.entropy_coeff!r}")
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:
-        return RLModuleSpec(module_class=DefaultPPOTorchRLModule, catalog_class=PPOCatalog)
+        return RLModuleSpec(module_class=ActorCriticModule, catalog_class=PPOCatalog)
 
     def get_default_learner_class(self):
         from smarts_rl.algorithms.pg_learner import PGTorchLearner
@@ -239,7 +242,7 @@ def algorithm_config(settings: Settings) -> PGConfig:
         )
         # batch_mode is a sampling setting but decides what a return means here.
         .env_runners(batch_mode=settings.batch_mode)
-        .rl_module(model_config=mlp_model_config(settings))
+        .rl_module(model_config={**mlp_model_config(settings), LOG_STD_INIT: settings.log_std_init})
     )
 
 
