@@ -3,7 +3,8 @@
 A local Ray is sized to this machine (or `ray.num_cpus`); on a cluster (`ray.address`) the run
 uses the cluster's CPUs (at most `ray.num_cpus`). Either way every trial of the run gets an equal
 share, so a whole PBT population runs at once; `env_runners.num_cpus_per_env_runner` reserves a
-fixed amount per env runner instead, and a request that cannot fit is refused before training.
+fixed amount per env runner (and per trial process) instead, and a request that cannot fit is
+refused before training.
 
 Worker nodes of a cluster need not share the driver's disk: `runtime_env` ships this package and
 the built scenario folder with the job, and `SmartsEnv` loads the shipped scenario
@@ -39,40 +40,42 @@ def runtime_env(scenario_dir: Path) -> dict:
     }
 
 
-def process_cpus(cfg, cpus_per_trial: float) -> tuple[float, float]:
-    """(CPUs of a trial's own process, CPUs of each of its env runners)."""
+def process_cpus(cfg, cpus_per_trial: float, largest_node_cpus: float | None = None) -> tuple[float, float]:
+    """(CPUs of a trial's own process, CPUs of each of its env runners).
+
+    `env_runners.num_cpus_per_env_runner` if set (the trial's own process gets as much: it
+    learns while they sample); else an even share of the trial's CPUs, at most one node's."""
     runners = cfg.env_runners.num_env_runners
     per_runner = cfg.env_runners.num_cpus_per_env_runner
-    if per_runner is None or runners == 0:
-        share = cpus_per_trial / (1 + runners)
-        return share, share
-    return cpus_per_trial - runners * per_runner, per_runner
+    if per_runner is not None and runners > 0:
+        return per_runner, per_runner
+    share = cpus_per_trial / (1 + runners)
+    if largest_node_cpus:
+        share = min(share, largest_node_cpus)
+    return share, share
 
 
 def check_fit(cfg, cpus: float, trials: int, largest_node_cpus: float | None = None) -> None:
-    """Refuse (UsageError) a run whose trials and env runners cannot all be placed at once.
-
-    With `num_cpus_per_env_runner` set, each trial's own process must keep at least as much
-    as one env runner (it learns while they sample)."""
+    """Refuse (UsageError) a run whose trials and env runners cannot all be placed at once:
+    only possible with `env_runners.num_cpus_per_env_runner` set."""
     per_runner = cfg.env_runners.num_cpus_per_env_runner
     runners = cfg.env_runners.num_env_runners
+    if per_runner is None or runners == 0:
+        return
     where = f"the cluster's {cpus:g} CPUs" if cfg.ray.address else f"Ray's {cpus:g} CPUs"
     if cfg.ray.num_cpus is not None:
         where += " (ray.num_cpus)"
-    if per_runner is not None and runners > 0:
-        needed = trials * (1 + runners) * per_runner
-        if needed > cpus + _SLACK:
-            raise UsageError(
-                f"{trials} trial(s) x (1 + {runners} env runners) x {per_runner:g} CPU = {needed:g} CPUs "
-                f"do not fit in {where}: lower env_runners.num_cpus_per_env_runner or "
-                "env_runners.num_env_runners (or set num_cpus_per_env_runner=null to share the CPUs)"
-            )
-    main, runner = process_cpus(cfg, cpus / trials)
-    biggest = max(main, runner if runners else 0.0)
-    if largest_node_cpus is not None and biggest > largest_node_cpus + _SLACK:
+    needed = trials * (1 + runners) * per_runner
+    if needed > cpus + _SLACK:
         raise UsageError(
-            f"a trial's process asks for {biggest:g} CPUs, but the largest node of the cluster has "
-            f"{largest_node_cpus:g}: set env_runners.num_cpus_per_env_runner or ray.num_cpus lower"
+            f"{trials} trial(s) x (1 + {runners} env runners) x {per_runner:g} CPU = {needed:g} CPUs "
+            f"do not fit in {where}: lower env_runners.num_cpus_per_env_runner or "
+            "env_runners.num_env_runners (or set num_cpus_per_env_runner=null to share the CPUs)"
+        )
+    if largest_node_cpus is not None and per_runner > largest_node_cpus + _SLACK:
+        raise UsageError(
+            f"env_runners.num_cpus_per_env_runner={per_runner:g}: the largest node of the cluster has "
+            f"{largest_node_cpus:g} CPUs"
         )
 
 

@@ -33,7 +33,9 @@ def register(algo_name: str) -> None:
     algorithm_module(algo_name).register()
 
 
-def build_algorithm_config(cfg: Config, scenario_dir: Path, cpus_per_trial: float | None = None) -> AlgorithmConfig:
+def build_algorithm_config(
+    cfg: Config, scenario_dir: Path, cpus_per_trial: float | None = None, largest_node_cpus: float | None = None
+) -> AlgorithmConfig:
     config = algorithm_module(cfg.algo.name).algorithm_config(cfg.algo)
     ids = agent_ids(cfg.agents.count)
     if cfg.agents.policy == "shared":
@@ -59,7 +61,7 @@ def build_algorithm_config(cfg: Config, scenario_dir: Path, cpus_per_trial: floa
     )
     if cpus_per_trial is not None:
         # Fractional CPUs let every trial of a PBT population run at once on a small machine.
-        main, per_runner = process_cpus(cfg, cpus_per_trial)
+        main, per_runner = process_cpus(cfg, cpus_per_trial, largest_node_cpus)
         config.env_runners(num_cpus_per_env_runner=per_runner)
         # With no remote learners the learner lives in the main process, which RLlib sizes
         # as max(num_cpus_per_learner, num_cpus_for_main_process): set both.

@@ -96,7 +96,9 @@ def header(cfg: Config) -> dict:
     }
 
 
-def build_tuner(cfg: Config, run_dir: Path, scenario_dir: Path, cpus: float, resume: bool):
+def build_tuner(
+    cfg: Config, run_dir: Path, scenario_dir: Path, cpus: float, resume: bool, largest_node_cpus: float | None = None
+):
     from ray import tune
 
     from smarts_rl.rllib_setup import build_algorithm_config, register
@@ -108,7 +110,7 @@ def build_tuner(cfg: Config, run_dir: Path, scenario_dir: Path, cpus: float, res
     logging.getLogger("ray.rllib.algorithms.algorithm_config").setLevel(logging.ERROR)
     scheduler = scheduler_module(cfg.scheduler.name)
     trials = scheduler.num_trials(cfg.scheduler)
-    algo_config = build_algorithm_config(cfg, scenario_dir, cpus_per_trial=cpus / trials)
+    algo_config = build_algorithm_config(cfg, scenario_dir, cpus / trials, largest_node_cpus)
     trainable = algo_config.algo_class
     if resume:
         from ray.tune import ResumeConfig
@@ -177,11 +179,11 @@ def train(cfg: Config, run_dir: Path, resume: bool = False) -> dict:
         check_mutations(cfg)
         scenario_dir = build_scenario(scenario_source(cfg.scenario, cwd=Path.cwd()))
         with ray_session(cfg, scenario_dir) as cluster_cpus:
-            cpus = run_cpus(cfg, cluster_cpus)
-            check_fit(cfg, cpus, scheduler_module(cfg.scheduler.name).num_trials(cfg.scheduler), largest_node_cpus())
+            cpus, node_cpus = run_cpus(cfg, cluster_cpus), largest_node_cpus()
+            check_fit(cfg, cpus, scheduler_module(cfg.scheduler.name).num_trials(cfg.scheduler), node_cpus)
             if cfg.ray.address:
                 check_run_dir_shared(run_dir)
-            tuner = build_tuner(cfg, run_dir, scenario_dir, cpus, resume)
+            tuner = build_tuner(cfg, run_dir, scenario_dir, cpus, resume, node_cpus)
             results = tuner.fit()
         records = trial_records(results, algo_keys(cfg))
         status = run_status(records, limits_from(run_dir / RUN_CONFIG))
