@@ -179,6 +179,16 @@ def test_pbt_on_a_two_node_loopback_cluster_uses_both_nodes_and_the_shipped_scen
         compiled = list(node.temp_dir.glob("session_*/runtime_resources/py_modules_files/*/smarts_rl/env/__pycache__/smarts_env.*.pyc"))
         assert compiled, f"no env runner on the {node.name} node imported the shipped smarts_rl"
 
+    # Asking for more CPUs than the cluster has: refused in one line, exit 2.
+    refused = subprocess.run(
+        [sys.executable, str(REPO / "train.py"), f"ray.address={address}", "ray.num_cpus=8", *TINY,
+         f"hydra.run.dir={tmp_path / 'refused'}"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert refused.returncode == 2, refused.stderr[-2000:]
+    assert refused.stderr.strip().splitlines() == [
+        f"train.py: error: ray.num_cpus=8: the cluster at {address} has only 2 CPUs"
+    ]
+
     # The test's nodes stop, and nothing of theirs is left behind.
     for node in (head, worker):
         assert node.stop() == [], f"{node.name} node processes left"
