@@ -9,6 +9,7 @@ own temp dir), not from the driver's paths.
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -128,6 +129,7 @@ def loopback_cluster():
     finally:
         for node in nodes:
             node.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def shipped(path: str, node) -> bool:
