@@ -94,6 +94,19 @@ def check_writable(directory: Path) -> None:
                 pass
 
 
+def check_resources(cfg) -> None:
+    """What can be checked before Ray starts: a local Ray's CPUs, the dashboard's packages.
+    A cluster's CPUs are checked once connected (training.train)."""
+    from smarts_rl.cluster import check_dashboard_installed, check_fit
+    from smarts_rl.config import scheduler_module
+
+    if cfg.ray.dashboard:
+        check_dashboard_installed()
+    if not cfg.ray.address:
+        cpus = cfg.ray.num_cpus or os.cpu_count()
+        check_fit(cfg, cpus, scheduler_module(cfg.scheduler.name).num_trials(cfg.scheduler), cpus)
+
+
 def check_job(overrides: list[str], multirun: bool) -> None:
     from smarts_rl.scenarios import scenario_source
     from smarts_rl.training import check_mutations
@@ -101,6 +114,7 @@ def check_job(overrides: list[str], multirun: bool) -> None:
     cfg = compose_config(overrides, return_hydra_config=True)
     typed = settings(cfg)
     check_mutations(typed)
+    check_resources(typed)
     scenario_source(typed.scenario, cwd=Path.cwd())
     check_writable(Path(cfg.hydra.sweep.dir if multirun else cfg.hydra.run.dir))
 
@@ -145,8 +159,12 @@ def hydra_main(cfg: DictConfig) -> dict:
         summary = train(typed, run_dir, resume=True)
     else:
         summary = train(settings(cfg), run_dir)
-    print_summary(summary, run_dir)
-    _statuses.append(summary["status"])
+    if summary.get("usage_error"):
+        print(f"{PROGRAM}: error: {summary['error']}", file=sys.stderr)
+        _statuses.append("usage_error")
+    else:
+        print_summary(summary, run_dir)
+        _statuses.append(summary["status"])
     return summary
 
 
@@ -177,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.argv = [sys.argv[0]] + argv
     _statuses.clear()
     hydra_main()
+    if "usage_error" in _statuses:
+        return USAGE_EXIT_CODE
     if "failed" in _statuses:
         return 1
     return 130 if "interrupted" in _statuses else 0

@@ -80,6 +80,8 @@ class EnvRunnerSettings:
     """Sampling processes per trial (0: sample in the trial's own process)."""
     num_envs_per_env_runner: int = 1
     """SMARTS simulations stepped one after another inside each env runner."""
+    num_cpus_per_env_runner: Optional[float] = None
+    """CPUs Ray reserves per env runner (null: each trial's share split evenly over its processes)."""
 
     def __post_init__(self):
         if self.num_env_runners < 0:
@@ -89,6 +91,11 @@ class EnvRunnerSettings:
                 "env_runners.num_envs_per_env_runner must be >= 1, "
                 f"got {self.num_envs_per_env_runner}"
             )
+        if self.num_cpus_per_env_runner is not None and self.num_cpus_per_env_runner <= 0:
+            raise ValueError(
+                "env_runners.num_cpus_per_env_runner must be > 0 or null, "
+                f"got {self.num_cpus_per_env_runner}"
+            )
 
 
 @dataclass
@@ -96,11 +103,20 @@ class RaySettings:
     address: Optional[str] = None
     """null: start a local Ray sized to this machine; otherwise the address of a running cluster."""
     num_cpus: Optional[int] = None
-    """CPUs for a local Ray (null: all of this machine's)."""
+    """CPUs the run uses: a local Ray's size, or at most this many of a cluster's (null: all)."""
+    dashboard: bool = False
+    """Start a local Ray's dashboard, on 127.0.0.1 only (needs `ray[default]`)."""
 
     def __post_init__(self):
         if self.num_cpus is not None and self.num_cpus < 1:
             raise ValueError(f"ray.num_cpus must be >= 1 or null, got {self.num_cpus}")
+        if self.address is not None and not str(self.address).strip():
+            raise ValueError("ray.address must be host:port or null, got an empty string")
+        if self.address is not None and self.dashboard:
+            raise ValueError(
+                "ray.dashboard applies to a local Ray; a cluster's dashboard is its head node's "
+                "(ray start --head --include-dashboard=true --dashboard-host=127.0.0.1)"
+            )
 
 
 @dataclass

@@ -7,6 +7,7 @@ from pathlib import Path
 from ray.rllib.algorithms import AlgorithmConfig
 from ray.tune.registry import register_env
 
+from smarts_rl.cluster import process_cpus
 from smarts_rl.config import Config, algorithm_module
 from smarts_rl.driving_metrics import DrivingMetrics
 from smarts_rl.env import SmartsEnv, agent_ids, env_config
@@ -32,7 +33,9 @@ def register(algo_name: str) -> None:
     algorithm_module(algo_name).register()
 
 
-def build_algorithm_config(cfg: Config, scenario_dir: Path, cpus_per_trial: float | None = None) -> AlgorithmConfig:
+def build_algorithm_config(
+    cfg: Config, scenario_dir: Path, cpus_per_trial: float | None = None, largest_node_cpus: float | None = None
+) -> AlgorithmConfig:
     config = algorithm_module(cfg.algo.name).algorithm_config(cfg.algo)
     ids = agent_ids(cfg.agents.count)
     if cfg.agents.policy == "shared":
@@ -42,7 +45,9 @@ def build_algorithm_config(cfg: Config, scenario_dir: Path, cpus_per_trial: floa
     config = (
         config.environment(
             ENV_NAME,
-            env_config=env_config(scenario_dir, cfg.agent, num_agents=cfg.agents.count, seed=cfg.seed),
+            # On a cluster the job ships the built scenario (smarts_rl.cluster.runtime_env).
+            env_config=env_config(scenario_dir, cfg.agent, num_agents=cfg.agents.count, seed=cfg.seed,
+                                  scenario_shipped=bool(cfg.ray.address)),
             disable_env_checking=True,
         )
         .env_runners(
@@ -56,11 +61,10 @@ def build_algorithm_config(cfg: Config, scenario_dir: Path, cpus_per_trial: floa
     )
     if cpus_per_trial is not None:
         # Fractional CPUs let every trial of a PBT population run at once on a small machine.
-        processes = 1 + cfg.env_runners.num_env_runners
-        share = cpus_per_trial / processes
-        config.env_runners(num_cpus_per_env_runner=share)
+        main, per_runner = process_cpus(cfg, cpus_per_trial, largest_node_cpus)
+        config.env_runners(num_cpus_per_env_runner=per_runner)
         # With no remote learners the learner lives in the main process, which RLlib sizes
         # as max(num_cpus_per_learner, num_cpus_for_main_process): set both.
-        config.resources(num_cpus_for_main_process=share)
-        config.learners(num_cpus_per_learner=share)
+        config.resources(num_cpus_for_main_process=main)
+        config.learners(num_cpus_per_learner=main)
     return config

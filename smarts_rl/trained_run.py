@@ -2,6 +2,11 @@
 
 Nothing here starts Ray or Tune: the config is the run's `.hydra/config.yaml`, and
 checkpoints are found on disk (`summary.json` names the best one).
+
+A checkpoint is a pickle: loading one runs code. So `best` and `latest` only ever pick a
+checkpoint inside the named run's `tune/` folder (a symlink out of it is ignored, and a
+`summary.json` naming a checkpoint elsewhere is refused); anything else must be named
+explicitly with `checkpoint=<path>`.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ def all_checkpoints(run_dir: Path) -> list[Path]:
     found = [
         marker.parent
         for marker in experiment_dir(run_dir).glob("*/checkpoint_*/rllib_checkpoint.json")
-        if (marker.parent / MODULES_IN_CHECKPOINT).is_dir()
+        if (marker.parent / MODULES_IN_CHECKPOINT).is_dir() and _inside_run(marker.parent, run_dir)
     ]
     return sorted(found, key=lambda p: (p.stat().st_mtime, str(p)))
 
@@ -65,9 +70,24 @@ def find_checkpoint(run_dir: Path, choice: str, cwd: Path) -> Path:
             f"run={run_dir}: {SUMMARY_FILE} names no best checkpoint (the run was interrupted before "
             "it wrote one); use checkpoint=latest or checkpoint=<path>"
         )
+    if not _inside_run(best, run_dir):
+        # A run directory that was moved or copied names its old place: take the same
+        # trial's checkpoint here, never the one at the old place.
+        moved = experiment_dir(run_dir) / best.parent.name / best.name
+        if not (moved.is_dir() and _inside_run(moved, run_dir)):
+            raise UsageError(
+                f"run={run_dir}: {SUMMARY_FILE} names a best checkpoint outside the run ({best}); "
+                "a checkpoint is a pickle, so it is loaded only when named: pass checkpoint=<path> if you trust it"
+            )
+        best = moved
     if not (best / MODULES_IN_CHECKPOINT).is_dir():
         raise UsageError(f"run={run_dir}: the best checkpoint {best} is gone; use checkpoint=latest")
     return best
+
+
+def _inside_run(path: Path, run_dir: Path) -> bool:
+    """Whether `path`, with symlinks resolved, lies in the run's Tune experiment folder."""
+    return Path(path).resolve().is_relative_to(experiment_dir(Path(run_dir).resolve()).resolve())
 
 
 def checked_checkpoint(path: str, cwd: Path) -> Path:

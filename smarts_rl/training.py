@@ -19,7 +19,7 @@ from pathlib import Path
 from smarts_rl.config import Config, scheduler_module
 from smarts_rl.console import TrialLines
 from smarts_rl.curves import CURVES_FILE, plot_curves, read_exploits
-from smarts_rl.errors import one_line
+from smarts_rl.errors import UsageError, one_line
 from smarts_rl.resume import RUN_CONFIG, experiment_dir
 from smarts_rl.schedulers.pbt import EXPLOITS_FILE
 from smarts_rl.stopping import RunStopper, limits_from, reached
@@ -30,9 +30,12 @@ METRIC = "env_runners/episode_return_mean"
 
 
 @contextmanager
-def ray_session(cfg: Config):
-    """A Ray instance for this job only: multirun jobs share one process."""
+def ray_session(cfg: Config, scenario_dir: Path):
+    """A Ray instance for this job only (multirun jobs share one process); yields the CPUs the
+    run may use. On a cluster the job ships our package and the built scenario to every node."""
     import ray
+
+    from smarts_rl.cluster import runtime_env
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     # Ray's notice that token authentication is on, printed at every start.
@@ -43,12 +46,18 @@ def ray_session(cfg: Config):
     # already know the latest checkpoints and results, so copy every couple of seconds.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
     if cfg.ray.address:
-        ray.init(address=cfg.ray.address, log_to_driver=False, logging_level=logging.WARNING)
+        ray.init(
+            address=cfg.ray.address,
+            runtime_env=runtime_env(scenario_dir),
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+        )
     else:
         ray.init(
             address="local",
             num_cpus=cfg.ray.num_cpus or os.cpu_count(),
-            include_dashboard=False,
+            include_dashboard=cfg.ray.dashboard,
+            dashboard_host="127.0.0.1",  # never on other interfaces: the dashboard runs code
             log_to_driver=False,
             logging_level=logging.WARNING,
         )
@@ -89,7 +98,9 @@ def header(cfg: Config) -> dict:
     }
 
 
-def build_tuner(cfg: Config, run_dir: Path, scenario_dir: Path, cpus: float, resume: bool):
+def build_tuner(
+    cfg: Config, run_dir: Path, scenario_dir: Path, cpus: float, resume: bool, largest_node_cpus: float | None = None
+):
     from ray import tune
 
     from smarts_rl.rllib_setup import build_algorithm_config, register
@@ -101,7 +112,7 @@ def build_tuner(cfg: Config, run_dir: Path, scenario_dir: Path, cpus: float, res
     logging.getLogger("ray.rllib.algorithms.algorithm_config").setLevel(logging.ERROR)
     scheduler = scheduler_module(cfg.scheduler.name)
     trials = scheduler.num_trials(cfg.scheduler)
-    algo_config = build_algorithm_config(cfg, scenario_dir, cpus_per_trial=cpus / trials)
+    algo_config = build_algorithm_config(cfg, scenario_dir, cpus / trials, largest_node_cpus)
     trainable = algo_config.algo_class
     if resume:
         from ray.tune import ResumeConfig
@@ -157,19 +168,29 @@ def write_curves(run_dir: Path, records: list[dict], title: str) -> None:
 
 
 def train(cfg: Config, run_dir: Path, resume: bool = False) -> dict:
-    """Run (or continue) the experiment; always leaves summary.json and curves.png behind."""
+    """Run (or continue) the experiment; always leaves summary.json and curves.png behind.
+
+    The returned summary has `usage_error: True` (not saved) when the run was refused because
+    the connected Ray cannot run what was asked (train.py then exits with 2)."""
+    from smarts_rl.cluster import check_fit, check_run_dir_shared, largest_node_cpus, run_cpus
     from smarts_rl.scenarios import build_scenario, scenario_source
 
     run_dir = Path(run_dir).resolve()
-    status, records, error = "failed", [], None
+    status, records, error, usage_error = "failed", [], None, False
     try:
         check_mutations(cfg)
         scenario_dir = build_scenario(scenario_source(cfg.scenario, cwd=Path.cwd()))
-        with ray_session(cfg) as cpus:
-            tuner = build_tuner(cfg, run_dir, scenario_dir, cpus, resume)
+        with ray_session(cfg, scenario_dir) as cluster_cpus:
+            cpus, node_cpus = run_cpus(cfg, cluster_cpus), largest_node_cpus()
+            check_fit(cfg, cpus, scheduler_module(cfg.scheduler.name).num_trials(cfg.scheduler), node_cpus)
+            if cfg.ray.address:
+                check_run_dir_shared(run_dir)
+            tuner = build_tuner(cfg, run_dir, scenario_dir, cpus, resume, node_cpus)
             results = tuner.fit()
         records = trial_records(results, algo_keys(cfg))
         status = run_status(records, limits_from(run_dir / RUN_CONFIG))
+    except UsageError as exc:  # found once Ray is up: what the cluster has cannot run what was asked
+        error, usage_error = str(exc), True
     except KeyboardInterrupt:
         status = "interrupted"
         records = records or _records_on_disk(run_dir, cfg)
@@ -183,7 +204,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False) -> dict:
             write_curves(run_dir, records, f"{cfg.algo.name} on {summary['scenario']}")
         except Exception:  # a plot must never hide the run's outcome
             _log_traceback(run_dir)
-    return summary
+    return {**summary, "usage_error": True} if usage_error else summary
 
 
 def _records_on_disk(run_dir: Path, cfg: Config) -> list[dict]:

@@ -67,6 +67,8 @@ def test_settings_work_on_a_config_loaded_back_from_yaml(tmp_path):
         (["agent.max_episode_steps=0"], "agent.max_episode_steps must be >= 1"),
         (["scheduler=pbt", "scheduler.quantile_fraction=0.9"], "scheduler.quantile_fraction must be in"),
         (["scheduler=grid", "scheduler.grid.lr=[]"], "scheduler.grid.lr must be a non-empty list"),
+        (["env_runners.num_cpus_per_env_runner=0"], "env_runners.num_cpus_per_env_runner must be > 0 or null"),
+        (["ray.address=10.0.0.1:6379", "ray.dashboard=true"], "ray.dashboard applies to a local Ray"),
     ],
 )
 def test_invalid_values_fail_naming_the_key(overrides, message):
@@ -115,6 +117,14 @@ BAD_INPUT = {
     "run_dir_not_a_run": (["resume=."], "is not a run directory of train.py"),
     "unwritable_output": (["hydra.run.dir=/etc/hostname/run"], "cannot write the output directory"),
     "bad_value_in_a_sweep": (["-m", "algo.lr=1e-3,-1"], "algo.lr must be > 0"),
+    "runners_do_not_fit": (
+        ["ray.num_cpus=2", "env_runners.num_env_runners=2", "env_runners.num_cpus_per_env_runner=1"],
+        "1 trial(s) x (1 + 2 env runners) x 1 CPU = 3 CPUs do not fit in Ray's 2 CPUs (ray.num_cpus)",
+    ),
+    "population_does_not_fit": (
+        ["scheduler=pbt", "ray.num_cpus=2", "env_runners.num_env_runners=1", "env_runners.num_cpus_per_env_runner=0.5"],
+        "4 trial(s) x (1 + 1 env runners) x 0.5 CPU = 4 CPUs do not fit",
+    ),
     "mutating_a_non_field": (["scheduler=pbt", "+scheduler.hyperparam_mutations.lrr=[1]"], "hyperparam_mutations.lrr is not a field"),
     "grid_over_a_non_field": (["scheduler=grid", "+scheduler.grid.lrr=[1]"], "scheduler.grid.lrr is not a field"),
 }

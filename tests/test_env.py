@@ -224,3 +224,17 @@ def test_reward_terms_add_up_as_configured():
     assert shaped_reward(settings, 0.0, _obs_with(_events(), speed=15.9), features) == pytest.approx(-1.0)
     features[FEATURES.index("own_ahead_ttc")] = 0.1  # 1 s to collision with the car ahead
     assert shaped_reward(settings, 0.0, _obs_with(_events()), features) == pytest.approx(-3.0 * (1 - 1 / 3))
+
+
+def test_the_env_loads_the_scenario_copy_a_ray_job_shipped(tmp_path, monkeypatch):
+    from smarts_rl.env.smarts_env import locate_scenario
+    from smarts_rl.scenarios import COMPLETE_MARKER
+
+    driver_path = str(tmp_path / "cache" / "loop-0123")
+    assert locate_scenario(driver_path, shipped=True) == driver_path  # no copy on sys.path: the path itself
+    copy = tmp_path / "runtime_resources" / "working_dir_files" / "_ray_pkg_abc"
+    copy.mkdir(parents=True)
+    (copy / COMPLETE_MARKER).write_text("{}")
+    monkeypatch.syspath_prepend(str(copy))  # what Ray does with a job's working_dir
+    assert locate_scenario(driver_path, shipped=True) == str(copy)
+    assert locate_scenario(driver_path) == driver_path  # a local run never looks for one

@@ -52,3 +52,29 @@ def test_half_written_checkpoints_do_not_count(tmp_path):
     (run / "tune" / "trial_a" / "checkpoint_000001" / MODULES_IN_CHECKPOINT).mkdir(parents=True)  # no marker
     with pytest.raises(UsageError, match="has no checkpoint"):
         find_checkpoint(open_run(str(run), tmp_path), "latest", tmp_path)
+
+
+# Checkpoints are pickles: `best` and `latest` never reach outside the named run.
+
+
+def test_a_moved_run_uses_its_own_best_checkpoint_not_the_one_at_its_old_place(run, tmp_path):
+    import shutil
+
+    moved = tmp_path / "moved"
+    shutil.copytree(run, moved)  # summary.json still names the checkpoint in `run`
+    assert find_checkpoint(moved, "best", tmp_path) == moved / "tune" / "trial_a" / "checkpoint_000002"
+
+
+def test_a_summary_naming_a_checkpoint_elsewhere_is_refused(run, tmp_path):
+    elsewhere = fake_checkpoint(tmp_path / "other_run", "trial_x", 7, mtime=4000)
+    (run / "summary.json").write_text(json.dumps({"best": {"checkpoint": str(elsewhere)}}))
+    with pytest.raises(UsageError, match="names a best checkpoint outside the run .*pass checkpoint=<path>"):
+        find_checkpoint(run, "best", tmp_path)
+    assert find_checkpoint(run, str(elsewhere), tmp_path) == elsewhere  # named by the user: fine
+
+
+def test_latest_ignores_a_checkpoint_symlinked_in_from_outside(run, tmp_path):
+    elsewhere = fake_checkpoint(tmp_path / "other_run", "trial_x", 9, mtime=5000)
+    (run / "tune" / "trial_c").mkdir()
+    (run / "tune" / "trial_c" / "checkpoint_000009").symlink_to(elsewhere, target_is_directory=True)
+    assert find_checkpoint(run, "latest", tmp_path) == run / "tune" / "trial_b" / "checkpoint_000002"

@@ -8,10 +8,12 @@ where it declares them and random routes otherwise (SMARTS's own mission assignm
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import warnings
 from dataclasses import asdict
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,9 +48,24 @@ def env_config(
     return {"scenario": str(scenario), "agent": asdict(agent), "num_agents": num_agents, "seed": seed, **extra}
 
 
+def locate_scenario(scenario: str, shipped: bool = False) -> str:
+    """The built scenario folder to load: `scenario` (the driver's absolute path), or with
+    `shipped`, the copy Ray made on this node of the job's working_dir (the built scenario,
+    see `smarts_rl.cluster.runtime_env`), which Ray puts on `sys.path`. So worker nodes need not
+    share the driver's disk. Falls back to `scenario` if no copy is found."""
+    from smarts_rl.scenarios import COMPLETE_MARKER
+
+    if shipped:
+        for entry in sys.path:
+            if entry and (Path(entry) / COMPLETE_MARKER).is_file():
+                return entry
+    return str(scenario)
+
+
 class SmartsEnv(MultiAgentEnv):
     """`env_config` keys: `scenario` (absolute path of a built scenario), `agent` (the
-    `conf/agent` settings as a dict), `num_agents` and `seed`; optionally
+    `conf/agent` settings as a dict), `num_agents` and `seed`; optionally `scenario_shipped`
+    (load the copy the Ray job shipped instead: `locate_scenario`),
     `envision_endpoint` (stream to the Envision server there, e.g. "ws://127.0.0.1:8081")
     and `envision_record_dir` (save an Envision replay there), `envision_sim_name` (the
     simulation's name in Envision)."""
@@ -73,7 +90,12 @@ class SmartsEnv(MultiAgentEnv):
         self._worker_index = int(getattr(config, "worker_index", 0) or 0)
         self._rng = np.random.default_rng([int(config.get("seed", 0)), self._worker_index])
 
-        self._hiway = _make_hiway_env(config, self.possible_agents, self._settings, seed=int(config.get("seed", 0)))
+        # The folder actually loaded: Ray's shipped copy on a cluster.
+        self.scenario_dir = locate_scenario(config["scenario"], shipped=bool(config.get("scenario_shipped")))
+        self._hiway = _make_hiway_env(
+            {**config, "scenario": self.scenario_dir}, self.possible_agents, self._settings,
+            seed=int(config.get("seed", 0)),
+        )
         self._done: set[str] = set()
         self._episode: dict[str, dict] = {}
         # Seconds spent inside SMARTS's own reset/step calls: speed reports set it back to 0.
