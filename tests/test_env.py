@@ -130,6 +130,20 @@ def test_same_seed_gives_same_first_50_observations(map_only_scenario):
     )
 
 
+def test_env_runners_given_the_same_reset_seed_drive_different_episodes(map_only_scenario):
+    from ray.rllib.env.env_context import EnvContext
+
+    first = []
+    for worker_index in (1, 2):
+        config = env_config(map_only_scenario, AgentSettings(name="laner"), num_agents=2)
+        env = SmartsEnv(EnvContext(config, worker_index=worker_index))
+        try:
+            first.append(env.reset(seed=5)[0])
+        finally:
+            env.close()
+    assert any(not np.array_equal(first[0][a], first[1][a]) for a in first[0])
+
+
 def test_two_agents_have_stable_ids_and_their_own_infos(map_only_scenario):
     env = make_env(map_only_scenario, "laner", num_agents=2, max_episode_steps=10)
     try:

@@ -72,6 +72,8 @@ class SmartsEnv(MultiAgentEnv):
 
     def __init__(self, config: dict | None = None):
         super().__init__()
+        # RLlib's EnvContext carries the worker index as an attribute, which dict() drops.
+        worker_index = int(getattr(config, "worker_index", 0) or 0)
         config = dict(config or {})
         self._settings = agent_settings_from_dict(config["agent"])
         self._adapter = action_adapter(self._settings)
@@ -87,7 +89,7 @@ class SmartsEnv(MultiAgentEnv):
 
         # RLlib passes each sub-env `reset(seed=config.seed + worker_index + vector_index)`;
         # mixing in the worker index keeps (worker, sub-env) pairs apart.
-        self._worker_index = int(getattr(config, "worker_index", 0) or 0)
+        self._worker_index = worker_index
         self._rng = np.random.default_rng([int(config.get("seed", 0)), self._worker_index])
 
         # The folder actually loaded: Ray's shipped copy on a cluster.
