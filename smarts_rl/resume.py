@@ -21,6 +21,11 @@ def experiment_dir(run_dir: Path) -> Path:
     return Path(run_dir) / EXPERIMENT_DIR
 
 
+def latest_experiment_state(run_dir: Path) -> Path | None:
+    """The experiment state Tune restores from: the newest by name (one per session)."""
+    return max(experiment_dir(run_dir).glob("experiment_state-*.json"), default=None)
+
+
 def check_run_dir(path: str, cwd: Path) -> Path:
     run_dir = Path(path).expanduser()
     run_dir = (run_dir if run_dir.is_absolute() else Path(cwd) / run_dir).resolve()

@@ -20,8 +20,8 @@ from smarts_rl.config import Config, scheduler_module
 from smarts_rl.console import TrialLines
 from smarts_rl.curves import CURVES_FILE, plot_curves, read_exploits
 from smarts_rl.errors import UsageError, one_line
-from smarts_rl.resume import RUN_CONFIG, experiment_dir
-from smarts_rl.schedulers.pbt import EXPLOITS_FILE
+from smarts_rl.resume import RUN_CONFIG, experiment_dir, latest_experiment_state
+from smarts_rl.schedulers.pbt import EXPLOITS_FILE, drop_unsaved_exploits
 from smarts_rl.stopping import RunStopper, limits_from, reached
 from smarts_rl.summary import trial_records, write_summary
 
@@ -180,6 +180,9 @@ def train(cfg: Config, run_dir: Path, resume: bool = False) -> dict:
     try:
         check_mutations(cfg)
         scenario_dir = build_scenario(scenario_source(cfg.scenario, cwd=Path.cwd()))
+        if resume and latest_experiment_state(run_dir):
+            # A kill can land between an exploit and the experiment state that saves it.
+            drop_unsaved_exploits(run_dir, latest_experiment_state(run_dir))
         with ray_session(cfg, scenario_dir) as cluster_cpus:
             cpus, node_cpus = run_cpus(cfg, cluster_cpus), largest_node_cpus()
             check_fit(cfg, cpus, scheduler_module(cfg.scheduler.name).num_trials(cfg.scheduler), node_cpus)

@@ -2,11 +2,8 @@
 
 import csv
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -88,48 +85,6 @@ def test_pbt_exploits_and_the_learner_uses_the_mutated_lr(tmp_path):
     assert after, "the exploited trial reported again after the exploit"
     chosen_lr = exploit["new_config"]["lr"]
     assert float(after[0]["learners/shared/policy_learning_rate"]) == pytest.approx(chosen_lr, rel=1e-6)
-
-
-def test_resume_after_sigkill_of_the_process_group_continues_where_it_stopped(tmp_path):
-    run_dir = tmp_path / "killed"
-    process = subprocess.Popen(
-        [sys.executable, str(REPO / "train.py"), "stop.training_iteration=4", "checkpoint.frequency=1", *TINY, *ONE_RUNNER,
-         f"hydra.run.dir={run_dir}"],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 400
-        while time.monotonic() < deadline:
-            progress = list((run_dir / "tune").glob("trial_*/progress.csv"))
-            if progress and len(progress_rows(progress[0].parent)) >= 2:
-                break
-            assert process.poll() is None, "training ended before it could be killed"
-            time.sleep(1)
-        else:
-            pytest.fail("no two iterations reached the run directory in time")
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    time.sleep(2)
-    trial_dir = progress[0].parent
-    done_before = len(progress_rows(trial_dir))
-
-    result = train("resume=" + str(run_dir), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["status"] == "completed"
-    assert summary["trials"][0]["training_iteration"] == 4
-    iterations = [int(r["training_iteration"]) for r in progress_rows(trial_dir)]
-    assert iterations[:done_before] == list(range(1, done_before + 1))  # kept, not restarted
-    assert iterations[-1] == 4 and len(iterations) <= 4 + 1  # at most one interval redone
-
-    # A finished run can be extended; other changes are refused.
-    refused = train("resume=" + str(run_dir), "algo.lr=0.1", cwd=tmp_path)
-    assert refused.returncode == 2 and "only stop.* may change" in refused.stderr
-    extended = train("resume=" + str(run_dir), "stop.training_iteration=5", cwd=tmp_path)
-    assert extended.returncode == 0, extended.stderr[-2000:]
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["status"] == "completed" and summary["trials"][0]["training_iteration"] == 5
 
 
 def test_multirun_runs_each_job_in_its_own_directory_and_writes_a_sweep_summary(tmp_path):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict
 
 from ray import tune
+from ray.tune.experiment import Trial
 from ray.tune.schedulers import PopulationBasedTraining
 
 EXPLOITS_FILE = "exploits.jsonl"
@@ -116,6 +118,55 @@ class RecordedPBT(PopulationBasedTraining):
         }
         with open(self._exploits_file, "a") as f:
             f.write(json.dumps(record, default=str) + "\n")
+
+    def choose_trial_to_run(self, tune_controller):
+        # Synchronous PBT runs only trials behind `_next_perturbation_sync`. After a resume the
+        # trials can restart from different iterations (one from its checkpoint, one from
+        # scratch); the first exploit then moves the sync point to the most advanced trial's
+        # iteration and the exploited trial to that same iteration, so no trial is behind it
+        # and Tune waits forever with every trial paused. Every trial waiting means all have
+        # reached the sync point: move it on by one interval.
+        trial = super().choose_trial_to_run(tune_controller)
+        live = tune_controller.get_live_trials()
+        if trial is None and self._synch and live and all(t.status in (Trial.PENDING, Trial.PAUSED) for t in live):
+            times = [self._trial_state[t].last_train_time for t in live if t in self._trial_state]
+            if times:
+                self._next_perturbation_sync = min(times) + self._perturbation_interval
+                trial = super().choose_trial_to_run(tune_controller)
+        return trial
+
+
+def drop_unsaved_exploits(run_dir: Path, experiment_state: Path) -> int:
+    """Before a resume: forget the exploits the experiment state does not know of.
+
+    An exploit is written here at once, but Tune saves its effect (the trial's new config and
+    checkpoint) only with its next experiment state, every couple of seconds; a run killed in
+    between resumes as if the exploit never happened. Tune handles the exploit's result after
+    the exploit, in the same step of its loop, so the state knows an exploit exactly when it
+    knows a result received later. Returns how many records were dropped.
+    """
+    path = Path(run_dir) / EXPLOITS_FILE
+    if not path.is_file():
+        return 0
+    state = json.loads(Path(experiment_state).read_text())
+    saved_until = max(
+        (json.loads(meta).get("last_result_time", float("-inf")) for _, meta in state["trial_data"]),
+        default=float("-inf"),
+    )
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    kept = [line for line in lines if _time(line) <= saved_until]
+    if len(kept) < len(lines):
+        tmp = path.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(line + "\n" for line in kept))
+        os.replace(tmp, path)
+    return len(lines) - len(kept)
+
+
+def _time(line: str) -> float:
+    try:
+        return float(json.loads(line)["time"])
+    except (ValueError, KeyError, TypeError):  # a line cut short by a kill
+        return float("inf")
 
 
 def tune_scheduler(settings: Settings, metric: str, run_dir: Path) -> PopulationBasedTraining:

@@ -1,0 +1,255 @@
+"""`kill -9` of a whole training run at chosen points, then `train.py resume=<run dir>` finishes it.
+
+Each case starts `train.py` in a session of its own, watches the run directory until the run is
+at the point, SIGKILLs every process of the session at once (as a crashed or preempted machine
+would stop them), and resumes. Ray starts its workers (trial actors, env runners) in process
+groups of their own, so killing only the driver's process group would let a trial actor go on
+for a moment, for instance finishing the checkpoint it was copying.
+
+The points, each recognised on disk:
+- sampling: after the second iteration's row reached the run directory, one second into the
+  next iteration (nearly all of an iteration is sampling; a checkpoint takes ~0.1 s);
+- checkpoint: as soon as the second checkpoint's directory appears in the trial directory,
+  while Tune copies the trainable's checkpoint (written first to a temp directory) into it; the
+  policy is made large (~100 MB of checkpoint) so the copy takes long enough to be cut short;
+- pbt_exploit: as soon as `exploits.jsonl` gets its first line (written inside the exploit,
+  before the exploited trial is paused and restored from the other trial's checkpoint).
+"""
+
+import csv
+import json
+import os
+import pickletools
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = ["algo.train_batch_size=200", "agent.max_episode_steps=100", "env_runners.num_env_runners=1"]
+ITERATIONS = {"sampling": 4, "checkpoint": 3, "pbt_exploit": 3}
+RUN_ARGS = {
+    "sampling": ["checkpoint.frequency=1"],
+    # vf_iters=1: the big value network's extra gradient steps are not what this case is about.
+    "checkpoint": ["checkpoint.frequency=1", "algo.fcnet_hiddens=[2048,2048]", "algo.vf_iters=1"],
+    "pbt_exploit": [
+        "scheduler=pbt", "scheduler.population_size=2", "scheduler.perturbation_interval=1",
+        "scheduler.quantile_fraction=0.5", "scheduler.hyperparam_mutations.train_batch_size=[200]",
+        "scheduler.hyperparam_mutations.entropy_coeff=[0.0]",
+    ],
+}
+REACH_TIMEOUT_S = 400
+
+
+def train(*args, cwd, timeout=900):
+    return subprocess.run(
+        [sys.executable, str(REPO / "train.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def progress_rows(trial_dir: Path) -> list[dict]:
+    path = trial_dir / "progress.csv"
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def iterations(trial_dir: Path) -> list[int]:
+    return [int(r["training_iteration"]) for r in progress_rows(trial_dir)]
+
+
+def session_processes(sid: int) -> list[int]:
+    """Live (not zombie) processes of session `sid`, read straight from /proc (fast)."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            if os.getsid(int(name)) != sid:
+                continue
+            with open(f"/proc/{name}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state not in ("Z", "X"):
+            pids.append(int(name))
+    return pids
+
+
+def kill_session(process: subprocess.Popen) -> None:
+    """SIGKILL the driver's process group and every other process of its session, then wait."""
+    for pid in [process.pid, *session_processes(process.pid)]:
+        try:
+            os.killpg(process.pid, signal.SIGKILL) if pid == process.pid else os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.wait()
+    deadline = time.monotonic() + 30
+    while session_processes(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert session_processes(process.pid) == [], "processes of the killed run survived SIGKILL"
+
+
+def reached(point: str, run_dir: Path) -> bool:
+    tune_dir = run_dir / "tune"
+    if point == "sampling":
+        return any(len(progress_rows(p.parent)) >= 2 for p in tune_dir.glob("trial_*/progress.csv"))
+    if point == "checkpoint":
+        return any(tune_dir.glob("trial_*/checkpoint_000001"))
+    exploits = run_dir / "exploits.jsonl"
+    return exploits.is_file() and exploits.stat().st_size > 0
+
+
+def run_until_killed(point: str, run_dir: Path, cwd: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "train.py"), f"stop.training_iteration={ITERATIONS[point]}", *TINY,
+         *RUN_ARGS[point], f"hydra.run.dir={run_dir}"],
+        cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + REACH_TIMEOUT_S
+        while not reached(point, run_dir):
+            assert process.poll() is None, f"training ended before reaching {point}"
+            assert time.monotonic() < deadline, f"training did not reach {point} in {REACH_TIMEOUT_S} s"
+            time.sleep(0.001 if point == "checkpoint" else 0.05)
+        if point == "sampling":
+            time.sleep(1.0)
+    finally:
+        kill_session(process)
+
+
+def checkpoint_files(checkpoint: Path) -> set[str]:
+    return {str(f.relative_to(checkpoint)) for f in checkpoint.rglob("*") if f.is_file()}
+
+
+def readable(checkpoint: Path) -> bool:
+    """Every pickle runs to its STOP opcode and every json parses (without unpickling anything)."""
+    try:
+        for f in checkpoint.rglob("*.pkl"):
+            with open(f, "rb") as stream:
+                for _ in pickletools.genops(stream):
+                    pass
+        for f in checkpoint.rglob("*.json"):
+            json.loads(f.read_text())
+    except Exception:
+        return False
+    return True
+
+
+def restored_iteration(trial_dir: Path, done_before: int) -> int:
+    """The iteration the resumed run restored: the row just before its first one."""
+    rows = progress_rows(trial_dir)
+    resumed = [r for r in rows[done_before - 1:] if r["iterations_since_restore"] == "1"]
+    assert resumed, "no row of the resumed run"
+    return int(resumed[-1]["training_iteration"]) - 1
+
+
+@pytest.mark.parametrize("point", ["sampling", "checkpoint", "pbt_exploit"])
+def test_resume_after_sigkill_completes_the_run(tmp_path, point):
+    run_dir = tmp_path / point
+    run_until_killed(point, run_dir, tmp_path)
+    time.sleep(0.5)
+    trial_dirs = sorted((run_dir / "tune").glob("trial_*"))
+    done_before = {d.name: iterations(d) for d in trial_dirs}
+    checkpoints_before = {c: checkpoint_files(c) for d in trial_dirs for c in sorted(d.glob("checkpoint_*"))}
+    readable_before = {c: readable(c) for c in checkpoints_before}
+    exploits_before = (run_dir / "exploits.jsonl").read_text().splitlines() if point == "pbt_exploit" else []
+
+    result = train("resume=" + str(run_dir), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed", summary.get("error")
+    assert len(summary["trials"]) == len(trial_dirs) == (2 if point == "pbt_exploit" else 1)
+    for trial in summary["trials"]:
+        assert trial["training_iteration"] == ITERATIONS[point]
+        trial_dir = Path(trial["path"])
+        now = iterations(trial_dir)
+        before = done_before[trial_dir.name]
+        assert now[: len(before)] == before == list(range(1, len(before) + 1))  # kept, not restarted
+        assert now[-1] == ITERATIONS[point] and len(now) <= ITERATIONS[point] + 1  # at most one redone
+
+    # Every checkpoint left behind is whole, and so is the one each trial's summary names.
+    reference = checkpoint_files(Path(summary["trials"][0]["checkpoint"]))
+    for trial in summary["trials"]:
+        for checkpoint in Path(trial["path"]).glob("checkpoint_*"):
+            assert checkpoint_files(checkpoint) == reference and readable(checkpoint), checkpoint
+
+    if point == "checkpoint":
+        # The kill cut the copy of checkpoint_000001 (iteration 2) short ...
+        [trial_dir] = trial_dirs
+        partial = trial_dir / "checkpoint_000001"
+        assert checkpoints_before[partial] != reference or not readable_before[partial], (
+            "the copy finished before the kill: the checkpoint is too small to catch it mid-copy"
+        )
+        # ... and the resumed run restored iteration 1 from the whole checkpoint_000000.
+        assert readable_before[trial_dir / "checkpoint_000000"]
+        assert checkpoints_before[trial_dir / "checkpoint_000000"] == reference
+        assert restored_iteration(trial_dir, len(done_before[trial_dir.name])) == 1
+
+    if point == "sampling":
+        # A finished run can be extended; other changes are refused.
+        refused = train("resume=" + str(run_dir), "algo.lr=0.1", cwd=tmp_path)
+        assert refused.returncode == 2 and "only stop.* may change" in refused.stderr
+        extended = train("resume=" + str(run_dir), "stop.training_iteration=5", cwd=tmp_path)
+        assert extended.returncode == 0, extended.stderr[-2000:]
+        summary = json.loads((run_dir / "summary.json").read_text())
+        assert summary["status"] == "completed" and summary["trials"][0]["training_iteration"] == 5
+
+    if point == "pbt_exploit":
+        assert exploits_before, "the kill came during an exploit"
+        # Every exploit on record took effect (one the kill cut off before Tune saved it is
+        # dropped at resume): the exploited trial's next iteration trained with the new lr.
+        exploits = [json.loads(line) for line in (run_dir / "exploits.jsonl").read_text().splitlines()]
+        assert exploits, "a perturbation every iteration: the resumed run exploits too"
+        for exploit in exploits:
+            rows = progress_rows(run_dir / "tune" / f"trial_{exploit['trial_id']}")
+            after = [r for r in rows if float(r["timestamp"]) >= exploit["time"]]
+            if after:
+                lr = float(after[0]["learners/shared/policy_learning_rate"])
+                assert lr == pytest.approx(exploit["new_config"]["lr"], rel=1e-6), exploit
+
+
+def exploit_line(t: float) -> str:
+    return json.dumps({"trial_id": "a", "cloned_trial_id": "b", "time": t, "new_config": {"lr": 0.1}})
+
+
+def test_resume_forgets_exploits_the_experiment_state_never_saved(tmp_path):
+    from smarts_rl.schedulers.pbt import EXPLOITS_FILE, drop_unsaved_exploits
+
+    state = tmp_path / "experiment_state-x.json"
+    metas = [{"last_result_time": 100.0}, {"last_result_time": float("-inf")}]
+    state.write_text(json.dumps({"trial_data": [["{}", json.dumps(m)] for m in metas]}))
+    # Saved (before the last saved result), not saved (after it), and a line a kill cut short.
+    (tmp_path / EXPLOITS_FILE).write_text(exploit_line(99.5) + "\n" + exploit_line(100.5) + "\n" + '{"trial_id": "a", "ti')
+    assert drop_unsaved_exploits(tmp_path, state) == 2
+    assert (tmp_path / EXPLOITS_FILE).read_text() == exploit_line(99.5) + "\n"
+
+
+def test_synchronous_pbt_does_not_wait_forever_when_every_trial_is_at_the_sync_point(tmp_path):
+    """After a resume the trials may restart from different iterations; the first exploit then left
+    both at the sync point (Tune's PBT ran none of them, forever)."""
+    from types import SimpleNamespace
+
+    from ray.tune.experiment import Trial
+
+    from smarts_rl.schedulers.pbt import Settings, tune_scheduler
+
+    pbt = tune_scheduler(Settings(perturbation_interval=1, hyperparam_mutations={"lr": [0.1]}), "m", tmp_path)
+    class FakeTrial:  # hashable, as Tune's trials are
+        status = Trial.PAUSED
+
+    trials = [FakeTrial(), FakeTrial()]
+    for trial in trials:
+        pbt._trial_state[trial] = SimpleNamespace(last_train_time=2)
+    controller = SimpleNamespace(get_trials=lambda: trials, get_live_trials=lambda: trials)
+    pbt._next_perturbation_sync = 2
+    assert pbt.choose_trial_to_run(controller) in trials
+    assert pbt._next_perturbation_sync == 3
+    # While one trial still runs, the others wait for it, as before.
+    trials[1].status = Trial.RUNNING
+    pbt._next_perturbation_sync = 2
+    assert pbt.choose_trial_to_run(controller) is None
