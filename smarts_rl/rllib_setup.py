@@ -8,6 +8,7 @@ from ray.rllib.algorithms import AlgorithmConfig
 from ray.tune.registry import register_env
 
 from smarts_rl.config import Config, algorithm_module
+from smarts_rl import fault_tolerance
 from smarts_rl.driving_metrics import DrivingMetrics
 from smarts_rl.env import SmartsEnv, agent_ids, env_config
 from smarts_rl.simulator_time import SimulatorTime
@@ -54,6 +55,7 @@ def build_algorithm_config(cfg: Config, scenario_dir: Path, cpus_per_trial: floa
         .callbacks([DrivingMetrics, SimulatorTime])
         .debugging(seed=cfg.seed, log_level="ERROR")
     )
+    config = fault_tolerance.apply(config, cfg.fault_tolerance)
     if cpus_per_trial is not None:
         # Fractional CPUs let every trial of a PBT population run at once on a small machine.
         processes = 1 + cfg.env_runners.num_env_runners

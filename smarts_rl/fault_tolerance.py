@@ -1,0 +1,60 @@
+"""Surviving crashed simulations: RLlib's fault-tolerance settings, and env runners whose
+env resets give up after a few failed attempts.
+
+A `sumo` that dies or an env step that raises: the env runner closes its simulations, builds
+new ones and resets them (`restart_failed_sub_environments`); the episodes under way are
+dropped from the training batch and from the episode metrics, which count finished episodes
+only (`env_runners/num_env_step_failures` counts the failures). An env runner process that
+dies, or whose sampling raised (with sub-env restarts off), is started again by Ray with the
+same worker index and the current weights (`restart_failed_env_runners`), at most
+`max_num_env_runner_restarts` times each; that iteration's samples from it are lost.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ray.rllib.env.env_runner import ENV_RESET_TIMER
+from ray.rllib.env.multi_agent_env_runner import MultiAgentEnvRunner
+from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
+
+log = logging.getLogger(__name__)
+# Attempts at resetting freshly built envs before the env runner gives up (and, being a
+# remote runner, is restarted by Ray).
+RESET_ATTEMPTS = 3
+
+
+class BoundedResetRetries:
+    """RLlib's env runners, with `restart_failed_sub_environments`, rebuild and reset their envs
+    again after a failed reset, recursively and without limit: a scenario that cannot reset
+    would loop forever. Here the reset is retried `RESET_ATTEMPTS` times, then its error raised."""
+
+    def _try_env_reset(self, *, seed=None, options=None):
+        for attempt in range(1, RESET_ATTEMPTS + 1):
+            try:
+                with self.metrics.log_time(ENV_RESET_TIMER):
+                    return self.env.reset(seed=seed, options=options)
+            except Exception as exc:
+                if not self.config.restart_failed_sub_environments or attempt == RESET_ATTEMPTS:
+                    raise
+                log.warning("env reset failed (attempt %d of %d), rebuilding the envs: %s: %s",
+                            attempt, RESET_ATTEMPTS, type(exc).__name__, exc)
+                self.make_env()
+
+
+class MultiAgentRunner(BoundedResetRetries, MultiAgentEnvRunner):
+    pass
+
+
+class SingleAgentRunner(BoundedResetRetries, SingleAgentEnvRunner):
+    pass
+
+
+def apply(config, settings, multi_agent: bool = True):
+    """`settings`: `conf/config.yaml`'s `fault_tolerance` (a `FaultToleranceSettings`)."""
+    return config.fault_tolerance(
+        restart_failed_sub_environments=settings.restart_failed_sub_environments,
+        restart_failed_env_runners=settings.restart_failed_env_runners,
+        max_num_env_runner_restarts=settings.max_num_env_runner_restarts,
+        delay_between_env_runner_restarts_s=settings.delay_between_env_runner_restarts_s,
+    ).env_runners(env_runner_cls=MultiAgentRunner if multi_agent else SingleAgentRunner)
