@@ -32,3 +32,17 @@ def test_env_config_is_plain_and_absolute(tmp_path):
     env_config = config.env_config
     assert env_config["scenario"] == str(tmp_path) and env_config["num_agents"] == 3 and env_config["seed"] == 7
     assert isinstance(env_config["agent"], dict) and env_config["agent"]["name"] == "laner"
+
+
+def test_fault_tolerance_is_on_by_default_and_follows_the_config(tmp_path):
+    from smarts_rl.fault_tolerance import MultiAgentRunner
+
+    default = build_algorithm_config(settings(compose_config()), tmp_path)
+    assert default.restart_failed_sub_environments and default.restart_failed_env_runners
+    assert default.env_runner_cls is MultiAgentRunner  # resets give up after a few attempts
+    off = build_algorithm_config(settings(compose_config([
+        "fault_tolerance.restart_failed_sub_environments=false", "fault_tolerance.restart_failed_env_runners=false",
+        "fault_tolerance.max_num_env_runner_restarts=3", "fault_tolerance.delay_between_env_runner_restarts_s=0.5",
+    ])), tmp_path)
+    assert not off.restart_failed_sub_environments and not off.restart_failed_env_runners
+    assert (off.max_num_env_runner_restarts, off.delay_between_env_runner_restarts_s) == (3, 0.5)
