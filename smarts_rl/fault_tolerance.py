@@ -4,7 +4,8 @@ env resets give up after a few failed attempts.
 A `sumo` that dies or an env step that raises: the env runner closes its simulations, builds
 new ones and resets them (`restart_failed_sub_environments`); the episodes under way are
 dropped from the training batch and from the episode metrics, which count finished episodes
-only (`env_runners/num_env_step_failures` counts the failures). An env runner process that
+only (`env_runners/num_env_step_failures` and `env_runners/num_env_reset_failures` count the
+failures). An env runner process that
 dies, or whose sampling raised (with sub-env restarts off), is started again by Ray with the
 same worker index and the current weights (`restart_failed_env_runners`), at most
 `max_num_env_runner_restarts` times each; that iteration's samples from it are lost.
@@ -19,6 +20,8 @@ from ray.rllib.env.multi_agent_env_runner import MultiAgentEnvRunner
 from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 
 log = logging.getLogger(__name__)
+# Failed env resets, logged by env runners next to RLlib's `num_env_step_failures`.
+NUM_ENV_RESET_FAILURES = "num_env_reset_failures"
 # Attempts at resetting freshly built envs before the env runner gives up (and, being a
 # remote runner, is restarted by Ray).
 RESET_ATTEMPTS = 3
@@ -35,6 +38,7 @@ class BoundedResetRetries:
                 with self.metrics.log_time(ENV_RESET_TIMER):
                     return self.env.reset(seed=seed, options=options)
             except Exception as exc:
+                self.metrics.log_value(NUM_ENV_RESET_FAILURES, 1, reduce="lifetime_sum")
                 if not self.config.restart_failed_sub_environments or attempt == RESET_ATTEMPTS:
                     raise
                 log.warning("env reset failed (attempt %d of %d), rebuilding the envs: %s: %s",
