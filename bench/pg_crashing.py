@@ -79,7 +79,7 @@ def main():
     overrides = parse_overrides(args.set)
     # RLlib logs every crash with its traceback (and resets its loggers' levels); the counts
     # are in the results.
-    for name in ("ray.rllib.env.env_runner", "smarts_rl.fault_tolerance"):
+    for name in ("ray.rllib", "smarts_rl.fault_tolerance"):
         logging.getLogger(name).addFilter(lambda record: "crashed in" not in record.getMessage())
 
     def configure(config):
