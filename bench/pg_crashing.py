@@ -20,6 +20,7 @@ import logging
 import os
 import statistics
 import sys
+import warnings
 
 import gymnasium as gym
 import numpy as np
@@ -81,6 +82,7 @@ def main():
     # are in the results.
     for name in ("ray.rllib", "smarts_rl.fault_tolerance"):
         logging.getLogger(name).addFilter(lambda record: "crashed in" not in record.getMessage())
+    warnings.filterwarnings("ignore", message=".*Overriding environment")  # each rebuilt env
 
     def configure(config):
         return fault_tolerance.apply(config, FaultToleranceSettings(), multi_agent=False)
