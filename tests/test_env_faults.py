@@ -17,7 +17,7 @@ from smarts_rl.env import SmartsEnv, env_config
 from smarts_rl.env.smarts_env import SumoDiedError
 from tests import fault_injection
 from tests.conftest import sumo_children
-from tests.run_processes import TrainRun
+from tests.run_processes import TrainRun, describe
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["algo.train_batch_size=200", "agent.max_episode_steps=100", "env_runners.num_env_runners=1"]
@@ -126,6 +126,34 @@ def test_training_survives_a_killed_sumo_and_leaves_no_process(tmp_path):
     finally:
         run.kill()
     assert_completed_despite_one_failed_step(run_dir)
+
+
+def test_training_survives_a_killed_env_runner_process(tmp_path):
+    run_dir = tmp_path / "run"
+    run = TrainRun("stop.training_iteration=3", *TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 400
+        while True:
+            assert run.popen.poll() is None, run.output()[-3000:]
+            assert time.monotonic() < deadline, "no iteration in time"
+            reported = list((run_dir / "tune").glob("trial_*/result.json"))
+            runners = [p for p in run.poll() if "ray::MultiAgentRunner" in describe(p)]
+            if reported and reported[0].stat().st_size > 0 and runners:
+                break
+            time.sleep(0.2)
+        runners[0].kill()
+        assert run.wait(timeout=600) == 0, run.output()[-3000:]
+        assert run.leftovers() == []
+    finally:
+        run.kill()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed"
+    [trial] = summary["trials"]
+    assert trial["training_iteration"] == 3 and trial["env_runner_restarts"] == 1
+    # Every iteration sampled and trained: none ended empty while Ray restarted the runner.
+    for result in results(Path(trial["path"])):
+        assert result["env_runners"]["num_env_steps_sampled"] >= 200
+        assert result["env_runners"]["num_episodes"] >= 1
 
 
 def assert_completed_despite_one_failed_step(run_dir: Path) -> None:
