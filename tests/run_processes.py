@@ -43,6 +43,10 @@ def is_ray(process: psutil.Process) -> bool:
     return any(name in text for name in RAY_NAMES)
 
 
+def first_iteration_reported(run_dir: Path) -> bool:
+    return any(p.stat().st_size > 0 for p in (Path(run_dir) / "tune").glob("trial_*/result.json"))
+
+
 class TrainRun:
     """`train.py` with `args` in its own session; `poll()` it while it runs to record its tree."""
 
@@ -103,6 +107,14 @@ class TrainRun:
             if not left or time.monotonic() > deadline:
                 return [describe(p) for p in left]
             time.sleep(0.5)
+
+    def wait_until(self, ready, what: str, timeout: float = 400) -> None:
+        """Polls `ready()` while the run goes on; fails if the run ends or time runs out first."""
+        deadline = time.monotonic() + timeout
+        while not ready():
+            assert self.popen.poll() is None, f"the run ended before {what}:\n{self.output()[-3000:]}"
+            assert time.monotonic() < deadline, f"no {what} within {timeout} s"
+            time.sleep(0.2)
 
     def wait(self, timeout: float = 600) -> int:
         deadline = time.monotonic() + timeout

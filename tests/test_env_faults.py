@@ -17,7 +17,7 @@ from smarts_rl.env import SmartsEnv, env_config
 from smarts_rl.env.smarts_env import SumoDiedError
 from tests import fault_injection
 from tests.conftest import sumo_children
-from tests.run_processes import TrainRun, describe
+from tests.run_processes import TrainRun, describe, first_iteration_reported
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["algo.train_batch_size=200", "agent.max_episode_steps=100", "env_runners.num_env_runners=1"]
@@ -85,6 +85,7 @@ def test_an_env_runner_drops_the_episode_whose_step_failed(map_only_scenario, mo
         metrics = MetricsLogger.peek_results(runner.get_metrics())
     finally:
         runner.stop()
+        register_env(ENV_NAME, SmartsEnv)
     assert episode.is_done and 0 < len(episode) <= 100
     assert metrics["num_env_step_failures"] == 1
     assert metrics["num_episodes"] == 1  # the broken one is not counted...
@@ -110,16 +111,14 @@ def busy(process: psutil.Process) -> bool:
 def test_training_survives_a_killed_sumo_and_leaves_no_process(tmp_path):
     run_dir = tmp_path / "run"
     run = TrainRun("stop.training_iteration=3", *TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    sumo = []
+
+    def sumo_stepping() -> bool:
+        sumo[:] = [p for p in run.sumo() if busy(p)]
+        return first_iteration_reported(run_dir) and bool(sumo)
+
     try:
-        deadline = time.monotonic() + 400
-        while True:
-            assert run.popen.poll() is None, run.output()[-3000:]
-            assert time.monotonic() < deadline, "no iteration with a running sumo in time"
-            reported = list((run_dir / "tune").glob("trial_*/result.json"))
-            sumo = run.sumo()
-            if reported and reported[0].stat().st_size > 0 and sumo and busy(sumo[0]):
-                break
-            time.sleep(0.2)
+        run.wait_until(sumo_stepping, "iteration, then sumo stepping")
         sumo[0].send_signal(signal.SIGKILL)
         assert run.wait(timeout=400) == 0, run.output()[-3000:]
         assert run.leftovers() == []
@@ -131,16 +130,14 @@ def test_training_survives_a_killed_sumo_and_leaves_no_process(tmp_path):
 def test_training_survives_a_killed_env_runner_process(tmp_path):
     run_dir = tmp_path / "run"
     run = TrainRun("stop.training_iteration=3", *TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    runners = []
+
+    def runner_running() -> bool:
+        runners[:] = [p for p in run.poll() if "ray::MultiAgentRunner" in describe(p)]
+        return first_iteration_reported(run_dir) and bool(runners)
+
     try:
-        deadline = time.monotonic() + 400
-        while True:
-            assert run.popen.poll() is None, run.output()[-3000:]
-            assert time.monotonic() < deadline, "no iteration in time"
-            reported = list((run_dir / "tune").glob("trial_*/result.json"))
-            runners = [p for p in run.poll() if "ray::MultiAgentRunner" in describe(p)]
-            if reported and reported[0].stat().st_size > 0 and runners:
-                break
-            time.sleep(0.2)
+        run.wait_until(runner_running, "iteration")
         runners[0].kill()
         assert run.wait(timeout=600) == 0, run.output()[-3000:]
         assert run.leftovers() == []

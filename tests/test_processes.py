@@ -6,30 +6,21 @@ of its own, so processes of other Ray instances on the machine are not counted.
 
 import json
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.fault_injection import FAULT_VARIABLE, REPO
-from tests.run_processes import TrainRun
+from tests.run_processes import TrainRun, first_iteration_reported
 
 TINY = ["algo.train_batch_size=200", "agent.max_episode_steps=100", "env_runners.num_env_runners=1"]
-
-
-def first_iteration_reported(run_dir) -> bool:
-    return any(p.stat().st_size > 0 for p in (run_dir / "tune").glob("trial_*/result.json"))
 
 
 def test_ctrl_c_leaves_no_sumo_or_ray_process(tmp_path):
     run_dir = tmp_path / "run"
     run = TrainRun("stop.training_iteration=50", *TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path)
     try:
-        deadline = time.monotonic() + 400
-        while not (first_iteration_reported(run_dir) and run.sumo()):
-            assert run.popen.poll() is None, run.output()[-3000:]
-            assert time.monotonic() < deadline, "no iteration in time"
-            time.sleep(0.5)
+        run.wait_until(lambda: first_iteration_reported(run_dir) and run.sumo(), "first iteration")
         assert run.kinds == {"sumo", "ray"}, run.kinds
         run.signal_group(signal.SIGINT)  # what Ctrl-C in a terminal does
         assert run.wait(timeout=300) == 130, run.output()[-3000:]
