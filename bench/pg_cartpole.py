@@ -53,18 +53,23 @@ def parse_overrides(pairs):
     return overrides
 
 
-def train_one_seed(algo_name, seed, timesteps, overrides, num_env_runners):
+def train_one_seed(algo_name, seed, timesteps, overrides, num_env_runners, env=ENV, env_config=None,
+                   configure=None):
+    """Trains until `timesteps` env steps are sampled. `configure(config)` may add to the RLlib
+    config. Returns (final return, env steps sampled, wall seconds, the last training result)."""
     import ray
 
     module = importlib.import_module(f"smarts_rl.algorithms.{algo_name}")
     settings = module.Settings(**{**BENCH_SETTINGS[algo_name], **overrides})
     config = (
         module.algorithm_config(settings)
-        .environment(ENV)
+        .environment(env, env_config=env_config or {})
         .env_runners(num_env_runners=num_env_runners)
         .callbacks(EpisodeReturns)
         .debugging(seed=seed)
     )
+    if configure is not None:
+        config = configure(config)
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         algo = config.build_algo()
@@ -79,7 +84,7 @@ def train_one_seed(algo_name, seed, timesteps, overrides, num_env_runners):
         algo.stop()
     finally:
         ray.shutdown()
-    return final_return, int(steps), wall
+    return final_return, int(steps), wall, result
 
 
 def main():
@@ -95,7 +100,7 @@ def main():
 
     finals, walls, steps = [], [], []
     for seed in range(args.seeds):
-        final, n, wall = train_one_seed(
+        final, n, wall, _ = train_one_seed(
             args.algo, seed, args.timesteps, overrides, args.num_env_runners
         )
         final = round(final, 1)

@@ -99,6 +99,29 @@ class EnvRunnerSettings:
 
 
 @dataclass
+class FaultToleranceSettings:
+    restart_failed_sub_environments: bool = True
+    """Rebuild a runner's simulations when a step or reset raises (sumo died...); their episodes are dropped."""
+    restart_failed_env_runners: bool = True
+    """Start an env runner process again when it dies or its sampling raises."""
+    max_num_env_runner_restarts: int = 20
+    """Restarts allowed per env runner; one more failure fails the trial."""
+    delay_between_env_runner_restarts_s: float = 5.0
+    """Seconds a failed env runner waits before Ray restarts it."""
+
+    def __post_init__(self):
+        if self.max_num_env_runner_restarts < 0:
+            raise ValueError(
+                f"fault_tolerance.max_num_env_runner_restarts must be >= 0, got {self.max_num_env_runner_restarts}"
+            )
+        if self.delay_between_env_runner_restarts_s < 0:
+            raise ValueError(
+                "fault_tolerance.delay_between_env_runner_restarts_s must be >= 0, "
+                f"got {self.delay_between_env_runner_restarts_s}"
+            )
+
+
+@dataclass
 class RaySettings:
     address: Optional[str] = None
     """null: start a local Ray sized to this machine; otherwise the address of a running cluster."""
@@ -133,6 +156,7 @@ class Config:
     stop: StopSettings = field(default_factory=StopSettings)
     checkpoint: CheckpointSettings = field(default_factory=CheckpointSettings)
     env_runners: EnvRunnerSettings = field(default_factory=EnvRunnerSettings)
+    fault_tolerance: FaultToleranceSettings = field(default_factory=FaultToleranceSettings)
     ray: RaySettings = field(default_factory=RaySettings)
     resume: Optional[str] = None
     """A run directory to continue (its own config is used; only `stop.*` may change)."""

@@ -9,6 +9,7 @@ from ray.tune.registry import register_env
 
 from smarts_rl.cluster import process_cpus
 from smarts_rl.config import Config, algorithm_module
+from smarts_rl import fault_tolerance
 from smarts_rl.driving_metrics import DrivingMetrics
 from smarts_rl.env import SmartsEnv, agent_ids, env_config
 from smarts_rl.simulator_time import SimulatorTime
@@ -59,6 +60,7 @@ def build_algorithm_config(
         .callbacks([DrivingMetrics, SimulatorTime])
         .debugging(seed=cfg.seed, log_level="ERROR")
     )
+    config = fault_tolerance.apply(config, cfg.fault_tolerance)
     if cpus_per_trial is not None:
         # Fractional CPUs let every trial of a PBT population run at once on a small machine.
         main, per_runner = process_cpus(cfg, cpus_per_trial, largest_node_cpus)

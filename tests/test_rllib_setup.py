@@ -79,3 +79,17 @@ def test_env_config_is_plain_and_absolute(tmp_path):
     assert env_config["scenario_shipped"] is False  # a local Ray loads the driver's scenario folder
     on_cluster = build_algorithm_config(settings(compose_config(["ray.address=10.0.0.1:6379"])), tmp_path)
     assert on_cluster.env_config["scenario_shipped"] is True
+
+
+def test_fault_tolerance_is_on_by_default_and_follows_the_config(tmp_path):
+    from smarts_rl.fault_tolerance import MultiAgentRunner
+
+    default = build_algorithm_config(settings(compose_config()), tmp_path)
+    assert default.restart_failed_sub_environments and default.restart_failed_env_runners
+    assert default.env_runner_cls is MultiAgentRunner  # resets give up after a few attempts
+    off = build_algorithm_config(settings(compose_config([
+        "fault_tolerance.restart_failed_sub_environments=false", "fault_tolerance.restart_failed_env_runners=false",
+        "fault_tolerance.max_num_env_runner_restarts=3", "fault_tolerance.delay_between_env_runner_restarts_s=0.5",
+    ])), tmp_path)
+    assert not off.restart_failed_sub_environments and not off.restart_failed_env_runners
+    assert (off.max_num_env_runner_restarts, off.delay_between_env_runner_restarts_s) == (3, 0.5)

@@ -34,6 +34,7 @@ from ray.rllib.utils.metrics import (
 
 from smarts_rl.algorithms import checks, mlp_model_config
 from smarts_rl.algorithms.actor_critic_module import LOG_STD_INIT, ActorCriticModule
+from smarts_rl.fault_tolerance import WaitForEnvRunners
 
 BASELINES = ("none", "value")
 BATCH_MODES = ("complete_episodes", "truncate_episodes")
@@ -167,7 +168,7 @@ class PGConfig(AlgorithmConfig):
         return super()._model_config_auto_includes | {"vf_share_layers": False}
 
 
-class PG(Algorithm):
+class PG(WaitForEnvRunners, Algorithm):
     """Sample a batch, one policy-gradient update, sync weights to the EnvRunners.
 
     Like RLlib's own algorithms, PG does not implement Tune's `reset_config`

@@ -8,11 +8,13 @@ Defaults are RLlib 2.60's PPO defaults.
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
-from ray.rllib.algorithms.ppo import PPO, PPOConfig
+from ray.rllib.algorithms.ppo import PPO as RLlibPPO
+from ray.rllib.algorithms.ppo import PPOConfig
 from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
 
 from smarts_rl.algorithms import checks, mlp_model_config
 from smarts_rl.algorithms.lr_from_config import LrFromConfig
+from smarts_rl.fault_tolerance import WaitForEnvRunners
 
 ACTIVATIONS = ("tanh", "relu", "elu", "swish", "silu", "linear")
 
@@ -84,10 +86,14 @@ class LrFromConfigPPOLearner(LrFromConfig, PPOTorchLearner):
     """RLlib's PPO learner whose optimizer takes the config's lr after a restore."""
 
 
+class PPO(WaitForEnvRunners, RLlibPPO):
+    """RLlib's PPO, waiting for its env runners to come back after a crash (see fault_tolerance)."""
+
+
 def algorithm_config(settings: Settings) -> PPOConfig:
     """PPO config with `settings` applied; the driver adds env, env runners, agents, resources."""
     return (
-        PPOConfig()
+        PPOConfig(algo_class=PPO)
         .api_stack(
             enable_rl_module_and_learner=True,
             enable_env_runner_and_connector_v2=True,
@@ -114,7 +120,7 @@ def algorithm_config(settings: Settings) -> PPOConfig:
 
 
 def register() -> None:
-    """Makes sure Ray Tune runs RLlib's PPO under "PPO" (RLlib registers it already)."""
+    """Makes Ray Tune run our PPO (RLlib's, waiting for crashed env runners) under "PPO"."""
     from ray import tune
 
     tune.register_trainable("PPO", PPO)

@@ -3,6 +3,11 @@
 One instance drives one SMARTS simulation (and, for SUMO maps, one `sumo` process) with
 `num_agents` ego vehicles named `agent_0`, `agent_1`, ... Agents get the scenario's missions
 where it declares them and random routes otherwise (SMARTS's own mission assignment).
+
+When `sumo` dies mid-episode SMARTS carries on without it (its vehicles handed to other
+providers or gone), which would make a different episode out of the rest: `step` raises
+`SumoDiedError` instead, and RLlib's fault tolerance (`conf/config.yaml`'s
+`fault_tolerance:`) drops the episode and builds a new env.
 """
 
 from __future__ import annotations
@@ -26,6 +31,11 @@ from smarts_rl.env.reward import shaped_reward
 from smarts_rl.workarounds import apply_runtime_workarounds
 
 TIMESTEP_S = 0.1
+log = logging.getLogger(__name__)
+
+
+class SumoDiedError(RuntimeError):
+    """The episode's `sumo` process (SMARTS's SUMO traffic simulation) went away mid-episode."""
 
 
 def agent_ids(count: int) -> list[str]:
@@ -98,6 +108,7 @@ class SmartsEnv(MultiAgentEnv):
             {**config, "scenario": self.scenario_dir}, self.possible_agents, self._settings,
             seed=int(config.get("seed", 0)),
         )
+        self._sumo: list = []  # the SUMO traffic simulations running this episode
         self._done: set[str] = set()
         self._episode: dict[str, dict] = {}
         # Seconds spent inside SMARTS's own reset/step calls: speed reports set it back to 0.
@@ -114,6 +125,7 @@ class SmartsEnv(MultiAgentEnv):
         start = time.perf_counter()
         raw_obs, _ = self._hiway.reset(options=options)
         self.simulator_seconds += time.perf_counter() - start
+        self._sumo = [sim for sim in _sumo_simulations(self._hiway) if sim.connected]
         self._done = set()
         self._episode = {}
         self._steps = 0
@@ -135,6 +147,11 @@ class SmartsEnv(MultiAgentEnv):
         raw_obs, raw_rewards, _, _, _ = self._hiway.step(smarts_actions)
         self.simulator_seconds += time.perf_counter() - start
         self._steps += 1
+        if any(not sim.connected for sim in self._sumo):
+            raise SumoDiedError(
+                f"sumo died at step {self._steps} of the episode (SMARTS lost its TraCI connection); "
+                "the episode cannot go on as simulated"
+            )
 
         obs, rewards, terminateds, truncateds, infos = {}, {}, {}, {}, {}
         for agent_id, agent_obs in raw_obs.items():
@@ -179,9 +196,25 @@ class SmartsEnv(MultiAgentEnv):
         return self._hiway.smarts
 
     def close(self):
-        if self._hiway is not None:
-            self._hiway.close()
-            self._hiway = None
+        """Ends the simulation and its `sumo`, also after a step or reset raised half-way.
+
+        Never raises: RLlib closes every sub-env of a runner in turn (after a crash too), and
+        one failing close must not leave the others' `sumo` running."""
+        hiway, self._hiway = self._hiway, None
+        if hiway is None:
+            return
+        sumo = _sumo_simulations(hiway)
+        try:
+            hiway.close()
+        except Exception as exc:  # a crashed simulation may fail its own teardown
+            log.warning("closing SMARTS failed (%s: %s); stopping its sumo directly", type(exc).__name__, exc)
+        finally:
+            # SMARTS's teardown stops sumo last, so an error before that would leave it running.
+            for sim in sumo:
+                try:
+                    sim.destroy()
+                except Exception as exc:
+                    log.warning("stopping sumo failed: %s: %s", type(exc).__name__, exc)
 
     def __del__(self):
         try:
@@ -215,6 +248,16 @@ class SmartsEnv(MultiAgentEnv):
             "off_route": episode["off_route"],
             "reached_goal": episode["reached_goal"],
         }
+
+
+def _sumo_simulations(hiway) -> list:
+    """The SUMO traffic simulations (each with its `sumo` process) among SMARTS's providers."""
+    from smarts.core.sumo_traffic_simulation import SumoTrafficSimulation
+
+    smarts = getattr(hiway, "smarts", None)
+    if smarts is None:
+        return []
+    return [p for p in smarts.providers if isinstance(p, SumoTrafficSimulation)]
 
 
 def _make_hiway_env(config: dict, ids: list[str], settings: AgentSettings, seed: int):

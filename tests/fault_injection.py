@@ -1,0 +1,46 @@
+"""`train.py` with a SmartsEnv whose steps raise: `python tests/fault_injection.py <train.py args>`.
+
+`SMARTS_RL_TEST_FAULT=step:N` makes the N-th env step of every process that samples (each env
+runner, and each restart of one) raise `InjectedFault`, once. Run it with the repository on
+PYTHONPATH so that Ray's workers import this module too.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if __name__ == "__main__":  # this checkout's smarts_rl, not an installed one
+    sys.path.insert(0, str(REPO))
+
+from smarts_rl.env import SmartsEnv  # noqa: E402
+
+FAULT_VARIABLE = "SMARTS_RL_TEST_FAULT"
+_steps_in_this_process = 0
+
+
+class InjectedFault(RuntimeError):
+    pass
+
+
+class FaultySmartsEnv(SmartsEnv):
+    def step(self, action_dict):
+        global _steps_in_this_process
+        _steps_in_this_process += 1
+        kind, _, when = os.environ.get(FAULT_VARIABLE, "").partition(":")
+        if kind == "step" and _steps_in_this_process == int(when):
+            raise InjectedFault(f"injected fault at step {_steps_in_this_process} of process {os.getpid()}")
+        return super().step(action_dict)
+
+
+def main() -> int:
+    from smarts_rl import cli, rllib_setup
+
+    rllib_setup.SmartsEnv = FaultySmartsEnv  # what rllib_setup.register() registers
+    return cli.main()
+
+
+if __name__ == "__main__":
+    from tests.fault_injection import main as main_in_module  # the class by its module's name, for Ray
+
+    sys.exit(main_in_module())

@@ -1,0 +1,180 @@
+"""Crashed simulations on real SMARTS, SUMO and Ray: a killed `sumo`, an env step that raises.
+
+The env notices sumo's death, RLlib's fault tolerance (`fault_tolerance:` in conf/config.yaml)
+rebuilds the env and drops the broken episode, training completes, and no process is left.
+"""
+
+import json
+import signal
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from smarts_rl.agents import AgentSettings
+from smarts_rl.env import SmartsEnv, env_config
+from smarts_rl.env.smarts_env import SumoDiedError
+from tests import fault_injection
+from tests.conftest import sumo_children
+from tests.run_processes import TrainRun, describe, first_iteration_reported
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = ["algo.train_batch_size=200", "agent.max_episode_steps=100", "env_runners.num_env_runners=1"]
+
+
+def make_env(scenario, env_class=SmartsEnv, max_episode_steps=100):
+    return env_class(env_config(scenario, AgentSettings(name="laner", max_episode_steps=max_episode_steps)))
+
+
+def results(trial_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (trial_dir / "result.json").read_text().splitlines()]
+
+
+# -- the env ---------------------------------------------------------------------------------
+
+
+def test_a_step_after_sumo_died_raises_and_close_leaves_no_sumo(map_only_scenario):
+    env = make_env(map_only_scenario)
+    try:
+        env.reset(seed=0)
+        env.step({"agent_0": 0})
+        [sumo] = sumo_children()
+        sumo.kill()
+        sumo.wait(5)
+        with pytest.raises(SumoDiedError, match="sumo died at step 2"):
+            env.step({"agent_0": 0})
+    finally:
+        env.close()
+    assert sumo_children() == []
+
+
+def test_close_stops_sumo_even_when_smarts_fails_to_tear_down(map_only_scenario):
+    env = make_env(map_only_scenario)
+    env.reset(seed=0)
+    env.step({"agent_0": 0})
+    [sumo] = sumo_children()
+
+    def broken_teardown():
+        raise RuntimeError("teardown of a crashed simulation")
+
+    smarts = env.simulation
+    smarts.teardown = broken_teardown  # SMARTS.destroy() starts with it, then stops sumo
+    env.close()  # logs, does not raise
+    del smarts.teardown  # SMARTS's own again, for its __del__
+    psutil.wait_procs([sumo], timeout=5)
+    assert sumo_children() == []
+
+
+def test_an_env_runner_drops_the_episode_whose_step_failed(map_only_scenario, monkeypatch):
+    """In-process MultiAgentRunner: the broken episode is in neither the batch nor the metrics."""
+    from ray.rllib.utils.metrics.metrics_logger import MetricsLogger
+    from ray.tune.registry import register_env
+
+    from smarts_rl.config import compose_config, settings
+    from smarts_rl.fault_tolerance import MultiAgentRunner
+    from smarts_rl.rllib_setup import ENV_NAME, build_algorithm_config
+
+    cfg = settings(compose_config([*TINY, "env_runners.num_env_runners=0"]))
+    register_env(ENV_NAME, fault_injection.FaultySmartsEnv)
+    monkeypatch.setenv(fault_injection.FAULT_VARIABLE, "step:30")
+    monkeypatch.setattr(fault_injection, "_steps_in_this_process", 0)
+    runner = MultiAgentRunner(config=build_algorithm_config(cfg, map_only_scenario))
+    try:
+        [episode] = runner.sample()  # batch_mode complete_episodes: one whole episode per call
+        metrics = MetricsLogger.peek_results(runner.get_metrics())
+    finally:
+        runner.stop()
+        register_env(ENV_NAME, SmartsEnv)
+    assert episode.is_done and 0 < len(episode) <= 100
+    assert metrics["num_env_step_failures"] == 1
+    assert metrics["num_episodes"] == 1  # the broken one is not counted...
+    assert metrics["episode_return_mean"] == pytest.approx(episode.get_return())  # ...nor its return
+    # Its 29 steps were simulated, so they count as sampled.
+    assert metrics["num_env_steps_sampled_lifetime"] == 29 + len(episode)
+    assert sumo_children() == []
+
+
+# -- training ----------------------------------------------------------------------------------
+
+
+def busy(process: psutil.Process) -> bool:
+    """sumo is stepping (mid-episode) rather than idle between iterations."""
+    try:
+        before = sum(process.cpu_times()[:2])
+        time.sleep(0.3)
+        return sum(process.cpu_times()[:2]) > before
+    except psutil.Error:
+        return False
+
+
+def test_training_survives_a_killed_sumo_and_leaves_no_process(tmp_path):
+    run_dir = tmp_path / "run"
+    run = TrainRun("stop.training_iteration=3", *TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    sumo = []
+
+    def sumo_stepping() -> bool:
+        sumo[:] = [p for p in run.sumo() if busy(p)]
+        return first_iteration_reported(run_dir) and bool(sumo)
+
+    try:
+        run.wait_until(sumo_stepping, "iteration, then sumo stepping")
+        sumo[0].send_signal(signal.SIGKILL)
+        assert run.wait(timeout=400) == 0, run.output()[-3000:]
+        assert run.leftovers() == []
+    finally:
+        run.kill()
+    assert_completed_despite_one_failed_step(run_dir)
+
+
+def test_training_survives_a_killed_env_runner_process(tmp_path):
+    run_dir = tmp_path / "run"
+    run = TrainRun("stop.training_iteration=3", *TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    runners = []
+
+    def runner_running() -> bool:
+        runners[:] = [p for p in run.poll() if "ray::MultiAgentRunner" in describe(p)]
+        return first_iteration_reported(run_dir) and bool(runners)
+
+    try:
+        run.wait_until(runner_running, "iteration")
+        runners[0].kill()
+        assert run.wait(timeout=600) == 0, run.output()[-3000:]
+        assert run.leftovers() == []
+    finally:
+        run.kill()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed"
+    [trial] = summary["trials"]
+    assert trial["training_iteration"] == 3 and trial["env_runner_restarts"] == 1
+    # Every iteration sampled and trained: none ended empty while Ray restarted the runner.
+    for result in results(Path(trial["path"])):
+        assert result["env_runners"]["num_env_steps_sampled"] >= 200
+        assert result["env_runners"]["num_episodes"] >= 1
+
+
+def assert_completed_despite_one_failed_step(run_dir: Path) -> None:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed"
+    [trial] = summary["trials"]
+    assert trial["training_iteration"] == 3
+    # The env runner rebuilt its env (once); its process was not restarted.
+    assert trial["env_step_failures"] == 1 and trial["env_runner_restarts"] == 0
+    for result in results(Path(trial["path"])):  # no episode stitched from a broken one and the next
+        assert result["env_runners"]["episode_len_max"] <= 100
+
+
+def test_training_survives_an_env_step_that_raises(tmp_path):
+    run_dir = tmp_path / "run"
+    run = TrainRun(
+        "stop.training_iteration=3", *TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path,
+        script=REPO / "tests" / "fault_injection.py",
+        env={fault_injection.FAULT_VARIABLE: "step:150", "PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert run.wait(timeout=400) == 0, run.output()[-3000:]
+        assert run.kinds == {"sumo", "ray"}
+        assert run.leftovers() == []
+    finally:
+        run.kill()
+    assert_completed_despite_one_failed_step(run_dir)
