@@ -11,7 +11,7 @@ from smarts_rl.algorithms import pg, ppo
 CONF = pathlib.Path(__file__).resolve().parents[1] / "conf" / "algo"
 ALGOS = {"pg": pg, "ppo": ppo}
 # Settings fields that are not AlgorithmConfig attributes.
-NOT_CONFIG_ATTRIBUTES = {"name", "fcnet_hiddens", "fcnet_activation"}
+NOT_CONFIG_ATTRIBUTES = {"name", "fcnet_hiddens", "fcnet_activation", "log_std_init"}  # model_config keys
 
 
 def algo_yaml(name):
@@ -52,6 +52,8 @@ def test_settings_land_in_the_algorithm_config_under_the_same_names(name):
             assert getattr(config, f.name) == getattr(settings, f.name), f.name
     assert config.model_config["fcnet_hiddens"] == settings.fcnet_hiddens
     assert config.model_config["fcnet_activation"] == settings.fcnet_activation
+    if hasattr(settings, "log_std_init"):
+        assert config.model_config["log_std_init"] == settings.log_std_init
     # Left to the driver.
     assert config.env is None and not config.is_multi_agent
 
