@@ -180,9 +180,10 @@ def train(cfg: Config, run_dir: Path, resume: bool = False) -> dict:
     try:
         check_mutations(cfg)
         scenario_dir = build_scenario(scenario_source(cfg.scenario, cwd=Path.cwd()))
-        if resume and latest_experiment_state(run_dir):
+        saved_state = latest_experiment_state(run_dir) if resume else None
+        if saved_state:
             # A kill can land between an exploit and the experiment state that saves it.
-            drop_unsaved_exploits(run_dir, latest_experiment_state(run_dir))
+            drop_unsaved_exploits(run_dir, saved_state)
         with ray_session(cfg, scenario_dir) as cluster_cpus:
             cpus, node_cpus = run_cpus(cfg, cluster_cpus), largest_node_cpus()
             check_fit(cfg, cpus, scheduler_module(cfg.scheduler.name).num_trials(cfg.scheduler), node_cpus)
@@ -215,7 +216,7 @@ def _records_on_disk(run_dir: Path, cfg: Config) -> list[dict]:
     try:
         from ray.tune import ExperimentAnalysis, ResultGrid
 
-        if not any(experiment_dir(run_dir).glob("experiment_state-*.json")):
+        if latest_experiment_state(run_dir) is None:
             return []
         return trial_records(ResultGrid(ExperimentAnalysis(str(experiment_dir(run_dir)))), algo_keys(cfg))
     except Exception:
