@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
+from smarts_rl.atomic_file import write_text_atomically
 from smarts_rl.console import env_steps, episode_return
 
 SUMMARY_FILE = "summary.json"
@@ -50,10 +50,7 @@ def write_summary(run_dir: Path, status: str, header: dict, records: list[dict],
     summary = {"status": status, **header, "trials": records, "best": best_trial(records)}
     if error:
         summary["error"] = error
-    path = Path(run_dir) / SUMMARY_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary, indent=2, default=str))
-    os.replace(tmp, path)  # never a half-written summary
+    write_text_atomically(Path(run_dir) / SUMMARY_FILE, json.dumps(summary, indent=2, default=str))
     return summary
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,8 @@ from typing import Any, Dict
 from ray import tune
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import PopulationBasedTraining
+
+from smarts_rl.atomic_file import write_text_atomically
 
 EXPLOITS_FILE = "exploits.jsonl"
 
@@ -156,9 +157,7 @@ def drop_unsaved_exploits(run_dir: Path, experiment_state: Path) -> int:
     lines = [line for line in path.read_text().splitlines() if line.strip()]
     kept = [line for line in lines if _time(line) <= saved_until]
     if len(kept) < len(lines):
-        tmp = path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(line + "\n" for line in kept))
-        os.replace(tmp, path)
+        write_text_atomically(path, "".join(line + "\n" for line in kept))
     return len(lines) - len(kept)
 
 
