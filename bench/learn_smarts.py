@@ -30,17 +30,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from smarts_rl.resume import override_key  # noqa: E402
+
 TARGET_RATIO = 0.9  # the issue's target for loop/continuous/pg at 200k env steps
 BUDGET_KEYS = ("stop.timesteps_total", "stop.time_total_s")
 
 
-def key_of(override: str) -> str:
-    return override.split("=", 1)[0].lstrip("+~")
-
-
 def training_overrides(overrides: list[str]) -> list[str]:
     """The user's overrides, with the iteration limit lifted when another budget is set."""
-    keys = {key_of(o) for o in overrides}
+    keys = {override_key(o) for o in overrides}
     if keys & set(BUDGET_KEYS) and "stop.training_iteration" not in keys:
         return [*overrides, "stop.training_iteration=null"]
     return list(overrides)

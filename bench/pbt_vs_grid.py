@@ -28,6 +28,8 @@ from pathlib import Path
 
 from learn_smarts import REPO, train
 
+from smarts_rl.resume import override_key
+
 LR_RANGE = (1e-4, 3e-3)  # conf/scheduler/pbt.yaml's lr mutation range
 
 
@@ -84,7 +86,7 @@ def main() -> int:
     from smarts_rl.config import compose_config
 
     per_trial = args.budget // args.population
-    pbt_only = [o for o in args.overrides if o.lstrip("+~").startswith("scheduler.")]
+    pbt_only = [o for o in args.overrides if override_key(o).startswith("scheduler.")]
     shared = [o for o in args.overrides if o not in pbt_only]
     shared += [f"stop.timesteps_total={per_trial}", "stop.training_iteration=null"]
     cfg = compose_config(shared)
