@@ -18,7 +18,6 @@ path on the same seeds for both sides. Prints one JSON line last. Overrides of `
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import statistics
@@ -41,9 +40,10 @@ def grid_lrs(points: int) -> list[float]:
 
 
 def final_return(trial_dir: Path, last: int) -> float | None:
-    with open(trial_dir / "progress.csv", newline="") as f:
-        returns = [float(r["env_runners/episode_return_mean"]) for r in csv.DictReader(f)
-                   if r.get("env_runners/episode_return_mean") not in (None, "", "nan")]
+    from smarts_rl.trial_results import read_results
+
+    returns = [r["env_runners/episode_return_mean"] for r in read_results(trial_dir)]
+    returns = [float(r) for r in returns if r is not None and r == r]  # r == r: not NaN
     return statistics.fmean(returns[-last:]) if returns else None
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import matplotlib
+
+from smarts_rl.trial_results import read_results
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -19,18 +20,16 @@ STEPS_COLUMN = "env_runners/num_env_steps_sampled_lifetime"
 def read_progress(trial_dir: Path) -> tuple[list[float], list[float], list[float]]:
     """Env steps, mean returns and wall-clock timestamps of a trial's results."""
     steps, returns, times = [], [], []
-    progress = trial_dir / "progress.csv"
-    if not progress.exists():
-        return steps, returns, times
-    with open(progress, newline="") as f:
-        for row in csv.DictReader(f):
-            try:
-                point = float(row[STEPS_COLUMN]), float(row[RETURN_COLUMN]), float(row["timestamp"])
-            except (KeyError, TypeError, ValueError):
-                continue  # iterations before the first finished episode have no return
-            steps.append(point[0])
-            returns.append(point[1])
-            times.append(point[2])
+    for result in read_results(trial_dir):
+        try:
+            point = float(result[STEPS_COLUMN]), float(result[RETURN_COLUMN]), float(result["timestamp"])
+        except (KeyError, TypeError, ValueError):
+            continue  # iterations before the first finished episode have no return
+        if point[1] != point[1]:
+            continue  # NaN: no episode finished yet
+        steps.append(point[0])
+        returns.append(point[1])
+        times.append(point[2])
     return steps, returns, times
 
 
