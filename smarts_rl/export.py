@@ -82,6 +82,7 @@ def plain_network(module, activation: str, module_id: str):
     """The module's policy network as a `PolicyNetwork`, checked to compute the same outputs."""
     import torch
     from ray.rllib.core.columns import Columns
+    from ray.rllib.core.models.base import ENCODER_OUT
     from torch import nn
 
     from smarts_rl.policy_network import PolicyNetwork
@@ -102,7 +103,8 @@ def plain_network(module, activation: str, module_id: str):
             ours.bias.copy_(source.bias)
         network.eval()
         obs = torch.rand(VERIFY_SAMPLES, obs_dim, generator=torch.Generator().manual_seed(0)) * 2 - 1
-        expected = module.forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
+        # The raw head: any log-std ceiling is applied after it and plays no part in the mean action.
+        expected = head(actor({Columns.OBS: obs})[ENCODER_OUT])
         difference = float((network(obs) - expected).abs().max())
     if difference > VERIFY_TOLERANCE:
         raise UsageError(

@@ -152,6 +152,35 @@ def test_log_std_init_sets_the_initial_spread_of_continuous_actions(ray_local, l
         assert log_std == pytest.approx(expected)
 
 
+def test_log_std_max_lowers_the_spread_on_its_schedule_in_learner_and_env_runner(ray_local, tmp_path):
+    schedule = [[0, -1.0], [800, -2.0]]
+    algo = small_config("Pendulum-v1", log_std_max=schedule).build_algo()
+    obs = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)
+    assert action_dist_inputs(algo, obs)[:, 1] == pytest.approx(-1.0)
+    for _ in range(2):
+        result = algo.train()
+    steps = result["num_env_steps_sampled_lifetime"]
+    ceiling = float(np.interp(steps, [0, 800], [-1.0, -2.0]))
+    assert ceiling < -1.4  # the schedule moved
+    assert result["learners"][DEFAULT_MODULE_ID]["log_std_max"] == pytest.approx(ceiling)
+    # The env runner samples with the learner's ceiling: it came with the weights.
+    runner = algo.env_runner.module.forward_inference({Columns.OBS: torch.as_tensor(obs)})
+    assert runner[Columns.ACTION_DIST_INPUTS].detach().numpy()[:, 1] == pytest.approx(ceiling, abs=1e-5)
+    # The mean action is untouched: it is what evaluation and export use.
+    assert np.ptp(runner[Columns.ACTION_DIST_INPUTS].detach().numpy()[:, 0]) > 0
+    checkpoint = algo.save_to_path(str(tmp_path / "ckpt"))
+    algo.stop()
+    restored = Algorithm.from_checkpoint(checkpoint)
+    assert action_dist_inputs(restored, obs)[:, 1] == pytest.approx(ceiling, abs=1e-5)
+    restored.stop()
+
+
+@pytest.mark.parametrize("value", [[[10, -1.0], [20, -2.0]], "low", [[0, -1.0]]])
+def test_log_std_max_rejects_malformed_schedules(value):
+    with pytest.raises(ValueError, match="algo.log_std_max"):
+        pg.Settings(log_std_max=value)
+
+
 def test_tune_runs_pg_by_name(ray_local, tmp_path):
     from ray import tune
 

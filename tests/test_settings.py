@@ -11,7 +11,7 @@ from smarts_rl.algorithms import pg, ppo
 CONF = pathlib.Path(__file__).resolve().parents[1] / "conf" / "algo"
 ALGOS = {"pg": pg, "ppo": ppo}
 # Settings fields that are not AlgorithmConfig attributes.
-NOT_CONFIG_ATTRIBUTES = {"name", "fcnet_hiddens", "fcnet_activation", "log_std_init"}  # model_config keys
+NOT_CONFIG_ATTRIBUTES = {"name", "fcnet_hiddens", "fcnet_activation", "log_std_init", "log_std_max"}  # model_config keys
 
 
 def algo_yaml(name):

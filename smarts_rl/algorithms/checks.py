@@ -60,7 +60,19 @@ def lr_or_schedule(field: str, value: Any) -> Any:
     if is_number(value):
         positive(field, value)
         return float(value)
-    schedule_form = "> 0 or a schedule [[0, lr0], [timestep, lr], ...] with all lr > 0"
+    return _schedule(field, value, "> 0 or a schedule [[0, lr0], [timestep, lr], ...] with all lr > 0",
+                     lambda lr: lr > 0)
+
+
+def number_or_schedule(field: str, value: Any) -> Any:
+    """A number, or a piecewise-linear `[[env_step, value], ...]` schedule starting at step 0."""
+    if is_number(value):
+        return float(value)
+    return _schedule(field, value, "a number or a schedule [[0, value0], [env_step, value], ...]",
+                     lambda _: True)
+
+
+def _schedule(field: str, value: Any, schedule_form: str, valid_value) -> list:
     if not isinstance(value, (list, tuple)) or len(value) < 2:
         fail(field, schedule_form, value)
     pairs = []
@@ -69,7 +81,7 @@ def lr_or_schedule(field: str, value: Any) -> Any:
             not isinstance(pair, (list, tuple))
             or len(pair) != 2
             or not all(is_number(x) for x in pair)
-            or pair[1] <= 0
+            or not valid_value(pair[1])
             or pair[0] < 0
         ):
             fail(field, schedule_form, value)

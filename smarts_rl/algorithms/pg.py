@@ -33,7 +33,7 @@ from ray.rllib.utils.metrics import (
 )
 
 from smarts_rl.algorithms import checks, mlp_model_config
-from smarts_rl.algorithms.actor_critic_module import LOG_STD_INIT, ActorCriticModule
+from smarts_rl.algorithms.actor_critic_module import LOG_STD_INIT, LOG_STD_MAX, ActorCriticModule
 from smarts_rl.fault_tolerance import WaitForEnvRunners
 
 BASELINES = ("none", "value")
@@ -73,6 +73,8 @@ class Settings:
     fcnet_activation: str = "tanh"
     # Continuous actions: initial log std of the Gaussian, in RLlib's [-1, 1] action range (null: ~0).
     log_std_init: Optional[float] = -1.0
+    # Continuous actions: ceiling on that log std, a number or [[env_step, log std], ...] (null: none).
+    log_std_max: Any = None
 
     def __post_init__(self):
         checks.one_of("name", self.name, ("pg",))
@@ -97,6 +99,8 @@ class Settings:
         checks.one_of("fcnet_activation", self.fcnet_activation, ACTIVATIONS)
         if self.log_std_init is not None and not checks.is_number(self.log_std_init):
             checks.fail("log_std_init", "a number or null", self.log_std_init)
+        if self.log_std_max is not None:
+            self.log_std_max = checks.number_or_schedule("log_std_max", self.log_std_max)
 
 
 class PGConfig(AlgorithmConfig):
@@ -243,7 +247,11 @@ def algorithm_config(settings: Settings) -> PGConfig:
         )
         # batch_mode is a sampling setting but decides what a return means here.
         .env_runners(batch_mode=settings.batch_mode)
-        .rl_module(model_config={**mlp_model_config(settings), LOG_STD_INIT: settings.log_std_init})
+        .rl_module(model_config={
+            **mlp_model_config(settings),
+            LOG_STD_INIT: settings.log_std_init,
+            LOG_STD_MAX: settings.log_std_max,
+        })
     )
 
 

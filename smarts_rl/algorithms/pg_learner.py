@@ -151,6 +151,15 @@ class PGTorchLearner(LrFromConfig, TorchLearner):
                 RewardToGo(gamma=self.config.gamma, value_baseline=value_baseline)
             )
 
+    def after_gradient_based_update(self, *, timesteps: Dict[str, Any]) -> None:
+        super().after_gradient_based_update(timesteps=timesteps)
+        # The next weight sync carries the new ceiling (a module buffer) to the env runners.
+        for module_id in self.module.keys():
+            module = self.module[module_id].unwrapped()
+            if getattr(module, "has_log_std_max", False):
+                module.set_log_std_max(self._lr_schedule_timestep)
+                self.metrics.log_value((module_id, "log_std_max"), float(module.log_std_max), window=1)
+
     def configure_optimizers_for_module(self, module_id, config=None) -> None:
         named = list(self._module[module_id].named_parameters())
         policy_params = [p for n, p in named if not _is_value_parameter(n)]
