@@ -28,10 +28,6 @@ def make_env(scenario, env_class=SmartsEnv, max_episode_steps=100):
     return env_class(env_config(scenario, AgentSettings(name="laner", max_episode_steps=max_episode_steps)))
 
 
-def results(trial_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (trial_dir / "result.json").read_text().splitlines()]
-
-
 # -- the env ---------------------------------------------------------------------------------
 
 
@@ -167,7 +163,7 @@ def test_training_survives_a_killed_env_runner_process(tmp_path):
     assert trial["training_iteration"] == 3 and trial["env_runner_restarts"] == 1
     # Every iteration sampled and trained: none ended empty while Ray restarted the runner. The
     # one the kill cut short may train on what the runner sampled before it died.
-    sampled = [result["env_runners"]["num_env_steps_sampled"] for result in results(Path(trial["path"]))]
+    sampled = [result["env_runners/num_env_steps_sampled"] for result in read_results(trial["path"])]
     assert all(steps > 0 for steps in sampled) and sum(steps < 200 for steps in sampled) <= 1, sampled
 
 
@@ -178,8 +174,8 @@ def assert_completed_despite_one_failed_step(run_dir: Path, iterations: int = 3)
     assert trial["training_iteration"] == iterations
     # The env runner rebuilt its env (once); its process was not restarted.
     assert trial["env_step_failures"] == 1 and trial["env_runner_restarts"] == 0
-    for result in results(Path(trial["path"])):  # no episode stitched from a broken one and the next
-        assert result["env_runners"]["episode_len_max"] <= 100
+    for result in read_results(trial["path"]):  # no episode stitched from a broken one and the next
+        assert result["env_runners/episode_len_max"] <= 100
 
 
 def test_training_survives_an_env_step_that_raises(tmp_path):
