@@ -40,10 +40,9 @@ def grid_lrs(points: int) -> list[float]:
 
 
 def final_return(trial_dir: Path, last: int) -> float | None:
-    from smarts_rl.trial_results import read_results
+    from smarts_rl.curves import read_progress
 
-    returns = [r["env_runners/episode_return_mean"] for r in read_results(trial_dir)]
-    returns = [float(r) for r in returns if r is not None and r == r]  # r == r: not NaN
+    _, returns, _ = read_progress(trial_dir)
     return statistics.fmean(returns[-last:]) if returns else None
 
 

@@ -4,7 +4,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psutil
 import pytest
 import smarts
 
@@ -30,10 +29,6 @@ def map_only_scenario(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("map_only")
     shutil.copy(source, folder / "map.net.xml")
     return build_scenario(folder, tmp_path_factory.mktemp("cache"))
-
-
-def sumo_children() -> list[psutil.Process]:
-    return [p for p in psutil.Process().children(recursive=True) if p.name().startswith("sumo")]
 
 
 @pytest.fixture

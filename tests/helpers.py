@@ -63,7 +63,8 @@ USER_SCENARIO_PY = textwrap.dedent(
 )
 
 
-def sumo_children():
+def sumo_children() -> list[psutil.Process]:
+    """The `sumo` processes descended from this (test) process: each env's TraCI simulation."""
     children = []
     for process in psutil.Process().children(recursive=True):
         try:

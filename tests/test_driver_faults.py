@@ -16,7 +16,6 @@ The points, each recognised on disk:
   before the exploited trial is paused and restored from the other trial's checkpoint).
 """
 
-import csv
 import json
 import os
 import pickletools
@@ -27,6 +26,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from smarts_rl.trial_results import read_results
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["algo.train_batch_size=200", "agent.max_episode_steps=100", "env_runners.num_env_runners=1"]
@@ -50,16 +51,8 @@ def train(*args, cwd, timeout=900):
     )
 
 
-def progress_rows(trial_dir: Path) -> list[dict]:
-    path = trial_dir / "progress.csv"
-    if not path.is_file():
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
 def iterations(trial_dir: Path) -> list[int]:
-    return [int(r["training_iteration"]) for r in progress_rows(trial_dir)]
+    return [int(r["training_iteration"]) for r in read_results(trial_dir)]
 
 
 def session_processes(sid: int) -> list[int]:
@@ -97,7 +90,7 @@ def kill_session(process: subprocess.Popen) -> None:
 def reached(point: str, run_dir: Path) -> bool:
     tune_dir = run_dir / "tune"
     if point == "sampling":
-        return any(len(progress_rows(p.parent)) >= 2 for p in tune_dir.glob("trial_*/progress.csv"))
+        return any(len(read_results(p.parent)) >= 2 for p in tune_dir.glob("trial_*/result.json"))
     if point == "checkpoint":
         return any(tune_dir.glob("trial_*/checkpoint_000001"))
     exploits = run_dir / "exploits.jsonl"
@@ -142,8 +135,8 @@ def readable(checkpoint: Path) -> bool:
 
 def restored_iteration(trial_dir: Path, done_before: int) -> int:
     """The iteration the resumed run restored: the row just before its first one."""
-    rows = progress_rows(trial_dir)
-    resumed = [r for r in rows[done_before - 1:] if r["iterations_since_restore"] == "1"]
+    rows = read_results(trial_dir)
+    resumed = [r for r in rows[done_before - 1:] if r["iterations_since_restore"] == 1]
     assert resumed, "no row of the resumed run"
     return int(resumed[-1]["training_iteration"]) - 1
 
@@ -206,7 +199,7 @@ def test_resume_after_sigkill_completes_the_run(tmp_path, point):
         exploits = [json.loads(line) for line in (run_dir / "exploits.jsonl").read_text().splitlines()]
         assert exploits, "a perturbation every iteration: the resumed run exploits too"
         for exploit in exploits:
-            rows = progress_rows(run_dir / "tune" / f"trial_{exploit['trial_id']}")
+            rows = read_results(run_dir / "tune" / f"trial_{exploit['trial_id']}")
             after = [r for r in rows if float(r["timestamp"]) >= exploit["time"]]
             if after:
                 lr = float(after[0]["learners/shared/policy_learning_rate"])

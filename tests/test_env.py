@@ -7,7 +7,7 @@ from smarts_rl.agents import AgentSettings
 from smarts_rl.agents import continuous, laner
 from smarts_rl.env import SmartsEnv, env_config
 from smarts_rl.env.observation import FEATURES, OBS_DIM
-from tests.conftest import sumo_children
+from tests.helpers import sumo_children
 
 
 def make_env(scenario, agent="laner", num_agents=1, seed=0, **agent_fields):

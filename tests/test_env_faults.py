@@ -17,7 +17,7 @@ from smarts_rl.env import SmartsEnv, env_config
 from smarts_rl.env.smarts_env import SumoDiedError
 from smarts_rl.trial_results import read_results
 from tests import fault_injection
-from tests.conftest import sumo_children
+from tests.helpers import sumo_children
 from tests.run_processes import TrainRun, describe, first_iteration_reported, is_sumo
 
 REPO = Path(__file__).resolve().parent.parent

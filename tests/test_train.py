@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import sumo_children
+from smarts_rl.trial_results import read_results
+from tests.helpers import sumo_children
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["algo.train_batch_size=200", "agent.max_episode_steps=100"]
@@ -19,11 +20,6 @@ def train(*args, cwd, timeout=600):
     return subprocess.run(
         [sys.executable, str(REPO / "train.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
-
-
-def progress_rows(trial_dir: Path) -> list[dict]:
-    with open(trial_dir / "progress.csv", newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def test_default_run_with_an_override_writes_a_complete_run_directory(tmp_path):
@@ -42,8 +38,8 @@ def test_default_run_with_an_override_writes_a_complete_run_directory(tmp_path):
 
     trial_dir = Path(trial["path"])
     assert trial_dir.parent == run_dir / "tune"
-    rows = progress_rows(trial_dir)
-    assert [r["training_iteration"] for r in rows] == ["1", "2"]
+    rows = read_results(trial_dir)
+    assert [r["training_iteration"] for r in rows] == [1, 2]
     # The lr the optimizer used, as the learner reports it.
     assert float(rows[-1]["learners/shared/policy_learning_rate"]) == pytest.approx(0.0123)
     for metric in ("collision_rate", "off_road_rate", "reached_goal_rate", "mean_speed"):
@@ -80,7 +76,7 @@ def test_pbt_exploits_and_the_learner_uses_the_mutated_lr(tmp_path):
     exploits = [json.loads(line) for line in (run_dir / "exploits.jsonl").read_text().splitlines()]
     assert exploits, "with a perturbation every iteration and two trials, the worse one exploits"
     exploit = exploits[0]
-    rows = progress_rows(run_dir / "tune" / f"trial_{exploit['trial_id']}")
+    rows = read_results(run_dir / "tune" / f"trial_{exploit['trial_id']}")
     after = [r for r in rows if float(r["timestamp"]) >= exploit["time"]]
     assert after, "the exploited trial reported again after the exploit"
     chosen_lr = exploit["new_config"]["lr"]
@@ -116,5 +112,5 @@ def test_grid_trains_one_trial_per_point_side_by_side_with_one_seed(tmp_path):
     assert sorted(t["config"]["lr"] for t in summary["trials"]) == [0.0001, 0.001]
     assert {t["config"]["seed"] for t in summary["trials"]} == {0}
     for trial in summary["trials"]:
-        rows = progress_rows(Path(trial["path"]))
+        rows = read_results(Path(trial["path"]))
         assert float(rows[-1]["learners/shared/policy_learning_rate"]) == pytest.approx(trial["config"]["lr"])
