@@ -10,14 +10,17 @@ Options (defaults in brackets):
   scenario.path=<dir>       or a scenario folder of your own
   agents.count=<n>          ego vehicles (default: the run's)
   agent.max_episode_steps=<n>   (default: the run's)
+  sample_actions=true|false [false] the policy samples its actions as in training, instead of
+                            taking the most likely one (seeded: the same run gives the same figures)
   gif=true|false            [true] write rollout.gif of the policy's first episode
   envision=true|false       [false] stream the policy's episodes, in real time, to an Envision server
   envision_endpoint=<ws://host:port>  [ws://localhost:8081]
   envision_record=true|false  [false] save the policy's episodes as an Envision replay
 
-The policy is the checkpoint's RLModules acting deterministically (argmax / mean action); the
-baselines are uniformly random actions and keep-lane (see `smarts_rl.policies`). Everything goes
-to `<run dir>/eval/<timestamp>/`: eval.json, rollout.gif, envision_replay.jsonl.
+The policy is the checkpoint's RLModules acting deterministically (argmax / mean action) unless
+sample_actions=true; the baselines are uniformly random actions and keep-lane (see
+`smarts_rl.policies`). Everything goes to `<run dir>/eval/<timestamp>/`: eval.json,
+rollout.gif, envision_replay.jsonl.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ class Options:
     checkpoint: str = "best"
     episodes: int = 10
     seed: Optional[int] = None
+    sample_actions: bool = False
     gif: bool = True
     envision: bool = False
     envision_endpoint: str = "ws://localhost:8081"
@@ -156,7 +160,7 @@ def evaluate(argv: list[str], cwd: Path) -> dict:
     if options.envision:
         check_envision_server(options.envision_endpoint)
     agents = agent_ids(cfg.agents.count)
-    trained = load_trained_policy(checkpoint, cfg.agent, cfg.agents.policy, agents)
+    trained = load_trained_policy(checkpoint, cfg.agent, cfg.agents.policy, agents, sample=options.sample_actions)
 
     scenario_dir = build_scenario(source)
     eval_dir = new_eval_dir(run_dir)
@@ -177,7 +181,7 @@ def evaluate(argv: list[str], cwd: Path) -> dict:
         "trained_on": _trained_scenario(run_dir),
         "max_episode_steps": cfg.agent.max_episode_steps,
         "seeds": seeds,
-        "deterministic": True,
+        "deterministic": not options.sample_actions,
         "policies": {},
     }
     recorder = RolloutRecorder() if options.gif else None
@@ -226,7 +230,8 @@ def table(report: dict) -> str:
     """The eval.json figures as a small table, one row per policy."""
     seeds = report["seeds"]
     lines = [
-        f"{len(seeds)} episode(s) x {report['agents']} agent(s) on {report['scenario']}, seeds {seeds[0]}..{seeds[-1]}",
+        f"{len(seeds)} episode(s) x {report['agents']} agent(s) on {report['scenario']}, seeds {seeds[0]}..{seeds[-1]}, "
+        f"policy {'taking its most likely actions' if report['deterministic'] else 'sampling its actions'}",
         f"{'':10s} {'return mean ± std':>19s} {'collision':>9s} {'off_road':>8s} {'reached_goal':>12s} {'mean_speed':>10s}",
     ]
     for name in POLICIES:

@@ -5,7 +5,8 @@ the env's action space, and is told the episode's seed at reset (the random base
 from it, so every run of an evaluation is the same).
 
 - `TrainedPolicy`: the RLModules of an RLlib checkpoint, acting deterministically (the most
-  likely discrete action, the mean of a Gaussian), with the action post-processing that the
+  likely discrete action, the mean of a Gaussian) or, with `sample=True`, sampling its actions
+  as it did in training (seeded by the episode seed), with the action post-processing that the
   checkpoint's env runner applied in training (RLlib unsquashes continuous actions from
   [-1, 1] into the action space's bounds by default).
 - `RandomPolicy`: uniformly random actions from the action space.
@@ -101,17 +102,25 @@ class TrainedPolicy(Policy):
     name = "policy"
 
     def __init__(self, modules: dict, policy_of: Callable[[str], str], action_space: gym.Space,
-                 normalize_actions: bool, clip_actions: bool):
+                 normalize_actions: bool, clip_actions: bool, sample: bool = False):
         self.modules = modules
         self.policy_of = policy_of
         self._space = action_space
         self._normalize, self._clip = normalize_actions, clip_actions
+        self.sample = sample
+
+    def reset(self, seed: int) -> None:
+        if self.sample:
+            import torch
+
+            # RLlib's action distributions draw from torch's global generator.
+            torch.manual_seed(seed)
 
     def act(self, agent_id: str, obs: np.ndarray):
         return self.actions(self.policy_of(agent_id), obs[None])[0]
 
     def actions(self, module_id: str, observations: np.ndarray) -> list:
-        """Deterministic env actions of one module for a batch of observation vectors."""
+        """Env actions of one module for a batch of observation vectors."""
         import torch
         from ray.rllib.core.columns import Columns
         from ray.rllib.utils.spaces.space_utils import clip_action, unsquash_action
@@ -120,7 +129,7 @@ class TrainedPolicy(Policy):
         with torch.no_grad():
             out = module.forward_inference({Columns.OBS: torch.as_tensor(observations, dtype=torch.float32)})
             dist = module.get_inference_action_dist_cls().from_logits(out[Columns.ACTION_DIST_INPUTS])
-            raw = dist.to_deterministic().sample().numpy()
+            raw = (dist if self.sample else dist.to_deterministic()).sample().numpy()
         # What RLlib's NormalizeAndClipActions connector does between module and env.
         if self._normalize:
             return [unsquash_action(a, self._space) for a in raw]
@@ -129,7 +138,8 @@ class TrainedPolicy(Policy):
         return list(raw)
 
 
-def load_trained_policy(checkpoint: Path, agent: AgentSettings, agents_policy: str, agent_ids: list[str]) -> TrainedPolicy:
+def load_trained_policy(checkpoint: Path, agent: AgentSettings, agents_policy: str, agent_ids: list[str],
+                        sample: bool = False) -> TrainedPolicy:
     """The checkpoint's policy for these agents, checked against the agent interface they use."""
     from smarts_rl.rllib_setup import own_policy, shared_policy
 
@@ -144,7 +154,7 @@ def load_trained_policy(checkpoint: Path, agent: AgentSettings, agents_policy: s
             f"evaluate with at most {len(modules)} agent(s), or use a run trained with agents.policy=shared"
         )
     normalize, clip = action_postprocessing(checkpoint)
-    return TrainedPolicy(modules, policy_of, action_adapter(agent).action_space(), normalize, clip)
+    return TrainedPolicy(modules, policy_of, action_adapter(agent).action_space(), normalize, clip, sample)
 
 
 def load_modules(checkpoint: Path) -> dict:

@@ -37,8 +37,14 @@ def test_learn_smarts_trains_evaluates_and_prints_one_json_line(tmp_path):
     line = json.loads(result.stdout.strip().splitlines()[-1])
     assert (line["scenario"], line["agent"], line["algo"]) == ("loop", "continuous", "pg")
     assert 300 <= line["env_steps"] < 600 and line["wall_s"] > 0  # 2 iterations: the step budget, not 30 iterations
-    evaluation = json.loads(next((run_dir / "eval").glob("*/eval.json")).read_text())["policies"]
+    reports = [json.loads(f.read_text()) for f in (run_dir / "eval").glob("*/eval.json")]
+    [evaluation] = [r["policies"] for r in reports if r["deterministic"]]
+    [sampled] = [r["policies"] for r in reports if not r["deterministic"]]
     assert line["policy_return"] == pytest.approx(evaluation["policy"]["episode_return_mean"], abs=0.01)
     assert line["keep_lane_return"] == pytest.approx(evaluation["keep_lane"]["episode_return_mean"], abs=0.01)
     assert line["ratio_to_keep_lane"] == pytest.approx(line["policy_return"] / line["keep_lane_return"], abs=1e-3)
     assert 0 <= line["collision_rate"] <= 1 and line["pass"] == (line["ratio_to_keep_lane"] >= 0.9)
+    assert line["policy_return_sampled"] == pytest.approx(sampled["policy"]["episode_return_mean"], abs=0.01)
+    assert line["ratio_to_keep_lane_sampled"] == pytest.approx(
+        line["policy_return_sampled"] / line["keep_lane_return"], abs=1e-3)
+    assert 0 <= line["collision_rate_sampled"] <= 1

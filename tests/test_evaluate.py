@@ -110,3 +110,18 @@ def test_continuous_per_agent_policy_against_the_lane_keeping_controller(continu
     assert 11 < keep_lane["mean_speed"] < 14.5
     # Uniform throttle and brake make the random baseline slower.
     assert report["policies"]["random"]["mean_speed"] < keep_lane["mean_speed"]
+
+
+def test_sample_actions_draws_the_continuous_policys_actions_reproducibly(continuous_run, capfd):
+    args = (f"run={continuous_run}", "episodes=2", "gif=false")
+    mean_action = evaluate_here(capfd, *args)
+    sampled = [evaluate_here(capfd, *args, "sample_actions=true") for _ in range(2)]
+    assert mean_action["deterministic"] and not sampled[0]["deterministic"]
+
+    def returns(report):
+        return [(e["episode_return"], e["distance"]) for e in report["policies"]["policy"]["per_agent_episode"]]
+
+    # The same seeds draw the same actions; the Gaussian's noise moves the car differently.
+    assert returns(sampled[0]) == returns(sampled[1])
+    assert returns(sampled[0]) != returns(mean_action)
+    assert sampled[0]["policies"]["keep_lane"] == mean_action["policies"]["keep_lane"]
