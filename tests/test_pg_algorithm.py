@@ -139,7 +139,8 @@ def test_continuous_actions_pendulum(ray_local):
 
 @pytest.mark.parametrize("log_std_init,expected", [(-2.0, -2.0), (None, None)])
 def test_log_std_init_sets_the_initial_spread_of_continuous_actions(ray_local, log_std_init, expected):
-    algo = small_config("Pendulum-v1", log_std_init=log_std_init).build_algo()
+    # No ceiling, which would hide RLlib's own start.
+    algo = small_config("Pendulum-v1", log_std_init=log_std_init, log_std_max=None).build_algo()
     obs = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)
     log_std = action_dist_inputs(algo, obs)[:, 1]
     # The env runner's copy acts with the same spread as the learner's.

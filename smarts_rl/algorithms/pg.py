@@ -48,7 +48,7 @@ class Settings:
     # Algorithm name the driver dispatches on.
     name: str = "pg"
     # Adam learning rate, or a schedule [[env_step, lr], ...] (linear in between, first step 0).
-    lr: Any = 0.003
+    lr: Any = 0.001
     # Discount factor of the reward-to-go.
     gamma: float = 0.99
     # Env steps per gradient step (at least this many; complete episodes overshoot a little).
@@ -74,7 +74,7 @@ class Settings:
     # Continuous actions: initial log std of the Gaussian, in RLlib's [-1, 1] action range (null: ~0).
     log_std_init: Optional[float] = -1.0
     # Continuous actions: ceiling on that log std, a number or [[env_step, log std], ...] (null: none).
-    log_std_max: Any = None
+    log_std_max: Any = field(default_factory=lambda: [[0, -1.0], [120_000, -1.0], [170_000, -1.5]])
 
     def __post_init__(self):
         checks.one_of("name", self.name, ("pg",))
