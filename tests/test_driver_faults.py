@@ -9,9 +9,11 @@ for a moment, for instance finishing the checkpoint it was copying.
 The points, each recognised on disk:
 - sampling: after the second iteration's row reached the run directory, one second into the
   next iteration (nearly all of an iteration is sampling; a checkpoint takes ~0.1 s);
-- checkpoint: as soon as the second checkpoint's directory appears in the trial directory,
-  while Tune copies the trainable's checkpoint (written first to a temp directory) into it; the
-  policy is made large (~100 MB of checkpoint) so the copy takes long enough to be cut short;
+- checkpoint: while Tune copies the trainable's checkpoint (written first to a temp directory)
+  into the trial directory. As soon as a checkpoint's directory appears, every process of the run
+  is frozen (SIGSTOP) and the copy looked at: if it is still partial the run is killed there, and
+  if it already finished the run goes on to the next checkpoint. The policy is made large (~100 MB
+  of checkpoint) so that the copy takes ~0.1-0.3 s and the first try nearly always catches it;
 - pbt_exploit: as soon as `exploits.jsonl` gets its first line (written inside the exploit,
   before the exploited trial is paused and restored from the other trial's checkpoint).
 """
@@ -31,7 +33,8 @@ from smarts_rl.trial_results import read_results
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["algo.train_batch_size=200", "agent.max_episode_steps=100", "env_runners.num_env_runners=1"]
-ITERATIONS = {"sampling": 4, "checkpoint": 3, "pbt_exploit": 3}
+ITERATIONS = {"sampling": 4, "checkpoint": 7, "pbt_exploit": 3}
+COPY_TRIES = 5  # checkpoints 1..5 (iterations 2..6) are chances to catch a copy mid-way
 RUN_ARGS = {
     "sampling": ["checkpoint.frequency=1"],
     # vf_iters=1: the big value network's extra gradient steps are not what this case is about.
@@ -73,6 +76,14 @@ def session_processes(sid: int) -> list[int]:
     return pids
 
 
+def signal_session(process: subprocess.Popen, signum: int) -> None:
+    for pid in session_processes(process.pid):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+
 def kill_session(process: subprocess.Popen) -> None:
     """SIGKILL the driver's process group and every other process of its session, then wait."""
     for pid in [process.pid, *session_processes(process.pid)]:
@@ -91,8 +102,6 @@ def reached(point: str, run_dir: Path) -> bool:
     tune_dir = run_dir / "tune"
     if point == "sampling":
         return any(len(read_results(p.parent)) >= 2 for p in tune_dir.glob("trial_*/result.json"))
-    if point == "checkpoint":
-        return any(tune_dir.glob("trial_*/checkpoint_000001"))
     exploits = run_dir / "exploits.jsonl"
     return exploits.is_file() and exploits.stat().st_size > 0
 
@@ -104,15 +113,41 @@ def run_until_killed(point: str, run_dir: Path, cwd: Path) -> None:
         cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + REACH_TIMEOUT_S
-        while not reached(point, run_dir):
-            assert process.poll() is None, f"training ended before reaching {point}"
-            assert time.monotonic() < deadline, f"training did not reach {point} in {REACH_TIMEOUT_S} s"
-            time.sleep(0.001 if point == "checkpoint" else 0.05)
+        if point == "checkpoint":
+            freeze_during_a_checkpoint_copy(process, run_dir)
+            return
+        wait_until(lambda: reached(point, run_dir), process, point)
         if point == "sampling":
             time.sleep(1.0)
     finally:
         kill_session(process)
+
+
+def wait_until(condition, process: subprocess.Popen, point: str, poll_s: float = 0.05) -> None:
+    deadline = time.monotonic() + REACH_TIMEOUT_S
+    while not condition():
+        assert process.poll() is None, f"training ended before reaching {point}"
+        assert time.monotonic() < deadline, f"training did not reach {point} in {REACH_TIMEOUT_S} s"
+        time.sleep(poll_s)
+
+
+def freeze_during_a_checkpoint_copy(process: subprocess.Popen, run_dir: Path) -> None:
+    """Leave the run frozen (SIGSTOP) with a checkpoint copied only in part; the caller kills it.
+
+    Whether the copy is caught mid-way depends on how fast this machine copies, so each of the
+    first COPY_TRIES checkpoints is a chance: a copy found finished lets the run go on.
+    """
+    tune_dir = run_dir / "tune"
+    for index in range(1, COPY_TRIES + 1):
+        name = f"checkpoint_{index:06d}"
+        wait_until(lambda: any(tune_dir.glob(f"trial_*/{name}")), process, "checkpoint", poll_s=0.001)
+        signal_session(process, signal.SIGSTOP)
+        [trial_dir] = tune_dir.glob("trial_*")
+        whole = checkpoint_files(trial_dir / f"checkpoint_{index - 1:06d}")
+        if checkpoint_files(trial_dir / name) != whole or not readable(trial_dir / name):
+            return
+        signal_session(process, signal.SIGCONT)
+    raise AssertionError(f"each of {COPY_TRIES} checkpoint copies finished before the run was frozen")
 
 
 def checkpoint_files(checkpoint: Path) -> set[str]:
@@ -172,16 +207,15 @@ def test_resume_after_sigkill_completes_the_run(tmp_path, point):
             assert checkpoint_files(checkpoint) == reference and readable(checkpoint), checkpoint
 
     if point == "checkpoint":
-        # The kill cut the copy of checkpoint_000001 (iteration 2) short ...
+        # The kill cut the copy of the newest checkpoint short ...
         [trial_dir] = trial_dirs
-        partial = trial_dir / "checkpoint_000001"
-        assert checkpoints_before[partial] != reference or not readable_before[partial], (
-            "the copy finished before the kill: the checkpoint is too small to catch it mid-copy"
-        )
-        # ... and the resumed run restored iteration 1 from the whole checkpoint_000000.
-        assert readable_before[trial_dir / "checkpoint_000000"]
-        assert checkpoints_before[trial_dir / "checkpoint_000000"] == reference
-        assert restored_iteration(trial_dir, len(done_before[trial_dir.name])) == 1
+        *earlier, partial = sorted(checkpoints_before)
+        assert checkpoints_before[partial] != reference or not readable_before[partial]
+        # ... and the resumed run restored from the whole one before it (checkpoint_k holds iteration k+1).
+        last_whole = earlier[-1]
+        assert readable_before[last_whole] and checkpoints_before[last_whole] == reference
+        restored = restored_iteration(trial_dir, len(done_before[trial_dir.name]))
+        assert restored == int(last_whole.name.split("_")[1]) + 1
 
     if point == "sampling":
         # A finished run can be extended; other changes are refused.
