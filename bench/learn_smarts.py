@@ -68,11 +68,15 @@ def train(overrides: list[str], run_dir: Path) -> tuple[dict, float]:
     return json.loads(summary_file.read_text()), wall_s
 
 
+def ratio_to_keep_lane(report: dict) -> float:
+    policies = report["policies"]
+    return round(policies["policy"]["episode_return_mean"] / policies["keep_lane"]["episode_return_mean"], 3)
+
+
 def result_line(summary: dict, wall_s: float, report: dict, run_dir: Path) -> dict:
     policies = report["policies"]
     policy, keep_lane = policies["policy"], policies["keep_lane"]
     [trial] = [t for t in summary["trials"] if t["trial_id"] == summary["best"]["trial_id"]]
-    ratio = policy["episode_return_mean"] / keep_lane["episode_return_mean"]
     return {
         "scenario": summary["scenario"],
         "agent": summary["agent"],
@@ -84,7 +88,7 @@ def result_line(summary: dict, wall_s: float, report: dict, run_dir: Path) -> di
         "policy_return": round(policy["episode_return_mean"], 2),
         "keep_lane_return": round(keep_lane["episode_return_mean"], 2),
         "random_return": round(policies["random"]["episode_return_mean"], 2),
-        "ratio_to_keep_lane": round(ratio, 3),
+        "ratio_to_keep_lane": ratio_to_keep_lane(report),
         "collision_rate": round(policy["collision_rate"], 3),
         "reached_goal_rate": round(policy["reached_goal_rate"], 3),
         "keep_lane_collision_rate": round(keep_lane["collision_rate"], 3),
@@ -95,10 +99,10 @@ def result_line(summary: dict, wall_s: float, report: dict, run_dir: Path) -> di
 
 
 def sampled_figures(report: dict) -> dict:
-    policy, keep_lane = report["policies"]["policy"], report["policies"]["keep_lane"]
+    policy = report["policies"]["policy"]
     return {
         "policy_return_sampled": round(policy["episode_return_mean"], 2),
-        "ratio_to_keep_lane_sampled": round(policy["episode_return_mean"] / keep_lane["episode_return_mean"], 3),
+        "ratio_to_keep_lane_sampled": ratio_to_keep_lane(report),
         "collision_rate_sampled": round(policy["collision_rate"], 3),
     }
 

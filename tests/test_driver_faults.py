@@ -55,7 +55,7 @@ def train(*args, cwd, timeout=900):
 
 
 def iterations(trial_dir: Path) -> list[int]:
-    return [int(r["training_iteration"]) for r in read_results(trial_dir)]
+    return [r["training_iteration"] for r in read_results(trial_dir)]
 
 
 def session_processes(sid: int) -> list[int]:
@@ -173,7 +173,7 @@ def restored_iteration(trial_dir: Path, done_before: int) -> int:
     rows = read_results(trial_dir)
     resumed = [r for r in rows[done_before - 1:] if r["iterations_since_restore"] == 1]
     assert resumed, "no row of the resumed run"
-    return int(resumed[-1]["training_iteration"]) - 1
+    return resumed[-1]["training_iteration"] - 1
 
 
 @pytest.mark.parametrize("point", ["sampling", "checkpoint", "pbt_exploit"])
@@ -234,9 +234,9 @@ def test_resume_after_sigkill_completes_the_run(tmp_path, point):
         assert exploits, "a perturbation every iteration: the resumed run exploits too"
         for exploit in exploits:
             rows = read_results(run_dir / "tune" / f"trial_{exploit['trial_id']}")
-            after = [r for r in rows if float(r["timestamp"]) >= exploit["time"]]
+            after = [r for r in rows if r["timestamp"] >= exploit["time"]]
             if after:
-                lr = float(after[0]["learners/shared/policy_learning_rate"])
+                lr = after[0]["learners/shared/policy_learning_rate"]
                 assert lr == pytest.approx(exploit["new_config"]["lr"], rel=1e-6), exploit
 
 

@@ -41,12 +41,12 @@ def test_default_run_with_an_override_writes_a_complete_run_directory(tmp_path):
     rows = read_results(trial_dir)
     assert [r["training_iteration"] for r in rows] == [1, 2]
     # The lr the optimizer used, as the learner reports it.
-    assert float(rows[-1]["learners/shared/policy_learning_rate"]) == pytest.approx(0.0123)
+    assert rows[-1]["learners/shared/policy_learning_rate"] == pytest.approx(0.0123)
     for metric in ("collision_rate", "off_road_rate", "reached_goal_rate", "mean_speed"):
         assert f"env_runners/driving/{metric}" in rows[-1]
     # SMARTS's own time in the iteration (bench/train_throughput.py): some, and within the 2 runners' time.
     for row in rows:
-        assert 0 < float(row["env_runners/smarts_seconds"]) <= 2 * float(row["time_this_iter_s"])
+        assert 0 < row["env_runners/smarts_seconds"] <= 2 * row["time_this_iter_s"]
     assert list(trial_dir.glob("events.out.tfevents.*"))
     assert (run_dir / ".hydra" / "config.yaml").is_file()
     assert (run_dir / "curves.png").stat().st_size > 5000
@@ -77,10 +77,10 @@ def test_pbt_exploits_and_the_learner_uses_the_mutated_lr(tmp_path):
     assert exploits, "with a perturbation every iteration and two trials, the worse one exploits"
     exploit = exploits[0]
     rows = read_results(run_dir / "tune" / f"trial_{exploit['trial_id']}")
-    after = [r for r in rows if float(r["timestamp"]) >= exploit["time"]]
+    after = [r for r in rows if r["timestamp"] >= exploit["time"]]
     assert after, "the exploited trial reported again after the exploit"
     chosen_lr = exploit["new_config"]["lr"]
-    assert float(after[0]["learners/shared/policy_learning_rate"]) == pytest.approx(chosen_lr, rel=1e-6)
+    assert after[0]["learners/shared/policy_learning_rate"] == pytest.approx(chosen_lr, rel=1e-6)
 
 
 def test_multirun_runs_each_job_in_its_own_directory_and_writes_a_sweep_summary(tmp_path):
@@ -113,4 +113,4 @@ def test_grid_trains_one_trial_per_point_side_by_side_with_one_seed(tmp_path):
     assert {t["config"]["seed"] for t in summary["trials"]} == {0}
     for trial in summary["trials"]:
         rows = read_results(Path(trial["path"]))
-        assert float(rows[-1]["learners/shared/policy_learning_rate"]) == pytest.approx(trial["config"]["lr"])
+        assert rows[-1]["learners/shared/policy_learning_rate"] == pytest.approx(trial["config"]["lr"])
