@@ -25,6 +25,7 @@ import pytest
 from tests.test_train import ONE_RUNNER, REPO, TINY
 
 RAY = str(Path(sys.executable).parent / "ray")
+HEAD_START_TRIES = 3
 PORT_OPTIONS = (
     "--node-manager-port", "--object-manager-port", "--dashboard-agent-listen-port",
     "--dashboard-agent-grpc-port", "--runtime-env-agent-port", "--metrics-export-port",
@@ -112,15 +113,26 @@ def loopback_cluster():
            "RAY_USAGE_STATS_ENABLED": "0"}
     # The nodes' workers compile what they import, which shows where they imported it from.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    [gcs_port] = free_ports(1)
-    address = f"127.0.0.1:{gcs_port}"
     nodes = []
     try:
-        nodes.append(Node("head", ["--head", f"--port={gcs_port}", "--include-dashboard=false"], env, root / "h"))
-        deadline = time.monotonic() + 120
-        while socket.socket().connect_ex(("127.0.0.1", gcs_port)) != 0:
-            assert time.monotonic() < deadline and nodes[0].process.poll() is None, "the head node did not start"
-            time.sleep(0.5)
+        # `ray start` exits at once when a port picked for it was taken in the meantime (ports
+        # are free when picked, not reserved): then it is tried again with new ports.
+        for attempt in range(HEAD_START_TRIES):
+            [gcs_port] = free_ports(1)
+            head = Node("head", ["--head", f"--port={gcs_port}", "--include-dashboard=false"], env, root / f"h{attempt}")
+            nodes.append(head)
+            deadline = time.monotonic() + 120
+            while socket.socket().connect_ex(("127.0.0.1", gcs_port)) != 0 and head.process.poll() is None:
+                assert time.monotonic() < deadline, "the head node did not start in 120 s"
+                time.sleep(0.5)
+            if head.process.poll() is None:
+                break
+            head.stop()
+            nodes.pop()
+            log = (root / "head.log").read_text()
+        else:
+            raise AssertionError(f"the head node did not start in {HEAD_START_TRIES} tries; its log:\n{log[-3000:]}")
+        address = f"127.0.0.1:{gcs_port}"
         nodes.append(Node("worker", [f"--address={address}"], env, root / "w"))
         while alive_nodes(address, env) < 2:
             assert time.monotonic() < deadline and nodes[1].process.poll() is None, "the worker node did not join"
