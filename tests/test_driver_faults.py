@@ -86,11 +86,11 @@ def signal_session(process: subprocess.Popen, signum: int) -> None:
 
 def kill_session(process: subprocess.Popen) -> None:
     """SIGKILL the driver's process group and every other process of its session, then wait."""
-    for pid in [process.pid, *session_processes(process.pid)]:
-        try:
-            os.killpg(process.pid, signal.SIGKILL) if pid == process.pid else os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    signal_session(process, signal.SIGKILL)
     process.wait()
     deadline = time.monotonic() + 30
     while session_processes(process.pid) and time.monotonic() < deadline:
