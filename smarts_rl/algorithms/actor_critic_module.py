@@ -10,9 +10,10 @@ i.e. steering that is mostly noise. A driving policy learns far sooner from a sm
 Why a ceiling: the policy is evaluated by its mean action, but it learns its throttle for the
 noisy car it drives in training. Steering noise scrubs speed off, so a mean action tuned that
 way drives markedly faster than the car it trained in (on the loop: 15 m/s against 11, and 60%
-collisions instead of 30%). Lowering the spread towards the end of training is meant to let the
-policy re-tune for the car it will be evaluated in (on the loop, two runs that tried it collapsed
-instead: off by default, see the README's Results). The ceiling is a buffer of the module, so it
+collisions instead of 30%). Lowering the spread towards the end of training lets the policy
+re-tune for the car it will be evaluated in. PG's default narrows it from e^-1 to e^-1.5; merge's
+preset goes on to e^-2.5 with the lr cut meanwhile (two loop runs that narrowed to e^-2.5 at an
+uncut lr 3e-3 collapsed; see the README's Results). The ceiling is a buffer of the module, so it
 travels with the weights to the env runners and into checkpoints; the learner moves it.
 Discrete actions are left as they are.
 """
