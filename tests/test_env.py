@@ -238,6 +238,10 @@ def test_reward_terms_add_up_as_configured():
     assert shaped_reward(settings, 0.0, _obs_with(_events(), speed=15.9), features) == pytest.approx(-1.0)
     features[FEATURES.index("own_ahead_ttc")] = 0.1  # 1 s to collision with the car ahead
     assert shaped_reward(settings, 0.0, _obs_with(_events()), features) == pytest.approx(-3.0 * (1 - 1 / 3))
+    features[FEATURES.index("own_ahead_ttc")] = 1.0
+    features[FEATURES.index("heading_error")] = -0.25  # 45 degrees right of the lane
+    turning = RewardSettings(heading_error=-2.0, over_speed_limit=0.0)
+    assert shaped_reward(turning, 0.0, _obs_with(_events()), features) == pytest.approx(-0.5)
 
 
 def test_the_env_loads_the_scenario_copy_a_ray_job_shipped(tmp_path, monkeypatch):

@@ -59,6 +59,8 @@ class RewardSettings:
     """Per step, times the m/s by which the vehicle exceeds the lane's speed limit."""
     close_following: float = 0.0
     """Per step, times how far below 3 s the time-to-collision with the vehicle ahead is (0 to 1)."""
+    heading_error: float = 0.0
+    """Per step, times the angle between the ego's heading and its route's lane, / pi (0 to 1)."""
 
 
 @dataclass

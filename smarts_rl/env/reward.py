@@ -8,6 +8,7 @@ from smarts_rl.agents import RewardSettings
 from smarts_rl.env.observation import FEATURES, TTC_HORIZON_S
 
 OWN_AHEAD_TTC = FEATURES.index("own_ahead_ttc")
+HEADING_ERROR = FEATURES.index("heading_error")
 # Closing in on the vehicle ahead with less than this many seconds to collision is penalised.
 CLOSE_FOLLOWING_TTC_S = 3.0
 
@@ -37,4 +38,8 @@ def shaped_reward(settings: RewardSettings, smarts_reward: float, obs, features:
         ttc_s = float(features[OWN_AHEAD_TTC]) * TTC_HORIZON_S
         if ttc_s < CLOSE_FOLLOWING_TTC_S:
             reward += settings.close_following * (1.0 - ttc_s / CLOSE_FOLLOWING_TTC_S)
+    if settings.heading_error:
+        # The lane features follow the route through junctions, so this pulls the car round a
+        # turn step by step; `off_route` alone comes too late to tell a half turn from none.
+        reward += settings.heading_error * abs(float(features[HEADING_ERROR]))
     return reward
