@@ -12,6 +12,9 @@ Options (defaults in brackets):
   agent.max_episode_steps=<n>   (default: the run's)
   sample_actions=true|false [false] the policy samples its actions as in training, instead of
                             taking the most likely one (seeded: the same run gives the same figures)
+  sample_only=<names>       [all] with sample_actions=true and the continuous agent: sample only these
+                            action components (comma-separated: throttle, brake, steering), the mean
+                            for the others; which component's noise changes the driving
   gif=true|false            [true] write rollout.gif of the policy's first episode
   envision=true|false       [false] stream the policy's episodes, in real time, to an Envision server
   envision_endpoint=<ws://host:port>  [ws://localhost:8081]
@@ -59,6 +62,7 @@ class Options:
     episodes: int = 10
     seed: Optional[int] = None
     sample_actions: bool = False
+    sample_only: str = ""
     gif: bool = True
     envision: bool = False
     envision_endpoint: str = "ws://localhost:8081"
@@ -123,6 +127,24 @@ def new_eval_dir(run_dir: Path) -> Path:
     raise UsageError(f"cannot make a new evaluation directory in {run_dir / 'eval'}")
 
 
+def sampled_components(options: Options, agent: str) -> Optional[list[str]]:
+    """The action components `sample_only` names, checked; None when it is not given."""
+    from smarts_rl.agents.continuous import ACTION_NAMES
+
+    if not options.sample_only:
+        return None
+    if not options.sample_actions:
+        raise UsageError("sample_only needs sample_actions=true")
+    if agent != "continuous":
+        raise UsageError(f"sample_only applies to the continuous agent's actions; this run's agent is {agent}")
+    names = [n.strip() for n in options.sample_only.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(ACTION_NAMES))
+    if unknown or not names:
+        raise UsageError(f"sample_only: unknown action component(s) {unknown or names!r}; "
+                         f"expected some of {', '.join(ACTION_NAMES)}")
+    return [n for n in ACTION_NAMES if n in names]
+
+
 def check_envision_server(endpoint: str) -> None:
     """Fail now, in one line, if no Envision server answers (SMARTS would only log a warning)."""
     parsed = urlparse(endpoint)
@@ -143,6 +165,7 @@ def check_envision_server(endpoint: str) -> None:
 
 def evaluate(argv: list[str], cwd: Path) -> dict:
     from smarts_rl.agents import action_adapter
+    from smarts_rl.agents.continuous import ACTION_NAMES
     from smarts_rl.env import agent_ids
     from smarts_rl.episodes import summarize
     from smarts_rl.policies import KeepLanePolicy, RandomPolicy, load_trained_policy
@@ -160,7 +183,9 @@ def evaluate(argv: list[str], cwd: Path) -> dict:
     if options.envision:
         check_envision_server(options.envision_endpoint)
     agents = agent_ids(cfg.agents.count)
-    trained = load_trained_policy(checkpoint, cfg.agent, cfg.agents.policy, agents, sample=options.sample_actions)
+    sampled = sampled_components(options, cfg.agent.name)
+    trained = load_trained_policy(checkpoint, cfg.agent, cfg.agents.policy, agents, sample=options.sample_actions,
+                                  sample_dims=sampled and [ACTION_NAMES.index(n) for n in sampled])
 
     scenario_dir = build_scenario(source)
     eval_dir = new_eval_dir(run_dir)
@@ -182,6 +207,7 @@ def evaluate(argv: list[str], cwd: Path) -> dict:
         "max_episode_steps": cfg.agent.max_episode_steps,
         "seeds": seeds,
         "deterministic": not options.sample_actions,
+        "sampled_components": sampled,
         "policies": {},
     }
     recorder = RolloutRecorder() if options.gif else None
@@ -231,7 +257,7 @@ def table(report: dict) -> str:
     seeds = report["seeds"]
     lines = [
         f"{len(seeds)} episode(s) x {report['agents']} agent(s) on {report['scenario']}, seeds {seeds[0]}..{seeds[-1]}, "
-        f"policy {'taking its most likely actions' if report['deterministic'] else 'sampling its actions'}",
+        f"policy {_acting(report)}",
         f"{'':10s} {'return mean ± std':>19s} {'collision':>9s} {'off_road':>8s} {'reached_goal':>12s} {'mean_speed':>10s}",
     ]
     for name in POLICIES:
@@ -242,6 +268,13 @@ def table(report: dict) -> str:
             f"{s['mean_speed']:6.2f} m/s"
         )
     return "\n".join(lines)
+
+
+def _acting(report: dict) -> str:
+    if report["deterministic"]:
+        return "taking its most likely actions"
+    sampled = report.get("sampled_components")
+    return f"sampling its {' and '.join(sampled)} only" if sampled else "sampling its actions"
 
 
 def print_report(report: dict) -> None:

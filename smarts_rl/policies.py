@@ -8,7 +8,8 @@ from it, so every run of an evaluation is the same).
   likely discrete action, the mean of a Gaussian) or, with `sample=True`, sampling its actions
   as it did in training (seeded by the episode seed), with the action post-processing that the
   checkpoint's env runner applied in training (RLlib unsquashes continuous actions from
-  [-1, 1] into the action space's bounds by default).
+  [-1, 1] into the action space's bounds by default). `sample_dims` restricts the sampling
+  to some components of a continuous action, the others taking the mean.
 - `RandomPolicy`: uniformly random actions from the action space.
 - `KeepLanePolicy`: SMARTS's `keep_lane` for the laner agent. SMARTS has no such behaviour for
   raw throttle/brake/steering, so the continuous agent gets `lane_keeping_control`, a plain
@@ -23,7 +24,7 @@ import logging
 import math
 import pickle
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import gymnasium as gym
 import numpy as np
@@ -102,12 +103,14 @@ class TrainedPolicy(Policy):
     name = "policy"
 
     def __init__(self, modules: dict, policy_of: Callable[[str], str], action_space: gym.Space,
-                 normalize_actions: bool, clip_actions: bool, sample: bool = False):
+                 normalize_actions: bool, clip_actions: bool, sample: bool = False,
+                 sample_dims: Optional[list[int]] = None):
         self.modules = modules
         self.policy_of = policy_of
         self._space = action_space
         self._normalize, self._clip = normalize_actions, clip_actions
         self.sample = sample
+        self._sample_dims = sample_dims
 
     def reset(self, seed: int) -> None:
         if self.sample:
@@ -130,6 +133,9 @@ class TrainedPolicy(Policy):
             out = module.forward_inference({Columns.OBS: torch.as_tensor(observations, dtype=torch.float32)})
             dist = module.get_inference_action_dist_cls().from_logits(out[Columns.ACTION_DIST_INPUTS])
             raw = (dist if self.sample else dist.to_deterministic()).sample().numpy()
+            if self.sample and self._sample_dims is not None:
+                sampled, raw = raw, dist.to_deterministic().sample().numpy()
+                raw[:, self._sample_dims] = sampled[:, self._sample_dims]
         # What RLlib's NormalizeAndClipActions connector does between module and env.
         if self._normalize:
             return [unsquash_action(a, self._space) for a in raw]
@@ -139,7 +145,7 @@ class TrainedPolicy(Policy):
 
 
 def load_trained_policy(checkpoint: Path, agent: AgentSettings, agents_policy: str, agent_ids: list[str],
-                        sample: bool = False) -> TrainedPolicy:
+                        sample: bool = False, sample_dims: Optional[list[int]] = None) -> TrainedPolicy:
     """The checkpoint's policy for these agents, checked against the agent interface they use."""
     from smarts_rl.rllib_setup import own_policy, shared_policy
 
@@ -154,7 +160,8 @@ def load_trained_policy(checkpoint: Path, agent: AgentSettings, agents_policy: s
             f"evaluate with at most {len(modules)} agent(s), or use a run trained with agents.policy=shared"
         )
     normalize, clip = action_postprocessing(checkpoint)
-    return TrainedPolicy(modules, policy_of, action_adapter(agent).action_space(), normalize, clip, sample)
+    return TrainedPolicy(modules, policy_of, action_adapter(agent).action_space(), normalize, clip, sample,
+                         sample_dims)
 
 
 def load_modules(checkpoint: Path) -> dict:

@@ -125,3 +125,14 @@ def test_sample_actions_draws_the_continuous_policys_actions_reproducibly(contin
     assert returns(sampled[0]) == returns(sampled[1])
     assert returns(sampled[0]) != returns(mean_action)
     assert sampled[0]["policies"]["keep_lane"] == mean_action["policies"]["keep_lane"]
+
+
+def test_sample_only_samples_some_action_components_and_takes_the_mean_for_the_others(continuous_run, capfd):
+    args = (f"run={continuous_run}", "episodes=1", "gif=false", "sample_actions=true")
+    steering = evaluate_here(capfd, *args, "sample_only=steering")
+    everything = evaluate_here(capfd, *args, "sample_only=steering,brake,throttle")
+    assert steering["sampled_components"] == ["steering"]
+    assert everything["sampled_components"] == ["throttle", "brake", "steering"]
+    assert everything["policies"]["policy"] == evaluate_here(capfd, *args)["policies"]["policy"]
+    assert steering["policies"]["policy"] != everything["policies"]["policy"]
+

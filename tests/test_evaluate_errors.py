@@ -64,10 +64,13 @@ def test_more_agents_than_per_agent_policies(continuous_run, capfd):
         (["run={run}", "scenario.path={tmp}"], "not a scenario folder"),
         (["run={run}", "checkpoint=/no/such/checkpoint"], "no such directory"),
         (["run={run}", "envision=true", "envision_endpoint=ws://127.0.0.1:{port}"], "no Envision server answers"),
+        (["run={run}", "sample_only=steering"], "sample_only needs sample_actions=true"),
+        (["run={run}", "sample_actions=true", "sample_only=steering"], "applies to the continuous agent's actions"),
+        (["run={continuous}", "sample_actions=true", "sample_only=steering,wipers"], "unknown action component(s) ['wipers']"),
     ],
 )
-def test_evaluate_refuses_bad_arguments(args, message, laner_run, tmp_path, capfd):
-    args = [a.format(run=laner_run, tmp=tmp_path, port=free_port()) for a in args]
+def test_evaluate_refuses_bad_arguments(args, message, laner_run, continuous_run, tmp_path, capfd):
+    args = [a.format(run=laner_run, continuous=continuous_run, tmp=tmp_path, port=free_port()) for a in args]
     assert evaluate.main(args) == 2
     assert message in one_error_line(capfd, "evaluate")
 

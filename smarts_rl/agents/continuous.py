@@ -5,6 +5,7 @@ import numpy as np
 from smarts.core.controllers import ActionSpaceType
 
 ACTION_SPACE_TYPE = ActionSpaceType.Continuous
+ACTION_NAMES = ("throttle", "brake", "steering")
 LOW = np.array([0.0, 0.0, -1.0], dtype=np.float32)
 HIGH = np.array([1.0, 1.0, 1.0], dtype=np.float32)
 
