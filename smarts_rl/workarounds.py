@@ -6,7 +6,10 @@ SMARTS no longer has the bug.
 """
 
 import __future__
+import contextlib
+import ctypes
 import inspect
+import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +24,7 @@ def apply_runtime_workarounds():
     Idempotent. Each process that runs SMARTS (e.g. every RLlib env runner) needs its own call.
     """
     fix_via_point_sorting()
+    fix_suppress_output_double_close()
 
 
 def fix_via_point_sorting():
@@ -56,6 +60,61 @@ def fix_via_point_sorting():
     exec(code, vars(sensor), namespace)
     namespace["__call__"].sorts_via_points_by_distance = True
     sensor.ViaSensor.__call__ = namespace["__call__"]
+
+
+# The SMARTS modules that call `suppress_output` while simulating, by the name they imported.
+SUPPRESS_OUTPUT_USERS = ("smarts.core.sumo_traffic_simulation", "smarts.core.utils.pybullet",
+                         "smarts.core.utils.sumo_utils")
+
+
+def fix_suppress_output_double_close():
+    """Make SMARTS's `suppress_output` close each file descriptor once.
+
+    Bug: `smarts.core.utils.core_logging.suppress_output`, which SMARTS wraps around every
+    SUMO step, closes its /dev/null descriptor with `os.close` and then again through the file
+    object it made of it, swallowing the second close's EBADF. If another thread opened a file
+    in between, it got that descriptor number, and the second close closes *its* file: in a
+    Tune trial that samples in-process (`env_runners.num_env_runners=0`), Tune's usage monitor
+    thread then fails reading /proc and SMARTS's next `suppress_output` raises
+    `OSError: [Errno 9] Bad file descriptor`, failing the trial.
+
+    Work-around: the modules that use it get a `suppress_output` that redirects the same
+    streams to /dev/null and closes every descriptor it opened exactly once.
+    """
+    import importlib
+
+    for name in SUPPRESS_OUTPUT_USERS:
+        module = importlib.import_module(name)
+        if getattr(module, "suppress_output", None) is not _suppress_output:
+            module.suppress_output = _suppress_output
+
+
+@contextlib.contextmanager
+def _suppress_output(stderr: bool = True, stdout: bool = True):
+    """C and Python output to the chosen standard streams goes to /dev/null meanwhile."""
+    libc = ctypes.CDLL(None)
+    redirected = []  # (stream, its descriptor, a copy of what the descriptor pointed to)
+    try:
+        for wanted, stream in ((stdout, sys.stdout), (stderr, sys.stderr)):
+            try:
+                fd = stream.fileno() if wanted else None
+            except (AttributeError, OSError, ValueError):
+                fd = None  # no real descriptor (a notebook's stream): leave it alone
+            if fd is None:
+                continue
+            stream.flush()
+            saved = os.dup(fd)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)
+            os.close(devnull)
+            redirected.append((stream, fd, saved))
+        yield
+    finally:
+        libc.fflush(None)  # C output written meanwhile goes to /dev/null, not out later
+        for stream, fd, saved in reversed(redirected):
+            stream.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
 
 
 def map_only_build_command() -> List[str]:

@@ -163,3 +163,45 @@ def test_yaw_rate_is_garbage_but_angular_velocity_is_right(map_only_scenario):
     measured = np.diff(np.unwrap(headings)) / 0.1
     assert np.max(np.abs(np.array(yaw_rates[1:]) - measured)) > 1.0  # the bug
     np.testing.assert_allclose(fixed[1:], measured, atol=0.1)
+
+
+def test_suppress_output_closes_another_threads_file_until_fixed(tmp_path, monkeypatch):
+    from smarts.core import sumo_traffic_simulation
+    from smarts.core.utils import core_logging
+
+    from smarts_rl.workarounds import _suppress_output, apply_runtime_workarounds
+
+    def file_opened_meanwhile_survives(suppress_output) -> bool:
+        """Right after suppress_output's first close, "another thread" opens a file: it gets the
+        lowest free descriptor, the one just closed. Is that file still open afterwards?"""
+        real_close, other = os.close, []
+
+        def close_then_another_thread_opens_a_file(fd):
+            real_close(fd)
+            if not other:
+                other.append(os.open(tmp_path / "other_thread.log", os.O_WRONLY | os.O_CREAT))
+
+        with monkeypatch.context() as patch:
+            patch.setattr(os, "close", close_then_another_thread_opens_a_file)
+            with suppress_output(stderr=False):
+                print("suppressed")
+        try:
+            os.fstat(other[0])
+        except OSError:
+            return False
+        os.close(other[0])
+        return True
+
+    assert not file_opened_meanwhile_survives(core_logging.suppress_output)
+    assert file_opened_meanwhile_survives(_suppress_output)
+    apply_runtime_workarounds()
+    assert sumo_traffic_simulation.suppress_output is _suppress_output
+
+
+def test_the_fixed_suppress_output_still_silences_what_is_printed_meanwhile(capfd):
+    from smarts_rl.workarounds import _suppress_output
+
+    with _suppress_output(stderr=False):
+        print("hidden")
+    print("shown")
+    assert capfd.readouterr().out == "shown\n"
