@@ -108,12 +108,16 @@ class FaultToleranceSettings:
     """Restarts allowed per env runner; one more failure fails the trial."""
     delay_between_env_runner_restarts_s: float = 5.0
     """Seconds a failed env runner waits before Ray restarts it."""
+    max_trial_failures: int = 2
+    """Times Tune restarts a failed trial from its latest checkpoint before giving up on it."""
 
     def __post_init__(self):
         if self.max_num_env_runner_restarts < 0:
             raise ValueError(
                 f"fault_tolerance.max_num_env_runner_restarts must be >= 0, got {self.max_num_env_runner_restarts}"
             )
+        if self.max_trial_failures < 0:
+            raise ValueError(f"fault_tolerance.max_trial_failures must be >= 0, got {self.max_trial_failures}")
         if self.delay_between_env_runner_restarts_s < 0:
             raise ValueError(
                 "fault_tolerance.delay_between_env_runner_restarts_s must be >= 0, "

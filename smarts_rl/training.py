@@ -145,6 +145,8 @@ def build_tuner(
                 num_to_keep=cfg.checkpoint.num_to_keep,
                 checkpoint_at_end=True,
             ),
+            # A trial that fails for good stalls a synchronous PBT: the others wait for it forever.
+            failure_config=tune.FailureConfig(max_failures=cfg.fault_tolerance.max_trial_failures),
             callbacks=[TrialLines()],
             verbose=0,
         ),

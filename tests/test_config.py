@@ -65,6 +65,7 @@ def test_settings_work_on_a_config_loaded_back_from_yaml(tmp_path):
         (["checkpoint.frequency=0"], "checkpoint.frequency must be >= 1"),
         (["env_runners.num_envs_per_env_runner=0"], "env_runners.num_envs_per_env_runner must be >= 1"),
         (["fault_tolerance.max_num_env_runner_restarts=-1"], "fault_tolerance.max_num_env_runner_restarts must be >= 0"),
+        (["fault_tolerance.max_trial_failures=-1"], "fault_tolerance.max_trial_failures must be >= 0"),
         (["fault_tolerance.delay_between_env_runner_restarts_s=-1"],
          "fault_tolerance.delay_between_env_runner_restarts_s must be >= 0"),
         (["agent.max_episode_steps=0"], "agent.max_episode_steps must be >= 1"),

@@ -192,3 +192,30 @@ def test_training_survives_an_env_step_that_raises(tmp_path):
     finally:
         run.kill()
     assert_completed_despite_one_failed_step(run_dir)
+
+
+def test_tune_restarts_a_failed_trial_from_its_checkpoint(tmp_path):
+    """With RLlib's own restarts off, a failed env step fails the trial; Tune starts it again
+    from its latest checkpoint (`fault_tolerance.max_trial_failures`) and the run completes."""
+    run_dir, fired = tmp_path / "run", tmp_path / "fault_fired"
+    run = TrainRun(
+        "stop.training_iteration=3", *TINY, "checkpoint.frequency=1",
+        "fault_tolerance.restart_failed_sub_environments=false", "fault_tolerance.restart_failed_env_runners=false",
+        "fault_tolerance.max_trial_failures=1", f"hydra.run.dir={run_dir}", cwd=tmp_path,
+        script=REPO / "tests" / "fault_injection.py",
+        env={fault_injection.FAULT_VARIABLE: "step:350", fault_injection.ONCE_VARIABLE: str(fired),
+             "PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert run.wait(timeout=400) == 0, run.output()[-3000:]
+        assert run.leftovers() == []
+    finally:
+        run.kill()
+    assert fired.exists()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    [trial] = summary["trials"]
+    assert (Path(trial["path"]) / "error.txt").exists()  # the trial did fail once
+    assert summary["status"] == "completed" and trial["error"] is None
+    iterations = [r["training_iteration"] for r in read_results(trial["path"])]
+    # The restart went on from a checkpoint (iteration 1 or 2), not from scratch.
+    assert iterations[-1] == 3 and iterations.count(1) == 1, iterations

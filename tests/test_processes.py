@@ -34,7 +34,8 @@ def test_a_failed_run_leaves_no_sumo_or_ray_process(tmp_path):
     run_dir = tmp_path / "run"
     run = TrainRun(
         "stop.training_iteration=3", *TINY, "fault_tolerance.restart_failed_sub_environments=false",
-        "fault_tolerance.restart_failed_env_runners=false", f"hydra.run.dir={run_dir}",
+        "fault_tolerance.restart_failed_env_runners=false", "fault_tolerance.max_trial_failures=0",
+        f"hydra.run.dir={run_dir}",
         cwd=tmp_path, script=REPO / "tests" / "fault_injection.py",
         env={FAULT_VARIABLE: "step:50", "PYTHONPATH": str(REPO)},
     )
