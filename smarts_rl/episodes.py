@@ -20,6 +20,7 @@ class AgentEpisode:
 
     seed: int
     agent_id: str
+    mission: str
     episode_return: float
     steps: int
     distance: float
@@ -65,6 +66,7 @@ def run_episode(env, policy, seed: int, watch: Optional[Callable] = None, realti
         AgentEpisode(
             seed=seed,
             agent_id=agent_id,
+            mission=str(info["mission"]),
             episode_return=returns[agent_id],
             steps=steps[agent_id],
             distance=float(info["distance_travelled"]),
@@ -76,17 +78,26 @@ def run_episode(env, policy, seed: int, watch: Optional[Callable] = None, realti
 
 def summarize(agent_episodes: list[AgentEpisode], episodes: int) -> dict:
     """The figures eval.json reports for one policy; rates are per agent-episode."""
-    returns = np.array([e.episode_return for e in agent_episodes], dtype=float)
-    summary = {
-        "episode_return_mean": float(returns.mean()),
-        "episode_return_std": float(returns.std()),
-        **{f"{outcome}_rate": float(np.mean([getattr(e, outcome) for e in agent_episodes])) for outcome in OUTCOMES},
-        "mean_speed": float(np.mean([e.mean_speed for e in agent_episodes])),
-        "mean_steps": float(np.mean([e.steps for e in agent_episodes])),
-        "episodes": episodes,
-        "agent_episodes": len(agent_episodes),
+    summary = {**_figures(agent_episodes), "episodes": episodes}
+    # A scenario's missions can differ in kind (a straight crossing, a left turn across traffic):
+    # the overall mean hides a policy that masters one and fails the other.
+    summary["per_mission"] = {
+        mission: _figures([e for e in agent_episodes if e.mission == mission])
+        for mission in sorted({e.mission for e in agent_episodes})
     }
     summary["per_agent_episode"] = [
         {**asdict(e), "mean_speed": e.mean_speed} for e in agent_episodes
     ]
     return summary
+
+
+def _figures(agent_episodes: list[AgentEpisode]) -> dict:
+    returns = np.array([e.episode_return for e in agent_episodes], dtype=float)
+    return {
+        "episode_return_mean": float(returns.mean()),
+        "episode_return_std": float(returns.std()),
+        **{f"{outcome}_rate": float(np.mean([getattr(e, outcome) for e in agent_episodes])) for outcome in OUTCOMES},
+        "mean_speed": float(np.mean([e.mean_speed for e in agent_episodes])),
+        "mean_steps": float(np.mean([e.steps for e in agent_episodes])),
+        "agent_episodes": len(agent_episodes),
+    }

@@ -267,6 +267,15 @@ def table(report: dict) -> str:
             f"{s['collision_rate']:9.2f} {s['off_road_rate']:8.2f} {s['reached_goal_rate']:12.2f} "
             f"{s['mean_speed']:6.2f} m/s"
         )
+    missions = report["policies"]["policy"].get("per_mission", {})
+    if len(missions) > 1:
+        lines.append("per mission: return mean (reached_goal rate) over its agent-episodes")
+        for mission in missions:
+            figures = [report["policies"][name]["per_mission"].get(mission) for name in POLICIES]
+            lines.append(f"  {mission} ({figures[0]['agent_episodes']}): " + ", ".join(
+                f"{name} {f['episode_return_mean']:.2f} ({f['reached_goal_rate']:.2f})"
+                for name, f in zip(POLICIES, figures) if f
+            ))
     return "\n".join(lines)
 
 

@@ -40,6 +40,18 @@ def test_eval_json_has_the_policy_and_both_baselines_on_the_same_seeds(laner_eva
     assert keep_lane["off_road_rate"] == 0 and keep_lane["mean_speed"] > 10
 
 
+def test_eval_json_splits_the_figures_per_mission(laner_eval):
+    _, report, _ = laner_eval
+    for name in POLICIES:
+        figures = report["policies"][name]
+        missions = {e["mission"] for e in figures["per_agent_episode"]}
+        assert all(" -> " in m for m in missions) and set(figures["per_mission"]) == missions
+        for mission, per_mission in figures["per_mission"].items():
+            returns = [e["episode_return"] for e in figures["per_agent_episode"] if e["mission"] == mission]
+            assert per_mission["agent_episodes"] == len(returns)
+            assert per_mission["episode_return_mean"] == pytest.approx(np.mean(returns))
+
+
 def test_the_table_shows_what_eval_json_says(laner_eval):
     result, report, _ = laner_eval
     rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.split()[:1] in (["policy"], ["random"], ["keep_lane"])}
@@ -48,6 +60,23 @@ def test_the_table_shows_what_eval_json_says(laner_eval):
         figures = report["policies"][name]
         assert f"{figures['episode_return_mean']:.2f} ± {figures['episode_return_std']:.2f}" in " ".join(row.split())
         assert row.rstrip().endswith(f"{figures['mean_speed']:.2f} m/s")
+
+
+def test_the_table_adds_a_line_per_mission_when_there_are_several(laner_eval):
+    _, report, _ = laner_eval
+
+    def with_missions(*goal_rates):
+        copy = json.loads(json.dumps(report))
+        for figures in copy["policies"].values():
+            figures["per_mission"] = {f"in_{i} -> out_{i}": {**figures, "reached_goal_rate": rate}
+                                      for i, rate in enumerate(goal_rates)}
+        return evaluate.table(copy).splitlines()
+
+    one, two = with_missions(1.0), with_missions(0.5, 1.0)
+    assert len(one) == 5 and two[:5] == one  # one mission: no per-mission lines
+    episodes = report["policies"]["policy"]["agent_episodes"]
+    assert two[6].startswith(f"  in_0 -> out_0 ({episodes}): policy ") and two[6].endswith("(0.50)")
+    assert two[7].startswith(f"  in_1 -> out_1 ({episodes}): policy ") and two[7].endswith("(1.00)")
 
 
 def test_rollout_gif_animates_the_policys_first_episode_in_real_time(laner_eval):

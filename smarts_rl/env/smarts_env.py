@@ -131,8 +131,7 @@ class SmartsEnv(MultiAgentEnv):
         self._steps = 0
         obs, infos = {}, {}
         for agent_id, agent_obs in raw_obs.items():
-            self._episode[agent_id] = {"distance": 0.0, "collision": False, "off_road": False,
-                                       "off_route": False, "reached_goal": False}
+            self._episode[agent_id] = self._new_episode(agent_obs)
             obs[agent_id] = observation.encode(agent_obs, self._radius)
             infos[agent_id] = self._info(agent_id, agent_obs)
         self.agents = list(obs)
@@ -156,9 +155,9 @@ class SmartsEnv(MultiAgentEnv):
         obs, rewards, terminateds, truncateds, infos = {}, {}, {}, {}, {}
         for agent_id, agent_obs in raw_obs.items():
             events = agent_obs.events
-            episode = self._episode.setdefault(
-                agent_id, {"distance": 0.0, "collision": False, "off_road": False,
-                           "off_route": False, "reached_goal": False})
+            if agent_id not in self._episode:
+                self._episode[agent_id] = self._new_episode(agent_obs)
+            episode = self._episode[agent_id]
             episode["distance"] += float(agent_obs.distance_travelled)
             episode["collision"] |= bool(events.collisions)
             episode["off_road"] |= bool(events.off_road)
@@ -238,9 +237,26 @@ class SmartsEnv(MultiAgentEnv):
         truncated = not terminated and bool(events.reached_max_episode_steps)
         return terminated, truncated
 
+    def _new_episode(self, agent_obs) -> dict:
+        return {"mission": self._mission(agent_obs), "distance": 0.0, "collision": False, "off_road": False,
+                "off_route": False, "reached_goal": False}
+
+    def _mission(self, agent_obs) -> str:
+        """'<start road> -> <goal road>': which of a scenario's missions the agent drives (SMARTS
+        rotates them over episodes), so that results can be told apart per mission."""
+        from smarts.core.coordinates import Point
+
+        ego = agent_obs.ego_vehicle_state
+        goal = getattr(ego.mission.goal, "position", None) if ego.mission else None
+        if goal is None:
+            return f"{ego.road_id} -> anywhere"
+        lane = self.simulation.road_map.nearest_lane(Point(float(goal[0]), float(goal[1])))
+        return f"{ego.road_id} -> {lane.road.road_id if lane else 'goal'}"
+
     def _info(self, agent_id: str, agent_obs) -> dict:
         episode = self._episode[agent_id]
         return {
+            "mission": episode["mission"],
             "speed": float(agent_obs.ego_vehicle_state.speed),
             "distance_travelled": episode["distance"],
             "collision": episode["collision"],
