@@ -8,6 +8,7 @@ SMARTS no longer has the bug.
 import __future__
 import contextlib
 import ctypes
+import functools
 import inspect
 import os
 import shutil
@@ -89,10 +90,14 @@ def fix_suppress_output_double_close():
             module.suppress_output = _suppress_output
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None)
+
+
 @contextlib.contextmanager
 def _suppress_output(stderr: bool = True, stdout: bool = True):
     """C and Python output to the chosen standard streams goes to /dev/null meanwhile."""
-    libc = ctypes.CDLL(None)
     redirected = []  # (stream, its descriptor, a copy of what the descriptor pointed to)
     try:
         for wanted, stream in ((stdout, sys.stdout), (stderr, sys.stderr)):
@@ -110,7 +115,7 @@ def _suppress_output(stderr: bool = True, stdout: bool = True):
             redirected.append((stream, fd, saved))
         yield
     finally:
-        libc.fflush(None)  # C output written meanwhile goes to /dev/null, not out later
+        _libc().fflush(None)  # C output written meanwhile goes to /dev/null, not out later
         for stream, fd, saved in reversed(redirected):
             stream.flush()
             os.dup2(saved, fd)
