@@ -1,7 +1,10 @@
 """Driving metrics from the env's per-agent `info`, logged by every env runner under `driving/`.
 
 They land in each training result as `env_runners/driving/<name>`, averaged over the last
-episodes (one sample per agent per episode).
+episodes (one sample per agent per episode). Each mission of the scenario also gets
+`env_runners/driving/mission/<start road>-><goal road>/{return,reached_goal_rate}`: SMARTS rotates
+a scenario's missions over episodes, and a mission the policy fails should show in the curves
+rather than hide in the mean.
 """
 
 from __future__ import annotations
@@ -12,9 +15,22 @@ from smarts_rl.env.smarts_env import TIMESTEP_S
 
 WINDOW = 100
 OUTCOMES = ("collision", "off_road", "off_route", "reached_goal")
+# Random routes would make a new mission of every start road; past this many, no more are split out.
+MAX_MISSIONS = 8
+
+
+def mission_key(mission: str) -> str | None:
+    """The env's '<start road> -> <goal road>' as a metric key, or None for a route without a goal."""
+    if mission.endswith("-> anywhere"):
+        return None
+    return mission.replace(" ", "")
 
 
 class DrivingMetrics(RLlibCallback):
+    def __init__(self):
+        super().__init__()
+        self._missions: set[str] = set()
+
     def on_episode_end(self, *, episode, metrics_logger=None, **kwargs) -> None:
         if metrics_logger is None:
             return
@@ -32,3 +48,14 @@ class DrivingMetrics(RLlibCallback):
                 ("driving", "mean_speed"), distance / (len(agent_episode) * TIMESTEP_S),
                 reduce="mean", window=WINDOW,
             )
+            self._log_mission(metrics_logger, info, agent_episode.get_return())
+
+    def _log_mission(self, metrics_logger, info: dict, episode_return: float) -> None:
+        key = mission_key(info.get("mission", ""))
+        if key is None or (key not in self._missions and len(self._missions) >= MAX_MISSIONS):
+            return
+        self._missions.add(key)
+        metrics_logger.log_value(("driving", "mission", key, "return"), float(episode_return),
+                                 reduce="mean", window=WINDOW)
+        metrics_logger.log_value(("driving", "mission", key, "reached_goal_rate"), float(info["reached_goal"]),
+                                 reduce="mean", window=WINDOW)

@@ -44,6 +44,13 @@ def test_default_run_with_an_override_writes_a_complete_run_directory(tmp_path):
     assert rows[-1]["learners/shared/policy_learning_rate"] == pytest.approx(0.0123)
     for metric in ("collision_rate", "off_road_rate", "reached_goal_rate", "mean_speed"):
         assert f"env_runners/driving/{metric}" in rows[-1]
+    # Per mission: the loop has two (scenarios/loop/scenario.py), and these few episodes see one or both.
+    prefix = "env_runners/driving/mission/"
+    missions = {key[len(prefix):].rsplit("/", 1)[0] for key in rows[-1] if key.startswith(prefix)}
+    assert missions and missions <= {"south->west", "north->east"}, missions
+    for mission in missions:
+        assert 0.0 <= rows[-1][f"{prefix}{mission}/reached_goal_rate"] <= 1.0
+        assert f"{prefix}{mission}/return" in rows[-1]
     # SMARTS's own time in the iteration (bench/train_throughput.py): some, and within the 2 runners' time.
     for row in rows:
         assert 0 < row["env_runners/smarts_seconds"] <= 2 * row["time_this_iter_s"]
