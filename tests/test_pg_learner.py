@@ -81,6 +81,32 @@ def test_reward_to_go_and_advantages_in_train_batch():
     np.testing.assert_allclose(batch[ADVANTAGES].numpy()[real], ADVANTAGES_BY_HAND, rtol=1e-6)
 
 
+@pytest.mark.parametrize("lambda_, advantages", [
+    # TD errors with gamma 0.5, V = 1: terminated [0.5, 1.5, 2.0] (V after the end is 0),
+    # truncated [0.5, 0.5] (bootstrapped with V(s_last) = 1).
+    (0.0, [0.5, 1.5, 2.0, 0.5, 0.5]),
+    # gamma * lambda = 0.25: A2 = 2.0, A1 = 1.5 + 0.25 * 2.0, A0 = 0.5 + 0.25 * 2.0; 0.5 + 0.25 * 0.5.
+    (0.5, [1.0, 2.0, 2.0, 0.625, 0.5]),
+])
+def test_gae_advantages_by_hand_with_the_same_value_targets(lambda_, advantages):
+    learner = make_learner(gamma=0.5, lambda_=lambda_, baseline="value", fcnet_hiddens=[8])
+    zero_policy_constant_value(learner, 1.0)
+    batch = learner._learner_connector(
+        rl_module=learner.module, batch={}, episodes=hand_built_episodes(),
+        shared_data={}, metrics=learner.metrics,
+    )[DEFAULT_MODULE_ID]
+    real = batch[Columns.LOSS_MASK].numpy()
+    np.testing.assert_allclose(batch[VALUE_TARGETS].numpy()[real], RETURNS, rtol=1e-6)
+    np.testing.assert_allclose(batch[ADVANTAGES].numpy()[real], advantages, rtol=1e-6)
+
+
+def test_gae_needs_the_value_baseline():
+    with pytest.raises(ValueError, match="lambda_"):
+        pg.Settings(lambda_=0.95, baseline="none")
+    with pytest.raises(ValueError, match="lambda_"):
+        pg.Settings(lambda_=1.5)
+
+
 def test_without_baseline_returns_are_the_advantages_and_truncation_is_not_bootstrapped():
     learner = make_learner(gamma=0.5, baseline="none", fcnet_hiddens=[8])
     batch = learner._learner_connector(

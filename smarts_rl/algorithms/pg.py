@@ -3,7 +3,8 @@
 `algo=pg` in the training driver. What one training iteration does:
 sample at least `train_batch_size` env steps (complete episodes by default),
 compute each step's discounted reward-to-go (bootstrapping truncated episodes
-with V(s_last) when `baseline=value`), take ONE policy gradient step on
+with V(s_last) when `baseline=value`) and advantage (reward-to-go minus V(s), or
+with `lambda_` < 1 GAE(lambda) as in SpinningUp's VPG), take ONE policy gradient step on
 -mean(logp(a|s) * advantage) [- entropy bonus] (and `vf_iters` steps fitting
 V(s) to the reward-to-go), sync weights.
 The learner and the returns computation live in `pg_learner.py`.
@@ -51,6 +52,9 @@ class Settings:
     lr: Any = 0.001
     # Discount factor of the reward-to-go.
     gamma: float = 0.99
+    # GAE lambda of the advantage: 1.0 is reward-to-go minus V(s); below 1 (needs baseline=value)
+    # each action is credited more with what follows it closely, less with the episode's far end.
+    lambda_: float = 1.0
     # Env steps per gradient step (at least this many; complete episodes overshoot a little).
     train_batch_size: int = 1000
     # Subtracted from the reward-to-go: "none", or "value" (a learned V(s), also bootstraps truncations).
@@ -80,6 +84,8 @@ class Settings:
         checks.one_of("name", self.name, ("pg",))
         self.lr = checks.lr_or_schedule("lr", self.lr)
         checks.discount("gamma", self.gamma)
+        if not checks.is_number(self.lambda_) or not 0 <= self.lambda_ <= 1:
+            checks.fail("lambda_", "in [0, 1]", self.lambda_)
         checks.at_least_one("train_batch_size", self.train_batch_size)
         checks.one_of("baseline", self.baseline, BASELINES)
         checks.one_of("normalize_advantages", self.normalize_advantages, (True, False))
@@ -95,6 +101,8 @@ class Settings:
                 "needs V(s) to bootstrap its return)",
                 self.batch_mode,
             )
+        if self.lambda_ < 1 and self.baseline != "value":
+            checks.fail("lambda_", "1.0 when algo.baseline=none (GAE needs V(s))", self.lambda_)
         checks.hidden_sizes("fcnet_hiddens", self.fcnet_hiddens)
         checks.one_of("fcnet_activation", self.fcnet_activation, ACTIVATIONS)
         if self.log_std_init is not None and not checks.is_number(self.log_std_init):
@@ -111,6 +119,7 @@ class PGConfig(AlgorithmConfig):
         defaults = Settings()
         self.lr = defaults.lr
         self.gamma = defaults.gamma
+        self.lambda_ = defaults.lambda_
         self.train_batch_size = defaults.train_batch_size
         self.grad_clip = defaults.grad_clip
         self.batch_mode = defaults.batch_mode
@@ -123,6 +132,7 @@ class PGConfig(AlgorithmConfig):
     def training(
         self,
         *,
+        lambda_=NotProvided,
         baseline=NotProvided,
         normalize_advantages=NotProvided,
         entropy_coeff=NotProvided,
@@ -132,6 +142,8 @@ class PGConfig(AlgorithmConfig):
     ) -> "PGConfig":
         """Sets RLlib's training settings plus PG's (see `Settings` for their meaning)."""
         super().training(**kwargs)
+        if lambda_ is not NotProvided:
+            self.lambda_ = lambda_
         if baseline is not NotProvided:
             self.baseline = baseline
         if normalize_advantages is not NotProvided:
@@ -153,6 +165,10 @@ class PGConfig(AlgorithmConfig):
                 "`batch_mode=truncate_episodes` needs `baseline='value'` to bootstrap "
                 "the returns of cut-off episodes; use `complete_episodes`."
             )
+        if not isinstance(self.lambda_, (int, float)) or not 0 <= self.lambda_ <= 1:
+            self._value_error(f"`lambda_` must be in [0, 1], got {self.lambda_!r}")
+        if self.lambda_ < 1 and self.baseline != "value":
+            self._value_error("`lambda_` < 1 (GAE) needs `baseline='value'`.")
         if not isinstance(self.vf_iters, int) or self.vf_iters < 1:
             self._value_error(f"`vf_iters` must be an int >= 1, got {self.vf_iters!r}")
         if not isinstance(self.entropy_coeff, (int, float)) or self.entropy_coeff < 0:
@@ -237,6 +253,7 @@ def algorithm_config(settings: Settings) -> PGConfig:
         .training(
             lr=settings.lr,
             gamma=settings.gamma,
+            lambda_=settings.lambda_,
             train_batch_size=settings.train_batch_size,
             grad_clip=settings.grad_clip,
             baseline=settings.baseline,

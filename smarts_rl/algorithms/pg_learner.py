@@ -6,7 +6,8 @@ Data flow per training batch (episodes -> train batch -> loss):
    pass also yields V(s_last) of truncated episodes, masked out of the loss.
 2. `RewardToGo` (appended after RLlib's default pipeline, so the batch is built)
    adds the discounted reward-to-go (`value_targets`) and the raw advantages
-   (reward-to-go minus V(s), or just the reward-to-go without a baseline).
+   (reward-to-go minus V(s), or just the reward-to-go without a baseline; with
+   `lambda_` < 1, GAE(lambda) on the TD errors r + gamma V(s') - V(s)).
 3. `PGTorchLearner.compute_loss_for_module` optionally normalises the advantages
    and returns  -mean(logp(a|s) * A) - entropy_coeff * H + vf_loss_coeff * vf_loss.
 4. The policy takes exactly one gradient step on that batch. The value function
@@ -63,10 +64,12 @@ class RewardToGo(ConnectorV2):
         *,
         gamma: float,
         value_baseline: bool,
+        lambda_: float = 1.0,
     ):
         super().__init__(input_observation_space, input_action_space)
         self.gamma = gamma
         self.value_baseline = value_baseline
+        self.lambda_ = lambda_
 
     def __call__(self, *, rl_module, episodes, batch: Dict[str, Any], **kwargs):
         # Rows of each module's batch follow this episode order (RLlib's default
@@ -80,9 +83,13 @@ class RewardToGo(ConnectorV2):
             rewards = convert_to_numpy(rewards_tensor)
             values = self._values(rl_module[module_id], module_batch, len(rewards))
             returns = self._returns(module_episodes, rewards, values, module_id)
+            if self.lambda_ < 1.0:
+                advantages = self._gae(module_episodes, rewards, values)
+            else:
+                advantages = returns - values
             as_tensor = lambda x: torch.as_tensor(x, device=rewards_tensor.device)
             module_batch[VALUE_TARGETS] = as_tensor(returns)
-            module_batch[ADVANTAGES] = as_tensor(returns - values)
+            module_batch[ADVANTAGES] = as_tensor(advantages)
         return batch
 
     def _values(self, module, module_batch, n: int) -> np.ndarray:
@@ -123,6 +130,22 @@ class RewardToGo(ConnectorV2):
         return returns
 
 
+    def _gae(self, episodes: List, rewards: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """GAE(lambda): A_t = sum_k (gamma lambda)^k delta_{t+k}, delta_t = r_t + gamma V(s_{t+1}) - V(s_t),
+        with V after a termination 0 (needs the value baseline's artificial last slots)."""
+        advantages = np.zeros_like(values)
+        start = 0
+        for episode in episodes:
+            last = start + len(episode) - 1
+            next_values = values[start + 1 : last + 1].copy()
+            if episode.is_terminated:
+                next_values[-1] = 0.0
+            deltas = rewards[start:last] + self.gamma * next_values - values[start:last]
+            advantages[start:last] = discounted_returns(deltas, self.gamma * self.lambda_)
+            start = last + 1
+        return advantages
+
+
 def _masked_mean(mask: Optional[torch.Tensor]):
     if mask is None:
         return torch.mean
@@ -148,7 +171,7 @@ class PGTorchLearner(LrFromConfig, TorchLearner):
             if value_baseline:
                 self._learner_connector.prepend(AddOneTsToEpisodesAndTruncate())
             self._learner_connector.append(
-                RewardToGo(gamma=self.config.gamma, value_baseline=value_baseline)
+                RewardToGo(gamma=self.config.gamma, value_baseline=value_baseline, lambda_=self.config.lambda_)
             )
 
     def after_gradient_based_update(self, *, timesteps: Dict[str, Any]) -> None:
