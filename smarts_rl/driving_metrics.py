@@ -2,12 +2,14 @@
 
 They land in each training result as `env_runners/driving/<name>`, averaged over the last
 episodes (one sample per agent per episode). Each mission of the scenario also gets
-`env_runners/driving/mission/<start road>-><goal road>/{return,reached_goal_rate}`: SMARTS rotates
+`env_runners/driving/mission/<start road>_to_<goal road>/{return,reached_goal_rate}`: SMARTS rotates
 a scenario's missions over episodes, and a mission the policy fails should show in the curves
 rather than hide in the mean.
 """
 
 from __future__ import annotations
+
+import re
 
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
@@ -20,10 +22,13 @@ MAX_MISSIONS = 8
 
 
 def mission_key(mission: str) -> str | None:
-    """The env's '<start road> -> <goal road>' as a metric key, or None for a route without a goal."""
-    if mission.endswith("-> anywhere"):
+    """The env's '<start road> -> <goal road>' as a metric key, or None for a route without a goal.
+
+    TensorBoard takes only letters, digits and `_.-` in a name; other characters become `_`."""
+    start, _, goal = mission.partition(" -> ")
+    if goal == "anywhere":
         return None
-    return mission.replace(" ", "")
+    return re.sub(r"[^A-Za-z0-9_.\-]", "_", f"{start}_to_{goal}")
 
 
 class DrivingMetrics(RLlibCallback):

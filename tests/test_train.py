@@ -47,7 +47,7 @@ def test_default_run_with_an_override_writes_a_complete_run_directory(tmp_path):
     # Per mission: the loop has two (scenarios/loop/scenario.py), and these few episodes see one or both.
     prefix = "env_runners/driving/mission/"
     missions = {key[len(prefix):].rsplit("/", 1)[0] for key in rows[-1] if key.startswith(prefix)}
-    assert missions and missions <= {"south->west", "north->east"}, missions
+    assert missions and missions <= {"south_to_west", "north_to_east"}, missions
     for mission in missions:
         assert 0.0 <= rows[-1][f"{prefix}{mission}/reached_goal_rate"] <= 1.0
         assert f"{prefix}{mission}/return" in rows[-1]
