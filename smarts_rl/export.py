@@ -96,15 +96,20 @@ def plain_network(module, activation: str, module_id: str):
         )
     theirs = [m for m in actor.modules() if isinstance(m, nn.Linear)] + [m for m in head.modules() if isinstance(m, nn.Linear)]
     obs_dim = module.observation_space.shape[0]
-    network = PolicyNetwork(obs_dim, [m.out_features for m in theirs[:-1]], activation, theirs[-1].out_features)
+    normalizes = getattr(module, "normalizes_observations", False)
+    network = PolicyNetwork(obs_dim, [m.out_features for m in theirs[:-1]], activation, theirs[-1].out_features,
+                            normalize_observations=normalizes)
     with torch.no_grad():
         for ours, source in zip(network.linear_layers(), theirs):
             ours.weight.copy_(source.weight)
             ours.bias.copy_(source.bias)
+        if normalizes:
+            network.obs_mean.copy_(module.obs_mean)
+            network.obs_var.copy_(module.obs_var)
         network.eval()
         obs = torch.rand(VERIFY_SAMPLES, obs_dim, generator=torch.Generator().manual_seed(0)) * 2 - 1
         # The raw head: any log-std ceiling is applied after it and plays no part in the mean action.
-        expected = head(actor({Columns.OBS: obs})[ENCODER_OUT])
+        expected = head(actor({Columns.OBS: module.normalized(obs) if normalizes else obs})[ENCODER_OUT])
         difference = float((network(obs) - expected).abs().max())
     if difference > VERIFY_TOLERANCE:
         raise UsageError(
@@ -160,6 +165,7 @@ def _write_package(out: Path, cfg, run_dir: Path, checkpoint: Path, networks: di
             "hidden": [layer.out_features for layer in layers[:-1]],
             "activation": cfg.algo.fcnet_activation,
             "outputs": layers[-1].out_features,
+            "normalize_observations": hasattr(network, "obs_mean"),
         }
     space = action_adapter(cfg.agent).action_space()
     if hasattr(space, "n"):

@@ -5,7 +5,9 @@ policy runs where Ray is not installed; it imports nothing but numpy and torch.
 
 RLlib's default torch module for PG and PPO (separate policy and value networks) computes the
 action distribution's inputs as Linear + activation for each hidden layer, then one Linear.
-The value network is not needed to act, so it is left out.
+The value network is not needed to act, so it is left out. A policy trained with
+`normalize_observations` first standardises its input with the running mean and variance it
+ended training with (`standardized`, which the RLlib module uses too).
 """
 
 from __future__ import annotations
@@ -16,13 +18,24 @@ from torch import nn
 
 # RLlib's names for its `fcnet_activation` choices.
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "swish": nn.SiLU, "silu": nn.SiLU, "linear": None}
+OBS_CLIP = 10.0  # standardised observations are clipped to +-this many standard deviations
+OBS_EPSILON = 1e-8  # added to the variance, so that features that never varied stay finite
+
+
+def standardized(obs: torch.Tensor, mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
+    """(obs - mean) / std per feature, clipped to +-OBS_CLIP (as Stable-Baselines3's VecNormalize)."""
+    return torch.clamp((obs - mean) / torch.sqrt(var + OBS_EPSILON), -OBS_CLIP, OBS_CLIP)
 
 
 class PolicyNetwork(nn.Module):
     """observation vectors (batch x obs_dim) → action distribution inputs (batch x outputs)."""
 
-    def __init__(self, obs_dim: int, hidden: list[int], activation: str, outputs: int):
+    def __init__(self, obs_dim: int, hidden: list[int], activation: str, outputs: int,
+                 normalize_observations: bool = False):
         super().__init__()
+        if normalize_observations:
+            self.register_buffer("obs_mean", torch.zeros(obs_dim))
+            self.register_buffer("obs_var", torch.ones(obs_dim))
         layers, size = [], obs_dim
         for width in hidden:
             layers.append(nn.Linear(size, width))
@@ -33,6 +46,8 @@ class PolicyNetwork(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        if hasattr(self, "obs_mean"):
+            obs = standardized(obs, self.obs_mean, self.obs_var)
         return self.layers(obs)
 
     def linear_layers(self) -> list[nn.Linear]:

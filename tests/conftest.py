@@ -63,8 +63,10 @@ def laner_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def continuous_run(tmp_path_factory) -> Path:
-    """PG, continuous agent, one policy per agent (so its only module is `agent_0`), on the loop."""
-    return _train_tiny(tmp_path_factory.mktemp("continuous") / "run", "agent=continuous", "agents.policy=per_agent")
+    """PG, continuous agent, one policy per agent (so its only module is `agent_0`), on the loop,
+    standardising its observations (so evaluate and export are checked with that, the laner run without)."""
+    return _train_tiny(tmp_path_factory.mktemp("continuous") / "run", "agent=continuous", "agents.policy=per_agent",
+                       "algo.normalize_observations=true")
 
 
 def run_module(module: str, *args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:

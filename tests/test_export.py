@@ -53,6 +53,7 @@ def test_exported_laner_policy_drives_the_merge_without_ray_as_rllib_does(laner_
     assert sum(p.stat().st_size for p in package.rglob("*") if p.is_file()) < 1_000_000
     metadata = json.loads((package / "policy.json").read_text())
     assert list(metadata["policies"]) == ["shared"] and metadata["action"] == {"kind": "discrete", "n": 4}
+    assert not metadata["policies"]["shared"]["normalize_observations"]
     assert "from loop_agent import entry_point" in (package / "README.md").read_text()
 
     episode, data = drive_without_ray(package, merge_scenario, tmp_path)
@@ -67,7 +68,8 @@ def test_exported_laner_policy_drives_the_merge_without_ray_as_rllib_does(laner_
 def test_exported_continuous_per_agent_policy_matches_rllib(continuous_run, merge_scenario, tmp_path, capfd):
     package = tmp_path / "exported" / "continuous_agent"
     assert export.main([f"run={continuous_run}", f"out={package}"]) == 0, capfd.readouterr().err
-    assert list(json.loads((package / "policy.json").read_text())["policies"]) == ["agent_0"]
+    policies = json.loads((package / "policy.json").read_text())["policies"]
+    assert list(policies) == ["agent_0"] and policies["agent_0"]["normalize_observations"]
 
     episode, data = drive_without_ray(package, merge_scenario, tmp_path)
     assert not episode["ray_imported"] and episode["steps"] >= 1

@@ -176,6 +176,62 @@ def test_log_std_max_lowers_the_spread_on_its_schedule_in_learner_and_env_runner
     restored.stop()
 
 
+def test_running_observation_stats_merge_batches_exactly():
+    from smarts_rl.policy_network import OBS_CLIP
+
+    import gymnasium as gym
+
+    config = small_config("Pendulum-v1", normalize_observations=True)
+    algo_module = config.get_rl_module_spec(
+        spaces={DEFAULT_MODULE_ID: (gym.spaces.Box(-10, 10, (3,)), gym.spaces.Box(-1, 1, (1,)))}
+    ).build()
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(loc=3.0, scale=s, size=(n, 3)).astype(np.float32) for s, n in ((0.1, 5), (2.0, 40), (0.5, 1))]
+    # Before any batch: the identity.
+    obs = torch.as_tensor(batches[0])
+    assert torch.equal(algo_module.normalized(obs), obs)
+    for batch in batches:
+        algo_module.update_observation_stats(torch.as_tensor(batch))
+    together = np.concatenate(batches)
+    assert float(algo_module.obs_count) == len(together)
+    np.testing.assert_allclose(algo_module.obs_mean.numpy(), together.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(algo_module.obs_var.numpy(), together.var(0), rtol=1e-4)
+    standardised = algo_module.normalized(torch.as_tensor(together)).numpy()
+    np.testing.assert_allclose(standardised.mean(0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(standardised.std(0), 1.0, rtol=1e-3)
+    far = torch.full((1, 3), 1e6)
+    assert torch.all(algo_module.normalized(far) == OBS_CLIP)
+
+
+def test_normalize_observations_stats_follow_the_batches_into_env_runner_and_checkpoint(ray_local, tmp_path):
+    algo = small_config("Pendulum-v1", normalize_observations=True).env_runners(num_env_runners=1).build_algo()
+    obs = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32) * 3
+    for _ in range(2):
+        result = algo.train()
+    learner_module = algo.get_module()
+    # Every real step of both batches (Pendulum's episodes are truncated, so PG adds one artificial
+    # step to each, which the statistics must leave out).
+    assert float(learner_module.obs_count) == result["num_env_steps_sampled_lifetime"]
+    assert np.all(learner_module.obs_var.numpy() > 0) and not np.allclose(learner_module.obs_mean.numpy(), 0)
+    expected = action_dist_inputs(algo, obs)
+    # The remote env runner samples with the learner's statistics: they came with the weights.
+    [runner_out] = algo.env_runner_group.foreach_env_runner(
+        lambda runner: runner.module.forward_inference({Columns.OBS: torch.as_tensor(obs)})[
+            Columns.ACTION_DIST_INPUTS].numpy(),
+        local_env_runner=False,
+    )
+    np.testing.assert_allclose(runner_out, expected, rtol=1e-5)
+    # Standardising is part of the action: without it the same weights act differently.
+    with torch.no_grad():
+        raw = learner_module.pi(learner_module.encoder.actor_encoder({Columns.OBS: torch.as_tensor(obs)})["encoder_out"])
+    assert not np.allclose(raw.numpy(), expected)
+    checkpoint = algo.save_to_path(str(tmp_path / "ckpt"))
+    algo.stop()
+    restored = Algorithm.from_checkpoint(checkpoint)
+    np.testing.assert_allclose(action_dist_inputs(restored, obs), expected, rtol=1e-5)
+    restored.stop()
+
+
 @pytest.mark.parametrize("value", [[[10, -1.0], [20, -2.0]], "low", [[0, -1.0]]])
 def test_log_std_max_rejects_malformed_schedules(value):
     with pytest.raises(ValueError, match="algo.log_std_max"):

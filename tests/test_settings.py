@@ -11,7 +11,8 @@ from smarts_rl.algorithms import pg, ppo
 CONF = pathlib.Path(__file__).resolve().parents[1] / "conf" / "algo"
 ALGOS = {"pg": pg, "ppo": ppo}
 # Settings fields that are not AlgorithmConfig attributes.
-NOT_CONFIG_ATTRIBUTES = {"name", "fcnet_hiddens", "fcnet_activation", "log_std_init", "log_std_max"}  # model_config keys
+NOT_CONFIG_ATTRIBUTES = {"name", "fcnet_hiddens", "fcnet_activation", "log_std_init", "log_std_max",
+                         "normalize_observations"}  # model_config keys
 
 
 def algo_yaml(name):
@@ -54,6 +55,8 @@ def test_settings_land_in_the_algorithm_config_under_the_same_names(name):
     assert config.model_config["fcnet_activation"] == settings.fcnet_activation
     if hasattr(settings, "log_std_init"):
         assert config.model_config["log_std_init"] == settings.log_std_init
+    if hasattr(settings, "normalize_observations"):
+        assert config.model_config["normalize_observations"] == settings.normalize_observations
     # Left to the driver.
     assert config.env is None and not config.is_multi_agent
 

@@ -34,7 +34,12 @@ from ray.rllib.utils.metrics import (
 )
 
 from smarts_rl.algorithms import checks, mlp_model_config
-from smarts_rl.algorithms.actor_critic_module import LOG_STD_INIT, LOG_STD_MAX, ActorCriticModule
+from smarts_rl.algorithms.actor_critic_module import (
+    LOG_STD_INIT,
+    LOG_STD_MAX,
+    NORMALIZE_OBSERVATIONS,
+    ActorCriticModule,
+)
 from smarts_rl.fault_tolerance import WaitForEnvRunners
 
 BASELINES = ("none", "value")
@@ -79,6 +84,8 @@ class Settings:
     log_std_init: Optional[float] = -1.0
     # Continuous actions: ceiling on that log std, a number or [[env_step, log std], ...] (null: none).
     log_std_max: Any = field(default_factory=lambda: [[0, -1.0], [120_000, -1.0], [170_000, -1.5]])
+    # Standardise each observation feature by its running mean and std (clipped to +-10), as SB3's VecNormalize.
+    normalize_observations: bool = False
 
     def __post_init__(self):
         checks.one_of("name", self.name, ("pg",))
@@ -109,6 +116,7 @@ class Settings:
             checks.fail("log_std_init", "a number or null", self.log_std_init)
         if self.log_std_max is not None:
             self.log_std_max = checks.number_or_schedule("log_std_max", self.log_std_max)
+        checks.one_of("normalize_observations", self.normalize_observations, (True, False))
 
 
 class PGConfig(AlgorithmConfig):
@@ -268,6 +276,7 @@ def algorithm_config(settings: Settings) -> PGConfig:
             **mlp_model_config(settings),
             LOG_STD_INIT: settings.log_std_init,
             LOG_STD_MAX: settings.log_std_max,
+            NORMALIZE_OBSERVATIONS: settings.normalize_observations,
         })
     )
 

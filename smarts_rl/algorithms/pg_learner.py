@@ -246,11 +246,21 @@ class PGTorchLearner(LrFromConfig, TorchLearner):
         return total_loss
 
     def _uncompiled_update(self, batch, **kwargs):
+        self._update_observation_stats(batch)
         result = super()._uncompiled_update(batch, **kwargs)  # policy + first value step
         if self.config.baseline == "value":
             for _ in range(self.config.vf_iters - 1):
                 self._value_step(batch)
         return result
+
+    def _update_observation_stats(self, batch) -> None:
+        """Modules that standardise their observations take in this batch's (real) ones first."""
+        for module_id, module_batch in batch.items():
+            module = self.module[module_id].unwrapped()
+            if getattr(module, "normalizes_observations", False):
+                observations = module_batch[Columns.OBS]
+                mask = module_batch.get(Columns.LOSS_MASK)
+                module.update_observation_stats(observations if mask is None else observations[mask])
 
     def _value_step(self, batch) -> None:
         losses = {}

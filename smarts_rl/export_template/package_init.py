@@ -63,7 +63,8 @@ class ExportedPolicy:
     def __init__(self, policy_id: str | None = None):
         self.policy_id = _checked_policy_id(policy_id)
         spec = METADATA["policies"][self.policy_id]
-        self.network = PolicyNetwork(spec["obs_dim"], spec["hidden"], spec["activation"], spec["outputs"])
+        self.network = PolicyNetwork(spec["obs_dim"], spec["hidden"], spec["activation"], spec["outputs"],
+                                     normalize_observations=spec.get("normalize_observations", False))
         self.network.load_state_dict(torch.load(PACKAGE_DIR / spec["weights"], weights_only=True))
         self.network.eval()
 
