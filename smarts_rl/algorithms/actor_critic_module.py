@@ -13,7 +13,7 @@ way drives markedly faster than the car it trained in (on the loop: 15 m/s again
 collisions instead of 30%). Lowering the spread towards the end of training lets the policy
 re-tune for the car it will be evaluated in. PG's default narrows it from e^-1 to e^-1.5; merge's
 preset goes on to e^-2.5 with the lr cut meanwhile (two loop runs that narrowed to e^-2.5 at an
-uncut lr 3e-3 collapsed; see the README's Results). The ceiling is a buffer of the module, so it
+uncut lr 3e-3 collapsed; see docs/results.md). The ceiling is a buffer of the module, so it
 travels with the weights to the env runners and into checkpoints; the learner moves it.
 Discrete actions are left as they are.
 
