@@ -18,7 +18,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from smarts_rl.config import CONF_DIR, compose_config, experiment_presets, group_options, register_configs, settings
 from smarts_rl.errors import USAGE_EXIT_CODE, UsageError, one_line
-from smarts_rl.resume import check_resume_overrides, check_run_dir, override_key, remember_stop, resumed_config
+from smarts_rl.resume import (
+    check_resume_overrides,
+    check_run_dir,
+    override_key,
+    refuse_existing_run,
+    remember_overrides,
+    resumed_config,
+)
 
 PROGRAM = "train.py"
 # Flags after which Hydra prints something and exits, or which change where configs come from.
@@ -107,7 +114,17 @@ def check_resources(cfg) -> None:
         check_fit(cfg, cpus, scheduler_module(cfg.scheduler.name).num_trials(cfg.scheduler), cpus)
 
 
-def check_job(overrides: list[str], multirun: bool) -> None:
+def job_dir(cfg: DictConfig, job_num: int | None) -> Path:
+    """The run directory Hydra will give this job (a multirun's: the sweep dir's subdir)."""
+    if job_num is None:
+        return Path(cfg.hydra.run.dir)
+    cfg.hydra.job.num = job_num
+    return Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
+
+
+def check_job(overrides: list[str], job_num: int | None) -> None:
+    """`job_num`: the job's index in a multirun, None for a single run."""
+    from smarts_rl import warm_start
     from smarts_rl.scenarios import scenario_source
     from smarts_rl.training import check_mutations
 
@@ -116,7 +133,9 @@ def check_job(overrides: list[str], multirun: bool) -> None:
     check_mutations(typed)
     check_resources(typed)
     scenario_source(typed.scenario, cwd=Path.cwd())
-    check_writable(Path(cfg.hydra.sweep.dir if multirun else cfg.hydra.run.dir))
+    refuse_existing_run(job_dir(cfg, job_num))
+    check_writable(Path(cfg.hydra.sweep.dir if job_num is not None else cfg.hydra.run.dir))
+    warm_start.plan(typed, Path.cwd())
 
 
 def preflight(argv: list[str]) -> list[str]:
@@ -129,6 +148,10 @@ def preflight(argv: list[str]) -> list[str]:
     resume = next((o.split("=", 1)[1] for o in overrides if override_key(o) == "resume"), None)
 
     if resume not in (None, "", "null"):
+        if any(override_key(o) == "init_from" and o.split("=", 1)[1] not in ("", "null") for o in overrides):
+            raise UsageError(
+                "init_from starts a new run from a trained policy, resume continues a run: give one of them"
+            )
         if multirun:
             raise UsageError("resume: a run is resumed on its own, not in a multirun")
         run_dir = check_run_dir(resume, Path.cwd())
@@ -138,9 +161,11 @@ def preflight(argv: list[str]) -> list[str]:
         # Continue in place, and keep the run's own .hydra/ as it is.
         return flags + others + [f"resume={run_dir}", f"hydra.run.dir={run_dir}", "hydra.output_subdir=null"]
 
-    jobs = expand_sweeps(overrides) if multirun else [overrides]
-    for job in jobs:
-        check_job(job, multirun)
+    if multirun:
+        for num, job in enumerate(expand_sweeps(overrides)):
+            check_job(job, num)
+    else:
+        check_job(overrides, None)
     return flags + overrides
 
 
@@ -149,16 +174,19 @@ def preflight(argv: list[str]) -> list[str]:
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def hydra_main(cfg: DictConfig) -> dict:
+    from smarts_rl import warm_start
     from smarts_rl.training import train
 
     run_dir = Path(HydraConfig.get().runtime.output_dir).resolve()
     if cfg.resume:
         raw = resumed_config(run_dir, check_resume_overrides(list(HydraConfig.get().overrides.task)))
         typed = settings(raw)
-        remember_stop(run_dir, raw)
+        remember_overrides(run_dir, raw)
         summary = train(typed, run_dir, resume=True)
     else:
-        summary = train(settings(cfg), run_dir)
+        typed = settings(cfg)
+        # Checked in preflight; Hydra does not change the working directory (hydra.job.chdir).
+        summary = train(typed, run_dir, warm=warm_start.plan(typed, Path.cwd()))
     if summary.get("usage_error"):
         print(f"{PROGRAM}: error: {summary['error']}", file=sys.stderr)
         _statuses.append("usage_error")

@@ -163,7 +163,18 @@ class Config:
     fault_tolerance: FaultToleranceSettings = field(default_factory=FaultToleranceSettings)
     ray: RaySettings = field(default_factory=RaySettings)
     resume: Optional[str] = None
-    """A run directory to continue (its own config is used; only `stop.*` may change)."""
+    """A run directory to continue (its own config is used; only the keys of how it samples may change)."""
+    init_from: Optional[str] = None
+    """A run or checkpoint directory whose policies (and value functions) this new run starts from."""
+    init_checkpoint: str = "best"
+    """With init_from a run directory: its best trial's checkpoint (`best`) or its newest (`latest`)."""
+
+    def __post_init__(self):
+        if self.init_checkpoint not in ("best", "latest"):
+            raise ValueError(
+                f"init_checkpoint must be best or latest, got {self.init_checkpoint!r} "
+                "(name a checkpoint directory with init_from=<path>)"
+            )
 
 
 def algorithm_module(name: str):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import pickle
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -168,18 +169,24 @@ def load_modules(checkpoint: Path) -> dict:
     """module id → the torch RLModule, from an RLlib algorithm checkpoint (no Ray session needed)."""
     from ray.rllib.core.rl_module.rl_module import RLModule
 
-    # RLlib logs a deprecation notice about its own default modules on every load.
-    deprecations = logging.getLogger("ray._common.deprecation")
-    level = deprecations.level
-    deprecations.setLevel(logging.ERROR)
-    try:
+    with quiet_deprecations():
         multi = RLModule.from_checkpoint(str(Path(checkpoint) / MODULES_IN_CHECKPOINT))
-    finally:
-        deprecations.setLevel(level)
     modules = {module_id: multi[module_id] for module_id in multi.keys()}
     for module in modules.values():
         module.eval()
     return modules
+
+
+@contextmanager
+def quiet_deprecations():
+    """RLlib logs a deprecation notice about its own default modules whenever it builds one."""
+    deprecations = logging.getLogger("ray._common.deprecation")
+    level = deprecations.level
+    deprecations.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        deprecations.setLevel(level)
 
 
 def check_spaces(modules: dict, agent: AgentSettings, checkpoint: Path) -> None:

@@ -1,8 +1,10 @@
 """`train.py resume=<run dir>`: continue a run in place, with the run's own config.
 
-Only `stop.*` may change on resume (to extend a run): every other setting shaped the
-trials, their checkpoints and the PBT population, so changing it mid-run would make the
-result something no single config describes.
+Only the keys that decide where and how fast the run samples may change on resume: `stop.*`
+(to extend a run), `env_runners.*`, `ray.*`, `fault_tolerance.*` and `checkpoint.num_to_keep`
+(to finish on another machine). Every other setting shaped what the trials learn, their
+checkpoints and the PBT population, so changing it mid-run would make the result something no
+single config describes.
 """
 
 from __future__ import annotations
@@ -43,35 +45,65 @@ def override_key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
 
 
+RESUMABLE_GROUPS = ("stop", "env_runners", "ray", "fault_tolerance")
+RESUMABLE_KEYS = ("checkpoint.num_to_keep",)
+
+
+def may_change_on_resume(key: str) -> bool:
+    return key in RESUMABLE_KEYS or key.split(".", 1)[0] in RESUMABLE_GROUPS and "." in key
+
+
 def check_resume_overrides(overrides: list[str]) -> list[str]:
-    """The `stop.*` overrides to apply; anything else but `resume`/`hydra.*` is refused."""
+    """The overrides to apply to the run's config; anything else but `resume`/`hydra.*` is refused."""
     refused = [
         o for o in overrides
-        if not (override_key(o) == "resume" or override_key(o).startswith(("stop.", "hydra.")))
+        if not (override_key(o) == "resume" or override_key(o).startswith("hydra.") or may_change_on_resume(override_key(o)))
     ]
     if refused:
         raise UsageError(
-            "resume: only stop.* may change when resuming (the run continues with the config "
-            f"its trials were built from); refused: {' '.join(refused)}"
+            f"resume: only {', '.join(g + '.*' for g in RESUMABLE_GROUPS)} and {', '.join(RESUMABLE_KEYS)} may change "
+            "when resuming (they decide where and how fast the run samples, not what its trials learn); "
+            f"refused: {' '.join(refused)}"
         )
-    malformed = [o for o in overrides if override_key(o).startswith("stop.") and o[0] in "+~"]
+    changes = [o for o in overrides if may_change_on_resume(override_key(o))]
+    malformed = [o for o in changes if o[0] in "+~"]
     if malformed:
-        raise UsageError(f"resume: stop.* overrides take the form stop.<key>=<value>; got {' '.join(malformed)}")
-    return [o for o in overrides if override_key(o).startswith("stop.")]
+        raise UsageError(f"resume: overrides take the form <key>=<value>; got {' '.join(malformed)}")
+    return changes
 
 
-def resumed_config(run_dir: Path, stop_overrides: list[str]) -> DictConfig:
-    """The run's own config with the new stop limits applied (not yet saved)."""
+def resumed_config(run_dir: Path, overrides: list[str]) -> DictConfig:
+    """The run's own config with the resume's overrides applied (not yet saved)."""
     cfg = OmegaConf.load(Path(run_dir) / RUN_CONFIG)
-    if stop_overrides:
-        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(stop_overrides))
+    if overrides:
+        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(overrides))
     return cfg
 
 
-def remember_stop(run_dir: Path, cfg: DictConfig) -> None:
-    """Write the (validated) stop limits back, so the run's stopper and later resumes see them."""
+def remember_overrides(run_dir: Path, cfg: DictConfig) -> None:
+    """Write the (validated) changes back, so the run's stopper and later resumes see them."""
     path = Path(run_dir) / RUN_CONFIG
     saved = OmegaConf.load(path)
-    if saved.get("stop") != cfg.get("stop"):
-        saved.stop = cfg.stop
+    changed = False
+    for key in (*RESUMABLE_GROUPS, *RESUMABLE_KEYS):
+        if OmegaConf.select(saved, key) != OmegaConf.select(cfg, key):
+            OmegaConf.update(saved, key, OmegaConf.select(cfg, key), merge=False)
+            changed = True
+    if changed:
         OmegaConf.save(saved, path)
+
+
+def holds_run(directory: Path) -> bool:
+    """Whether a run of train.py already lives in `directory` (its config, Tune experiment or summary)."""
+    from smarts_rl.summary import SUMMARY_FILE
+
+    directory = Path(directory)
+    return any((directory / p).exists() for p in (RUN_CONFIG, EXPERIMENT_DIR, SUMMARY_FILE))
+
+
+def refuse_existing_run(directory: Path) -> None:
+    if holds_run(directory):
+        raise UsageError(
+            f"{Path(directory).resolve()} already holds a run: continue it with resume={Path(directory).resolve()}, "
+            "or choose another directory (hydra.run.dir=..., or hydra.sweep.dir=... for a multirun)"
+        )

@@ -12,6 +12,7 @@ explicitly with `checkpoint=<path>`.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -21,6 +22,18 @@ from smarts_rl.resume import RUN_CONFIG, experiment_dir
 from smarts_rl.summary import SUMMARY_FILE
 
 CHECKPOINT_CHOICES = ("best", "latest")
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The keys a command names a run and its checkpoint with, for its messages."""
+
+    run: str = "run"
+    choice: str = "checkpoint"  # best / latest
+    path: str = "checkpoint"  # a checkpoint directory
+
+
+EVALUATE_KEYS = Keys()
 # Where an RLlib Algorithm checkpoint keeps its RLModules (one folder per module id).
 MODULES_IN_CHECKPOINT = Path("learner_group") / "learner" / "rl_module"
 
@@ -52,23 +65,23 @@ def all_checkpoints(run_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: (p.stat().st_mtime, str(p)))
 
 
-def find_checkpoint(run_dir: Path, choice: str, cwd: Path) -> Path:
+def find_checkpoint(run_dir: Path, choice: str, cwd: Path, keys: Keys = EVALUATE_KEYS) -> Path:
     """`best` (the best trial's checkpoint in summary.json), `latest` (the newest on disk) or a path."""
     if choice not in CHECKPOINT_CHOICES:
-        return checked_checkpoint(choice, cwd)
+        return checked_checkpoint(choice, cwd, keys)
     checkpoints = all_checkpoints(run_dir)
     if not checkpoints:
         raise UsageError(
-            f"run={run_dir}: the run has no checkpoint (nothing in {experiment_dir(run_dir)}/*/checkpoint_*): "
-            "did training finish an iteration? Pass checkpoint=<path> to use one from elsewhere"
+            f"{keys.run}={run_dir}: the run has no checkpoint (nothing in {experiment_dir(run_dir)}/*/checkpoint_*): "
+            f"did training finish an iteration? Pass {keys.path}=<path> to use one from elsewhere"
         )
     if choice == "latest":
         return checkpoints[-1]
     best = _best_from_summary(run_dir)
     if best is None:
         raise UsageError(
-            f"run={run_dir}: {SUMMARY_FILE} names no best checkpoint (the run was interrupted before "
-            "it wrote one); use checkpoint=latest or checkpoint=<path>"
+            f"{keys.run}={run_dir}: {SUMMARY_FILE} names no best checkpoint (the run was interrupted before "
+            f"it wrote one); use {keys.choice}=latest or {keys.path}=<path>"
         )
     if not _inside_run(best, run_dir):
         # A run directory that was moved or copied names its old place: take the same
@@ -76,12 +89,12 @@ def find_checkpoint(run_dir: Path, choice: str, cwd: Path) -> Path:
         moved = experiment_dir(run_dir) / best.parent.name / best.name
         if not (moved.is_dir() and _inside_run(moved, run_dir)):
             raise UsageError(
-                f"run={run_dir}: {SUMMARY_FILE} names a best checkpoint outside the run ({best}); "
-                "a checkpoint is a pickle, so it is loaded only when named: pass checkpoint=<path> if you trust it"
+                f"{keys.run}={run_dir}: {SUMMARY_FILE} names a best checkpoint outside the run ({best}); "
+                f"a checkpoint is a pickle, so it is loaded only when named: pass {keys.path}=<path> if you trust it"
             )
         best = moved
     if not (best / MODULES_IN_CHECKPOINT).is_dir():
-        raise UsageError(f"run={run_dir}: the best checkpoint {best} is gone; use checkpoint=latest")
+        raise UsageError(f"{keys.run}={run_dir}: the best checkpoint {best} is gone; use {keys.choice}=latest")
     return best
 
 
@@ -90,17 +103,21 @@ def _inside_run(path: Path, run_dir: Path) -> bool:
     return Path(path).resolve().is_relative_to(experiment_dir(Path(run_dir).resolve()).resolve())
 
 
-def checked_checkpoint(path: str, cwd: Path) -> Path:
+def checked_checkpoint(path: str, cwd: Path, keys: Keys = EVALUATE_KEYS) -> Path:
     checkpoint = Path(path).expanduser()
     checkpoint = (checkpoint if checkpoint.is_absolute() else Path(cwd) / checkpoint).resolve()
     if not checkpoint.is_dir():
-        raise UsageError(f"checkpoint={path}: no such directory (use best, latest or a checkpoint directory)")
-    if not (checkpoint / MODULES_IN_CHECKPOINT).is_dir():
+        raise UsageError(f"{keys.path}={path}: no such directory (use best, latest or a checkpoint directory)")
+    if not is_checkpoint(checkpoint):
         raise UsageError(
-            f"checkpoint={path}: not an RLlib algorithm checkpoint of train.py "
+            f"{keys.path}={path}: not an RLlib algorithm checkpoint of train.py "
             f"(no {MODULES_IN_CHECKPOINT} in {checkpoint})"
         )
     return checkpoint
+
+
+def is_checkpoint(path: Path) -> bool:
+    return (Path(path) / MODULES_IN_CHECKPOINT).is_dir()
 
 
 def _best_from_summary(run_dir: Path) -> Path | None:

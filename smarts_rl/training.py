@@ -24,6 +24,8 @@ from smarts_rl.resume import RUN_CONFIG, experiment_dir, latest_experiment_state
 from smarts_rl.schedulers.pbt import EXPLOITS_FILE, drop_unsaved_exploits
 from smarts_rl.stopping import RunStopper, limits_from, reached
 from smarts_rl.summary import trial_records, write_summary
+from smarts_rl import warm_start
+from smarts_rl.warm_start import WarmStart
 
 log = logging.getLogger(__name__)
 METRIC = "env_runners/episode_return_mean"
@@ -87,7 +89,7 @@ def check_mutations(cfg: Config) -> None:
             )
 
 
-def header(cfg: Config) -> dict:
+def header(cfg: Config, init_from: str | None = None) -> dict:
     return {
         "algo": cfg.algo.name,
         "scheduler": cfg.scheduler.name,
@@ -95,11 +97,13 @@ def header(cfg: Config) -> dict:
         "agent": cfg.agent.name,
         "agents": cfg.agents.count,
         "seed": cfg.seed,
+        **({"init_from": init_from} if init_from else {}),
     }
 
 
 def build_tuner(
-    cfg: Config, run_dir: Path, scenario_dir: Path, cpus: float, resume: bool, largest_node_cpus: float | None = None
+    cfg: Config, run_dir: Path, scenario_dir: Path, cpus: float, resume: bool, largest_node_cpus: float | None = None,
+    warm: WarmStart | None = None,
 ):
     from ray import tune
 
@@ -113,6 +117,8 @@ def build_tuner(
     scheduler = scheduler_module(cfg.scheduler.name)
     trials = scheduler.num_trials(cfg.scheduler)
     algo_config = build_algorithm_config(cfg, scenario_dir, cpus / trials, largest_node_cpus)
+    if warm:
+        algo_config.callbacks(on_algorithm_init=warm_start.on_algorithm_init(warm))
     trainable = algo_config.algo_class
     if resume:
         from ray.tune import ResumeConfig
@@ -169,8 +175,9 @@ def write_curves(run_dir: Path, records: list[dict], title: str) -> None:
     plot_curves(trial_dirs, run_dir / CURVES_FILE, read_exploits(run_dir / EXPLOITS_FILE), title)
 
 
-def train(cfg: Config, run_dir: Path, resume: bool = False) -> dict:
+def train(cfg: Config, run_dir: Path, resume: bool = False, warm: WarmStart | None = None) -> dict:
     """Run (or continue) the experiment; always leaves summary.json and curves.png behind.
+    `warm`: where a new run's modules start from (`init_from`).
 
     The returned summary has `usage_error: True` (not saved) when the run was refused because
     the connected Ray cannot run what was asked (train.py then exits with 2)."""
@@ -179,6 +186,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False) -> dict:
 
     run_dir = Path(run_dir).resolve()
     status, records, error, usage_error = "failed", [], None, False
+    init_from = str(warm.checkpoint) if warm else warm_start.recorded_checkpoint(run_dir, cfg) if resume else None
     try:
         check_mutations(cfg)
         scenario_dir = build_scenario(scenario_source(cfg.scenario, cwd=Path.cwd()))
@@ -191,7 +199,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False) -> dict:
             check_fit(cfg, cpus, scheduler_module(cfg.scheduler.name).num_trials(cfg.scheduler), node_cpus)
             if cfg.ray.address:
                 check_run_dir_shared(run_dir)
-            tuner = build_tuner(cfg, run_dir, scenario_dir, cpus, resume, node_cpus)
+            tuner = build_tuner(cfg, run_dir, scenario_dir, cpus, resume, node_cpus, warm)
             results = tuner.fit()
         records = trial_records(results, algo_keys(cfg))
         status = run_status(records, limits_from(run_dir / RUN_CONFIG))
@@ -205,7 +213,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False) -> dict:
         error = one_line(exc)
         records = records or _records_on_disk(run_dir, cfg)
     finally:
-        summary = write_summary(run_dir, status, header(cfg), records, error)
+        summary = write_summary(run_dir, status, header(cfg, init_from), records, error)
         try:
             write_curves(run_dir, records, f"{cfg.algo.name} on {summary['scenario']}")
         except Exception:  # a plot must never hide the run's outcome

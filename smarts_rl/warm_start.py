@@ -1,0 +1,171 @@
+"""`train.py init_from=<run dir | checkpoint dir>`: a new run whose policies start from a trained one.
+
+A run directory means one of its checkpoints, `init_checkpoint=best` (its best trial's) or
+`latest`, found as `evaluate` finds it (smarts_rl/trained_run.py). Every trial of the new run
+(each member of a PBT population, each grid point) builds its RLModules fresh and then takes their
+state from the checkpoint: the policy and value networks, and the observation statistics of a
+module that standardises its observations. The rest starts anew: iteration 0, the optimizer,
+the learning-rate and log-std-ceiling schedules. With `agents.policy=per_agent` and a checkpoint
+of one (shared) policy, each agent's policy starts as a copy of it.
+
+The driver checks the checkpoint before Ray starts: each module of the new run must have the same
+layout as the one it is loaded from (spaces, hidden sizes, activation, observation statistics,
+and for a checkpoint of another algorithm, every weight), else the run is refused naming what differs.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from smarts_rl.errors import UsageError
+from smarts_rl.resume import RUN_CONFIG
+from smarts_rl.trained_run import MODULES_IN_CHECKPOINT, Keys, find_checkpoint, is_checkpoint
+
+INIT_KEYS = Keys(run="init_from", choice="init_checkpoint", path="init_from")
+# A buffer the learner sets from the run's own schedule (actor_critic_module.py): not a weight.
+SCHEDULED_BUFFERS = {"log_std_max"}
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    checkpoint: Path
+    sources: dict  # module id in this run -> module id in the checkpoint
+
+
+def find_init_checkpoint(init_from: str, choice: str, cwd: Path) -> Path:
+    """The checkpoint `init_from` names: a checkpoint directory, or a run directory's best/latest one."""
+    path = Path(init_from).expanduser()
+    path = (path if path.is_absolute() else Path(cwd) / path).resolve()
+    if not path.exists():
+        raise UsageError(f"init_from={init_from}: no such directory ({path})")
+    if is_checkpoint(path):
+        return path
+    if (path / RUN_CONFIG).is_file():
+        return find_checkpoint(path, choice, cwd, INIT_KEYS)
+    raise UsageError(
+        f"init_from={init_from}: {path} is neither a run directory of train.py (no {RUN_CONFIG}) "
+        f"nor an RLlib checkpoint (no {MODULES_IN_CHECKPOINT})"
+    )
+
+
+def plan(cfg, cwd: Path) -> WarmStart | None:
+    """Where each module of the run `cfg` describes starts from, checked; None without init_from."""
+    from smarts_rl.policies import load_modules
+
+    if not cfg.init_from:
+        return None
+    checkpoint = find_init_checkpoint(cfg.init_from, cfg.init_checkpoint, cwd)
+    trained, fresh = load_modules(checkpoint), fresh_modules(cfg)
+    sources = module_sources(sorted(fresh), sorted(trained), checkpoint)
+    for target, source in sources.items():
+        check_layout(fresh[target], trained[source], cfg, f"init_from={checkpoint}: policy {source}")
+    return WarmStart(checkpoint, sources)
+
+
+def module_sources(targets: list[str], trained: list[str], checkpoint: Path) -> dict:
+    """Each module takes the checkpoint's module of its id, or the checkpoint's only one."""
+    if all(t in trained for t in targets):
+        return {t: t for t in targets}
+    if len(trained) == 1:
+        return {t: trained[0] for t in targets}
+    missing = ", ".join(t for t in targets if t not in trained)
+    raise UsageError(
+        f"init_from={checkpoint}: this run needs policies {', '.join(targets)}; the checkpoint has "
+        f"{', '.join(trained)} and none for {missing} (agents.policy and agents.count must match those)"
+    )
+
+
+def fresh_modules(cfg) -> dict:
+    """The RLModules the run's trials build, untrained (module id -> module)."""
+    from smarts_rl.agents import action_adapter
+    from smarts_rl.env import observation
+    from smarts_rl.policies import quiet_deprecations
+    from smarts_rl.rllib_setup import build_algorithm_config
+
+    # The env config is not read here: no scenario is needed.
+    config = build_algorithm_config(cfg, Path("unused"))
+    spaces = (observation.observation_space(), action_adapter(cfg.agent).action_space())
+    spec = config.get_multi_rl_module_spec(spaces={m: spaces for m in config.policies}, inference_only=False)
+    with quiet_deprecations():
+        multi = spec.build()
+    return {m: multi[m] for m in multi.keys()}
+
+
+def check_layout(fresh, trained, cfg, what: str) -> None:
+    """One line naming the first difference between a fresh module and the trained one it starts from."""
+    if trained.observation_space != fresh.observation_space:
+        raise UsageError(f"{what} reads observations {trained.observation_space}, this run's are {fresh.observation_space}")
+    if trained.action_space != fresh.action_space:
+        raise UsageError(
+            f"{what} acts in {trained.action_space}, agent={cfg.agent.name} in {fresh.action_space}"
+        )
+    for key, setting in (("fcnet_hiddens", "algo.fcnet_hiddens"), ("fcnet_activation", "algo.fcnet_activation")):
+        had, has = trained.model_config.get(key), fresh.model_config.get(key)
+        if had != has:
+            raise UsageError(f"{what} has {key} {had}, this run's {setting} is {has}")
+    had, has = _normalizes(trained), _normalizes(fresh)
+    if had != has:
+        raise UsageError(
+            f"{what} {'standardises' if had else 'does not standardise'} its observations, this run "
+            f"{'does' if has else 'does not'} (algo.normalize_observations; algo={cfg.algo.name})"
+        )
+    had, has = _layout(trained), _layout(fresh)
+    if had != has:
+        different = sorted(set(had.items()) ^ set(has.items()))[0][0]
+        raise UsageError(
+            f"{what} ({type(trained).__name__}) and this run's algo={cfg.algo.name} module "
+            f"({type(fresh).__name__}) are laid out differently, e.g. {different}: "
+            f"{had.get(different, 'absent')} there, {has.get(different, 'absent')} here"
+        )
+
+
+def _normalizes(module) -> bool:
+    return bool(getattr(module, "normalizes_observations", False))
+
+
+def _layout(module) -> dict:
+    """Every weight and buffer of the module (but scheduled ones), by name: its shape."""
+    return {name: tuple(t.shape) for name, t in module.state_dict().items() if name not in SCHEDULED_BUFFERS}
+
+
+def recorded_checkpoint(run_dir: Path, cfg) -> str | None:
+    """The checkpoint a run being resumed started from: as its summary recorded it, else as its
+    init_from named it from the directory the run was started in."""
+    import json
+
+    from omegaconf import OmegaConf
+
+    from smarts_rl.summary import SUMMARY_FILE
+
+    if not cfg.init_from:
+        return None
+    try:
+        return json.loads((Path(run_dir) / SUMMARY_FILE).read_text())["init_from"]
+    except (OSError, ValueError, KeyError):
+        pass
+    try:
+        started_in = OmegaConf.load(Path(run_dir) / ".hydra" / "hydra.yaml").hydra.runtime.cwd
+        return str(find_init_checkpoint(cfg.init_from, cfg.init_checkpoint, Path(started_in)))
+    except Exception:  # the summary keeps the run's outcome whatever happened to the source run
+        return cfg.init_from
+
+
+# -- in each trial -------------------------------------------------------------------------
+
+
+def on_algorithm_init(warm: WarmStart):
+    """The `on_algorithm_init` callback that loads the warm start into a freshly built Algorithm.
+
+    It runs at the end of every trial's setup, also of a trial Tune restores from its own
+    checkpoint (PBT exploits, failures, `resume=`): that restore comes after it and wins."""
+    return functools.partial(load_modules_into, checkpoint=str(warm.checkpoint), sources=dict(warm.sources))
+
+
+def load_modules_into(algorithm, checkpoint: str, sources: dict, **kwargs) -> None:
+    """Each module's state from the checkpoint's module `sources[module id]`; the optimizer stays
+    fresh. `Algorithm.restore_from_path` with a component syncs the env runners' weights after."""
+    modules = Path(checkpoint) / MODULES_IN_CHECKPOINT
+    for target, source in sources.items():
+        algorithm.restore_from_path(modules / source, component=f"learner_group/learner/rl_module/{target}")
