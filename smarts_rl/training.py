@@ -21,11 +21,11 @@ from smarts_rl.console import TrialLines
 from smarts_rl.curves import CURVES_FILE, plot_curves, read_exploits
 from smarts_rl.errors import UsageError, one_line
 from smarts_rl.resume import RUN_CONFIG, experiment_dir, latest_experiment_state
+from smarts_rl.resumed_settings import RunSettings, sampling_settings, with_sampling_settings
 from smarts_rl.schedulers.pbt import EXPLOITS_FILE, drop_unsaved_exploits
 from smarts_rl.stopping import RunStopper, limits_from, reached
 from smarts_rl.summary import trial_records, write_summary
-from smarts_rl import warm_start
-from smarts_rl.warm_start import WarmStart
+from smarts_rl.warm_start import WarmStart, on_algorithm_init, recorded_checkpoint
 
 log = logging.getLogger(__name__)
 METRIC = "env_runners/episode_return_mean"
@@ -118,11 +118,14 @@ def build_tuner(
     trials = scheduler.num_trials(cfg.scheduler)
     algo_config = build_algorithm_config(cfg, scenario_dir, cpus / trials, largest_node_cpus)
     if warm:
-        algo_config.callbacks(on_algorithm_init=warm_start.on_algorithm_init(warm))
+        algo_config.callbacks(on_algorithm_init=on_algorithm_init(warm))
     trainable = algo_config.algo_class
     if resume:
         from ray.tune import ResumeConfig
 
+        # The run's own config, with the sampling settings this resume may have changed.
+        trainable = with_sampling_settings(trainable, sampling_settings(algo_config))
+        tune.register_trainable(trainable.__name__, trainable)
         everything = ResumeConfig.ResumeType.RESUME
         return tune.Tuner.restore(
             str(experiment_dir(run_dir)),
@@ -153,7 +156,7 @@ def build_tuner(
             ),
             # A trial that fails for good stalls a synchronous PBT: the others wait for it forever.
             failure_config=tune.FailureConfig(max_failures=cfg.fault_tolerance.max_trial_failures),
-            callbacks=[TrialLines()],
+            callbacks=[TrialLines(), RunSettings(run_dir / RUN_CONFIG)],
             verbose=0,
         ),
     )
@@ -186,7 +189,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, warm: WarmStart | No
 
     run_dir = Path(run_dir).resolve()
     status, records, error, usage_error = "failed", [], None, False
-    init_from = str(warm.checkpoint) if warm else warm_start.recorded_checkpoint(run_dir, cfg) if resume else None
+    init_from = str(warm.checkpoint) if warm else recorded_checkpoint(run_dir, cfg) if resume else None
     try:
         check_mutations(cfg)
         scenario_dir = build_scenario(scenario_source(cfg.scenario, cwd=Path.cwd()))

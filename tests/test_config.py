@@ -168,5 +168,11 @@ def test_resume_refuses_other_overrides(tmp_path):
     from smarts_rl.resume import check_resume_overrides
 
     assert check_resume_overrides(["resume=x", "stop.training_iteration=9"]) == ["stop.training_iteration=9"]
-    with pytest.raises(UsageError, match="only stop.\\* may change when resuming.*algo.lr=0.1"):
-        check_resume_overrides(["resume=x", "algo.lr=0.1"])
+    sampling = ["env_runners.num_env_runners=1", "ray.num_cpus=1", "fault_tolerance.max_trial_failures=0",
+                "checkpoint.num_to_keep=1"]
+    assert check_resume_overrides(["resume=x", *sampling, "hydra.run.dir=y"]) == sampling
+    for other in ("algo.lr=0.1", "checkpoint.frequency=2", "seed=1", "env_runners=x", "init_checkpoint=latest"):
+        with pytest.raises(UsageError, match=r"only stop\.\*, env_runners\.\*, ray\.\*, fault_tolerance\.\* and "
+                                             r"checkpoint\.num_to_keep may change when resuming.*not what its trials "
+                                             rf"learn.*refused: {other}"):
+            check_resume_overrides(["resume=x", other])

@@ -32,19 +32,23 @@ import pytest
 from smarts_rl.trial_results import read_results
 
 REPO = Path(__file__).resolve().parent.parent
-TINY = ["algo.train_batch_size=200", "agent.max_episode_steps=100", "env_runners.num_env_runners=1"]
+TINY = ["algo.train_batch_size=200", "agent.max_episode_steps=100"]
 ITERATIONS = {"sampling": 4, "checkpoint": 7, "pbt_exploit": 3}
 COPY_TRIES = 5  # checkpoints 1..5 (iterations 2..6) are chances to catch a copy mid-way
 RUN_ARGS = {
-    "sampling": ["checkpoint.frequency=1"],
+    # Two env runners: the run is resumed on fewer (see RESUME_ARGS).
+    "sampling": ["checkpoint.frequency=1", "env_runners.num_env_runners=2"],
     # vf_iters=1: the big value network's extra gradient steps are not what this case is about.
-    "checkpoint": ["checkpoint.frequency=1", "algo.fcnet_hiddens=[2048,2048]", "algo.vf_iters=1"],
-    "pbt_exploit": [
+    "checkpoint": ["checkpoint.frequency=1", "algo.fcnet_hiddens=[2048,2048]", "algo.vf_iters=1",
+                   "env_runners.num_env_runners=1"],
+    "pbt_exploit": ["env_runners.num_env_runners=1",
         "scheduler=pbt", "scheduler.population_size=2", "scheduler.perturbation_interval=1",
         "scheduler.quantile_fraction=0.5", "scheduler.hyperparam_mutations.train_batch_size=[200]",
         "scheduler.hyperparam_mutations.entropy_coeff=[0.0]",
     ],
 }
+# Resumed on other resources: one env runner, and one checkpoint kept per trial.
+RESUME_ARGS = {"sampling": ["env_runners.num_env_runners=1", "checkpoint.num_to_keep=1"]}
 REACH_TIMEOUT_S = 400
 
 
@@ -187,7 +191,7 @@ def test_resume_after_sigkill_completes_the_run(tmp_path, point):
     readable_before = {c: readable(c) for c in checkpoints_before}
     exploits_before = (run_dir / "exploits.jsonl").read_text().splitlines() if point == "pbt_exploit" else []
 
-    result = train("resume=" + str(run_dir), cwd=tmp_path)
+    result = train("resume=" + str(run_dir), *RESUME_ARGS.get(point, []), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "completed", summary.get("error")
@@ -218,9 +222,15 @@ def test_resume_after_sigkill_completes_the_run(tmp_path, point):
         assert restored == int(last_whole.name.split("_")[1]) + 1
 
     if point == "sampling":
-        # A finished run can be extended; other changes are refused.
+        # Sampled with two env runners before the kill, with one after it; one checkpoint kept.
+        [trial_dir] = trial_dirs
+        runners = [r["fault_tolerance/num_healthy_workers"] for r in read_results(trial_dir)]
+        done = len(done_before[trial_dir.name])
+        assert set(runners[:done]) == {2} and set(runners[done:]) == {1}, runners
+        assert len(list(trial_dir.glob("checkpoint_*"))) == 1
+        # A finished run can be extended; changes of what it learns are refused.
         refused = train("resume=" + str(run_dir), "algo.lr=0.1", cwd=tmp_path)
-        assert refused.returncode == 2 and "only stop.* may change" in refused.stderr
+        assert refused.returncode == 2 and "not what its trials learn" in refused.stderr
         extended = train("resume=" + str(run_dir), "stop.training_iteration=5", cwd=tmp_path)
         assert extended.returncode == 0, extended.stderr[-2000:]
         summary = json.loads((run_dir / "summary.json").read_text())
