@@ -151,7 +151,8 @@ def build_warm_algorithm(overrides: list[str], cwd: Path):
     from smarts_rl.scenarios import build_scenario, scenario_source
     from smarts_rl.warm_start import on_algorithm_init
 
-    cfg = settings(compose_config(overrides))
+    # Another seed than the source run's: its fresh weights are not the source's initial ones.
+    cfg = settings(compose_config([*overrides, "seed=1"]))
     warm = plan(cfg, cwd)
     config = build_algorithm_config(cfg, build_scenario(scenario_source(cfg.scenario, cwd=REPO)), 2)
     config.callbacks(on_algorithm_init=on_algorithm_init(warm))
@@ -188,10 +189,9 @@ def test_the_first_action_distribution_is_the_checkpoints(laner_run, ray_local, 
             assert all(not opt["module_state_dict"]["state"] for opt in learner["optimizer"].values()
                        if isinstance(opt, dict) and "module_state_dict" in opt)
             on_runners = algo.env_runner_group.foreach_env_runner(
-                lambda runner, m=module_id: action_dist_inputs(runner.module[m], obs),
-                local_env_runner=algo.env_runner_group.num_remote_env_runners() == 0,
+                lambda runner, m=module_id: action_dist_inputs(runner.module[m], obs)
             )
-            assert on_runners
+            assert len(on_runners) == 1 + algo.env_runner_group.num_remote_env_runners()
             for inputs in on_runners:
                 np.testing.assert_allclose(inputs, expected, rtol=1e-6, atol=1e-6)
     finally:
@@ -200,14 +200,13 @@ def test_the_first_action_distribution_is_the_checkpoints(laner_run, ray_local, 
 
 def test_a_grid_run_warm_starts_every_trial_and_trains_on(laner_run):
     """Two grid points at tiny learning rates: after one update each trial's weights are the
-    checkpoint's moved a little (a fresh network would be far off), and the run records where it started."""
-    import torch
-
+    checkpoint's moved a little (Adam moves a weight by about lr per step; a fresh network of
+    another seed would be far off), and the run records where it started."""
     run_dir = laner_run.parent / "warm_grid"
     given = laner_run.name  # relative to the working directory, as a user types it
     result = subprocess.run(
         [sys.executable, str(REPO / "train.py"), *TINY_TRAINING, f"init_from={given}", "scheduler=grid",
-         "scheduler.grid={lr: [1.0e-6, 2.0e-6]}", "env_runners.num_env_runners=0", f"hydra.run.dir={run_dir}"],
+         "scheduler.grid={lr: [1.0e-6, 2.0e-6]}", "env_runners.num_env_runners=0", "seed=1", f"hydra.run.dir={run_dir}"],
         cwd=laner_run.parent, capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -227,6 +226,4 @@ def test_a_grid_run_warm_starts_every_trial_and_trains_on(laner_run):
         assert trial["training_iteration"] == 1
         trained = weights(Path(trial["checkpoint"]))
         moved = max(float((trained[k] - source[k]).abs().max()) for k in source)
-        assert 0 < moved < 1e-3, (trial["trial_id"], moved)
-    fresh = torch.nn.init.xavier_uniform_(torch.empty_like(source["pi.net.mlp.0.weight"]))
-    assert float((fresh - source["pi.net.mlp.0.weight"]).abs().max()) > 1e-2  # what "far off" means
+        assert 0 < moved < 1e-4, (trial["trial_id"], moved)
