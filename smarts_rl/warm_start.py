@@ -107,9 +107,11 @@ def check_layout(fresh, trained, cfg, what: str) -> None:
             raise UsageError(f"{what} has {key} {had}, this run's {setting} is {has}")
     had, has = _normalizes(trained), _normalizes(fresh)
     if had != has:
+        setting = (f"algo.normalize_observations={str(has).lower()}" if hasattr(cfg.algo, "normalize_observations")
+                   else f"algo={cfg.algo.name} never does")
         raise UsageError(
             f"{what} {'standardises' if had else 'does not standardise'} its observations, this run "
-            f"{'does' if has else 'does not'} (algo.normalize_observations; algo={cfg.algo.name})"
+            f"{'does' if has else 'does not'} ({setting})"
         )
     had, has = _layout(trained), _layout(fresh)
     if had != has:
