@@ -161,33 +161,40 @@ def build_warm_algorithm(overrides: list[str], cwd: Path):
 
 
 @pytest.mark.parametrize(
-    "overrides, module_ids",
+    "source, overrides, module_ids",
     [
         # One remote env runner: the weights must reach it too.
-        (["env_runners.num_env_runners=1"], ["shared"]),
-        (["env_runners.num_env_runners=0", "agents.policy=per_agent", "agents.count=2"], ["agent_0", "agent_1"]),
-        (["env_runners.num_env_runners=0", "algo=ppo", "algo.fcnet_hiddens=[64,64]"], ["shared"]),
+        ("laner_run", ["env_runners.num_env_runners=1"], ["shared"]),
+        ("laner_run", ["env_runners.num_env_runners=0", "agents.policy=per_agent", "agents.count=2"],
+         ["agent_0", "agent_1"]),
+        ("laner_run", ["env_runners.num_env_runners=0", "algo=ppo", "algo.fcnet_hiddens=[64,64]"], ["shared"]),
+        # Its one policy (agent_0) standardises observations: the statistics come along.
+        ("continuous_run", ["env_runners.num_env_runners=0", "agent=continuous", "algo.normalize_observations=true"],
+         ["shared"]),
     ],
-    ids=["pg", "per_agent_copies", "pg_into_ppo"],
+    ids=["pg", "per_agent_copies", "pg_into_ppo", "observation_statistics"],
 )
-def test_the_first_action_distribution_is_the_checkpoints(laner_run, ray_local, tmp_path, overrides, module_ids):
+def test_the_first_action_distribution_is_the_checkpoints(request, ray_local, tmp_path, source, overrides, module_ids):
     from smarts_rl.policies import load_modules
 
-    algo, warm = build_warm_algorithm([f"init_from={laner_run}", "agent.max_episode_steps=60", *overrides], tmp_path)
+    run = request.getfixturevalue(source)
+    algo, warm = build_warm_algorithm([f"init_from={run}", "agent.max_episode_steps=60", *overrides], tmp_path)
     try:
-        trained = load_modules(warm.checkpoint)["shared"]
         obs = observations(OBSERVATIONS)
-        expected = action_dist_inputs(trained, obs)
-        assert np.std(expected) > 0  # a policy that tells observations apart
         learner = algo.learner_group.get_state(components="learner")["learner"]
-        trained_state = trained.get_state()
         for module_id in module_ids:
+            trained = load_modules(warm.checkpoint)[warm.sources[module_id]]
+            expected = action_dist_inputs(trained, obs)
+            assert np.std(expected) > 0  # a policy that tells observations apart
+            trained_state = trained.get_state()
+            if source == "continuous_run":
+                assert float(np.asarray(trained_state["obs_count"])) > 0
             state = learner["rl_module"][module_id]
             for name, value in trained_state.items():  # policy, value function, everything
                 np.testing.assert_array_equal(np.asarray(state[name]), np.asarray(value), err_msg=name)
-            # A fresh optimizer: no moment estimates yet.
-            assert all(not opt["module_state_dict"]["state"] for opt in learner["optimizer"].values()
-                       if isinstance(opt, dict) and "module_state_dict" in opt)
+            # Fresh optimizers (the policy's and the value function's): no moment estimates yet.
+            optimizers = [o for o in learner["optimizer"].values() if o["module_id"] == module_id]
+            assert optimizers and all(not o["state"]["state"] for o in optimizers)
             on_runners = algo.env_runner_group.foreach_env_runner(
                 lambda runner, m=module_id: action_dist_inputs(runner.module[m], obs)
             )
