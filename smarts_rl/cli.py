@@ -155,8 +155,8 @@ def preflight(argv: list[str]) -> list[str]:
         if multirun:
             raise UsageError("resume: a run is resumed on its own, not in a multirun")
         run_dir = check_run_dir(resume, Path.cwd())
-        stop_overrides = check_resume_overrides(overrides)
-        settings(resumed_config(run_dir, stop_overrides))
+        changes = check_resume_overrides(overrides)
+        settings(resumed_config(run_dir, changes))
         others = [o for o in overrides if override_key(o) != "resume"]
         # Continue in place, and keep the run's own .hydra/ as it is.
         return flags + others + [f"resume={run_dir}", f"hydra.run.dir={run_dir}", "hydra.output_subdir=null"]
