@@ -234,3 +234,23 @@ def test_a_grid_run_warm_starts_every_trial_and_trains_on(laner_run):
         trained = weights(Path(trial["checkpoint"]))
         moved = max(float((trained[k] - source[k]).abs().max()) for k in source)
         assert 0 < moved < 1e-4, (trial["trial_id"], moved)
+
+
+def test_a_resumed_run_keeps_recording_the_checkpoint_it_started_from(tmp_path):
+    from types import SimpleNamespace
+
+    from smarts_rl.warm_start import recorded_checkpoint
+
+    started_in = tmp_path / "home"
+    checkpoint = started_in / "old" / "checkpoint_000001"
+    (checkpoint / MODULES_IN_CHECKPOINT).mkdir(parents=True)
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "hydra.yaml").write_text(f"hydra:\n  runtime:\n    cwd: {started_in}\n")
+    cfg = SimpleNamespace(init_from="old/checkpoint_000001", init_checkpoint="best")
+    # Killed before its first summary: found again from where the run was started ...
+    assert recorded_checkpoint(run, cfg) == str(checkpoint)
+    # ... else as its summary recorded it.
+    (run / "summary.json").write_text(json.dumps({"init_from": "/recorded/checkpoint"}))
+    assert recorded_checkpoint(run, cfg) == "/recorded/checkpoint"
+    assert recorded_checkpoint(run, SimpleNamespace(init_from=None, init_checkpoint="best")) is None
