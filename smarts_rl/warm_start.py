@@ -5,12 +5,14 @@ A run directory means one of its checkpoints, `init_checkpoint=best` (its best t
 (each member of a PBT population, each grid point) builds its RLModules fresh and then takes their
 state from the checkpoint: the policy and value networks, and the observation statistics of a
 module that standardises its observations. The rest starts anew: iteration 0, the optimizer,
-the learning-rate and log-std-ceiling schedules. With `agents.policy=per_agent` and a checkpoint
+the learning-rate and log-std-ceiling schedules (the learner sets the ceiling from the run's own
+schedule at its first update; the first batch is sampled as the checkpoint's policy acts). With `agents.policy=per_agent` and a checkpoint
 of one (shared) policy, each agent's policy starts as a copy of it.
 
 The driver checks the checkpoint before Ray starts: each module of the new run must have the same
 layout as the one it is loaded from (spaces, hidden sizes, activation, observation statistics,
-and for a checkpoint of another algorithm, every weight), else the run is refused naming what differs.
+then every weight's name and shape, which covers a checkpoint of another algorithm), else the
+run is refused naming what differs.
 """
 
 from __future__ import annotations
