@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import itertools
 import os
+import string
 import sys
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from smarts_rl.config import CONF_DIR, compose_config, experiment_presets, group_options, register_configs, settings
+from smarts_rl.config import (
+    CONF_DIR, check_mutations, compose_config, experiment_presets, group_options, register_configs, settings,
+)
 from smarts_rl.errors import USAGE_EXIT_CODE, UsageError, one_line
 from smarts_rl.resume import (
     check_resume_overrides,
@@ -34,6 +37,7 @@ PASS_THROUGH_FLAGS = {
     "--shell-completion", "-sc", "--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd",
 }
 MULTIRUN_FLAGS = {"--multirun", "-m"}
+HELP_FLAGS = {"--help", "-h"}
 _statuses: list[str] = []  # one per finished job, for the exit code
 
 
@@ -44,6 +48,16 @@ def _help_groups() -> str:
 
 
 OmegaConf.register_new_resolver("smarts_rl_groups", _help_groups, replace=True)
+
+
+def print_help(argv: list[str]) -> None:
+    """Hydra's `--help` page (conf/config.yaml's `hydra.help.template`), composed here: Hydra's own
+    first lists every config group, schemas included, which takes seconds our template never shows."""
+    cfg = compose_config([a for a in argv if not a.startswith("-")], return_hydra_config=True)
+    template = cfg.hydra.help.template
+    with open_dict(cfg):
+        del cfg["hydra"]
+    print(string.Template(template).safe_substitute(CONFIG=OmegaConf.to_yaml(cfg, resolve="--resolve" in argv)))
 
 
 # -- preflight -----------------------------------------------------------------------------
@@ -126,7 +140,6 @@ def check_job(overrides: list[str], job_num: int | None) -> None:
     """`job_num`: the job's index in a multirun, None for a single run."""
     from smarts_rl import warm_start
     from smarts_rl.scenarios import scenario_source
-    from smarts_rl.training import check_mutations
 
     cfg = compose_config(overrides, return_hydra_config=True)
     typed = settings(cfg)
@@ -213,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     register_configs()
     try:
+        if HELP_FLAGS & set(argv):
+            print_help(argv)
+            return 0
         argv = preflight(argv)
     except UsageError as exc:
         print(f"{PROGRAM}: error: {exc}", file=sys.stderr)

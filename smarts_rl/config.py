@@ -10,6 +10,7 @@ while Hydra composes, naming the key. Value checks live in each schema's
 from __future__ import annotations
 
 import importlib
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -238,6 +239,22 @@ def settings(cfg: DictConfig | dict) -> Config:
     root = _typed(Config, {**plain, "algo": {}, "scheduler": {}}, None)
     root.algo, root.scheduler = algo, scheduler
     return root
+
+
+def algo_keys(cfg: Config) -> list[str]:
+    return [f.name for f in dataclasses.fields(cfg.algo) if f.name != "name"]
+
+
+def check_mutations(cfg: Config) -> None:
+    """The hyperparameters a scheduler searches over must be fields of the algorithm."""
+    for group in ("hyperparam_mutations", "grid"):
+        searched = getattr(cfg.scheduler, group, {}) or {}
+        unknown = sorted(set(searched) - set(algo_keys(cfg)))
+        if unknown:
+            raise ValueError(
+                f"scheduler.{group}.{unknown[0]} is not a field of algo={cfg.algo.name} "
+                f"(fields: {', '.join(algo_keys(cfg))})"
+            )
 
 
 def _typed(schema, values: dict, prefix: str | None):

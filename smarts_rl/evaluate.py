@@ -129,14 +129,14 @@ def new_eval_dir(run_dir: Path) -> Path:
 
 def sampled_components(options: Options, agent: str) -> Optional[list[str]]:
     """The action components `sample_only` names, checked; None when it is not given."""
-    from smarts_rl.agents.continuous import ACTION_NAMES
-
     if not options.sample_only:
         return None
     if not options.sample_actions:
         raise UsageError("sample_only needs sample_actions=true")
     if agent != "continuous":
         raise UsageError(f"sample_only applies to the continuous agent's actions; this run's agent is {agent}")
+    from smarts_rl.agents.continuous import ACTION_NAMES
+
     names = [n.strip() for n in options.sample_only.split(",") if n.strip()]
     unknown = sorted(set(names) - set(ACTION_NAMES))
     if unknown or not names:
@@ -164,12 +164,6 @@ def check_envision_server(endpoint: str) -> None:
 
 
 def evaluate(argv: list[str], cwd: Path) -> dict:
-    from smarts_rl.agents import action_adapter
-    from smarts_rl.agents.continuous import ACTION_NAMES
-    from smarts_rl.env import agent_ids
-    from smarts_rl.episodes import summarize
-    from smarts_rl.policies import KeepLanePolicy, RandomPolicy, load_trained_policy
-    from smarts_rl.rollout_gif import GIF_FILE, RolloutRecorder, write_gif
     from smarts_rl.scenarios import build_scenario, scenario_source
     from smarts_rl.trained_run import find_checkpoint, open_run
 
@@ -182,8 +176,17 @@ def evaluate(argv: list[str], cwd: Path) -> dict:
     checkpoint = find_checkpoint(run_dir, options.checkpoint, cwd)
     if options.envision:
         check_envision_server(options.envision_endpoint)
-    agents = agent_ids(cfg.agents.count)
     sampled = sampled_components(options, cfg.agent.name)
+
+    # SMARTS, Ray and torch load only now, so that a mistake above is answered at once.
+    from smarts_rl.agents import action_adapter
+    from smarts_rl.agents.continuous import ACTION_NAMES
+    from smarts_rl.env import agent_ids
+    from smarts_rl.episodes import summarize
+    from smarts_rl.policies import KeepLanePolicy, RandomPolicy, load_trained_policy
+    from smarts_rl.rollout_gif import GIF_FILE, RolloutRecorder, write_gif
+
+    agents = agent_ids(cfg.agents.count)
     trained = load_trained_policy(checkpoint, cfg.agent, cfg.agents.policy, agents, sample=options.sample_actions,
                                   sample_dims=sampled and [ACTION_NAMES.index(n) for n in sampled])
 

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from smarts_rl.atomic_file import write_text_atomically
-from smarts_rl.console import env_steps, episode_return
+from smarts_rl.trial_results import env_steps, episode_return
 
 SUMMARY_FILE = "summary.json"
 

@@ -8,7 +8,6 @@ Everything a job writes lives in its run directory:
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import traceback
@@ -16,7 +15,7 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-from smarts_rl.config import Config, scheduler_module
+from smarts_rl.config import Config, algo_keys, check_mutations, scheduler_module
 from smarts_rl.console import TrialLines
 from smarts_rl.curves import CURVES_FILE, plot_curves, read_exploits
 from smarts_rl.errors import UsageError, one_line
@@ -71,22 +70,6 @@ def ray_session(cfg: Config, scenario_dir: Path):
 
 def trial_dirname(trial) -> str:
     return f"trial_{trial.trial_id}"
-
-
-def algo_keys(cfg: Config) -> list[str]:
-    return [f.name for f in dataclasses.fields(cfg.algo) if f.name != "name"]
-
-
-def check_mutations(cfg: Config) -> None:
-    """The hyperparameters a scheduler searches over must be fields of the algorithm."""
-    for group in ("hyperparam_mutations", "grid"):
-        searched = getattr(cfg.scheduler, group, {}) or {}
-        unknown = sorted(set(searched) - set(algo_keys(cfg)))
-        if unknown:
-            raise ValueError(
-                f"scheduler.{group}.{unknown[0]} is not a field of algo={cfg.algo.name} "
-                f"(fields: {', '.join(algo_keys(cfg))})"
-            )
 
 
 def header(cfg: Config, init_from: str | None = None) -> dict:

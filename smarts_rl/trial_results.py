@@ -1,4 +1,5 @@
-"""A Tune trial's results, one flat dict per reported iteration, read from its `result.json`.
+"""A Tune trial's results: the figures read from one result, and one flat dict per reported
+iteration read from the trial's `result.json`.
 
 Why not `progress.csv`: when a run resumes, Tune appends rows whose columns are in a new order
 (and sometimes one more of them) under the first session's header, so every value after the
@@ -12,6 +13,29 @@ import json
 from pathlib import Path
 
 RESULT_FILE = "result.json"
+RETURN_KEY = ("env_runners", "episode_return_mean")
+STEPS_KEY = ("env_runners", "num_env_steps_sampled_lifetime")
+ITER_STEPS_KEY = ("env_runners", "num_env_steps_sampled")
+
+
+def nested(result: dict, path: tuple, default=None):
+    for key in path:
+        if not isinstance(result, dict) or key not in result:
+            return default
+        result = result[key]
+    return result
+
+
+def env_steps(result: dict) -> int:
+    steps = nested(result, STEPS_KEY)
+    if steps is None:
+        steps = result.get("num_env_steps_sampled_lifetime", 0)
+    return int(steps or 0)
+
+
+def episode_return(result: dict) -> float | None:
+    value = nested(result, RETURN_KEY)
+    return None if value is None else float(value)
 
 
 def flatten(result: dict, prefix: str = "") -> dict:

@@ -10,15 +10,12 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from types import ModuleType
-
-from smarts.core.agent_interface import (
-    AgentInterface,
-    DoneCriteria,
-    NeighborhoodVehicles,
-    Waypoints,
-)
+from typing import TYPE_CHECKING
 
 from smarts_rl.workarounds import smarts_max_episode_steps
+
+if TYPE_CHECKING:
+    from smarts.core.agent_interface import AgentInterface
 
 ADAPTERS = ("laner", "continuous")
 
@@ -102,6 +99,9 @@ def action_adapter(settings: AgentSettings) -> ModuleType:
 
 def agent_interface(settings: AgentSettings) -> AgentInterface:
     """The SMARTS `AgentInterface` with exactly the sensors our observation encoder reads."""
+    # SMARTS is imported here, not at the top: the config schema above must not load it.
+    from smarts.core.agent_interface import AgentInterface, DoneCriteria, NeighborhoodVehicles, Waypoints
+
     return AgentInterface(
         action=action_adapter(settings).ACTION_SPACE_TYPE,
         max_episode_steps=smarts_max_episode_steps(settings.max_episode_steps),

@@ -2,19 +2,14 @@
 
 The algorithm is RLlib's own; the only addition is the `LrFromConfig` learner
 mixin, so that PBT's lr mutations take effect after a restore here as in PG.
-Defaults are RLlib 2.60's PPO defaults.
+Defaults are RLlib 2.60's PPO defaults. The RLlib classes live in `ppo_algorithm.py`: this
+module is the config group's schema and imports Ray only when a run asks for the algorithm.
 """
 
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
-from ray.rllib.algorithms.ppo import PPO as RLlibPPO
-from ray.rllib.algorithms.ppo import PPOConfig
-from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
-
 from smarts_rl.algorithms import checks, mlp_model_config
-from smarts_rl.algorithms.lr_from_config import LrFromConfig
-from smarts_rl.fault_tolerance import WaitForEnvRunners
 
 ACTIVATIONS = ("tanh", "relu", "elu", "swish", "silu", "linear")
 
@@ -82,16 +77,13 @@ class Settings:
         checks.one_of("fcnet_activation", self.fcnet_activation, ACTIVATIONS)
 
 
-class LrFromConfigPPOLearner(LrFromConfig, PPOTorchLearner):
-    """RLlib's PPO learner whose optimizer takes the config's lr after a restore."""
+def algorithm_config(settings: Settings):
+    """PPO config (RLlib's `PPOConfig`) with `settings` applied; the driver adds env, env runners, agents,
+    resources."""
+    from ray.rllib.algorithms.ppo import PPOConfig
 
+    from smarts_rl.algorithms.ppo_algorithm import PPO, LrFromConfigPPOLearner
 
-class PPO(WaitForEnvRunners, RLlibPPO):
-    """RLlib's PPO, waiting for its env runners to come back after a crash (see fault_tolerance)."""
-
-
-def algorithm_config(settings: Settings) -> PPOConfig:
-    """PPO config with `settings` applied; the driver adds env, env runners, agents, resources."""
     return (
         PPOConfig(algo_class=PPO)
         .api_stack(
@@ -123,4 +115,16 @@ def register() -> None:
     """Makes Ray Tune run our PPO (RLlib's, waiting for crashed env runners) under "PPO"."""
     from ray import tune
 
+    from smarts_rl.algorithms.ppo_algorithm import PPO
+
     tune.register_trainable("PPO", PPO)
+
+
+def __getattr__(name: str):
+    # Checkpoints and Tune experiments of earlier versions pickled these classes as
+    # `smarts_rl.algorithms.ppo.<name>`: keep finding them here, loading Ray only then.
+    if name in ("PPO", "LrFromConfigPPOLearner"):
+        from smarts_rl.algorithms import ppo_algorithm
+
+        return getattr(ppo_algorithm, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

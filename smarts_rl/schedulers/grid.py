@@ -7,8 +7,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List
 
-from ray import tune
-
 
 @dataclass
 class Settings:
@@ -40,4 +38,6 @@ def tune_scheduler(settings: Settings, metric: str, run_dir):
 
 def param_space_overrides(settings: Settings, seed: int) -> dict:
     """Every trial trains with the same seed: the grid point is the only difference."""
+    from ray import tune
+
     return {key: tune.grid_search(list(values)) for key, values in settings.grid.items()}

@@ -1,0 +1,153 @@
+"""PG's RLlib classes: its AlgorithmConfig and the Algorithm whose training step is one
+policy-gradient update (see `pg.py` for what an iteration does and for the settings)."""
+
+from ray.rllib.algorithms.algorithm import Algorithm
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
+from ray.rllib.algorithms.ppo.ppo_catalog import PPOCatalog
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
+from ray.rllib.utils.metrics import (
+    ALL_MODULES,
+    ENV_RUNNER_RESULTS,
+    ENV_RUNNER_SAMPLING_TIMER,
+    LEARNER_RESULTS,
+    LEARNER_UPDATE_TIMER,
+    NUM_ENV_STEPS_SAMPLED_LIFETIME,
+    SYNCH_WORKER_WEIGHTS_TIMER,
+    TIMERS,
+)
+
+from smarts_rl.algorithms.actor_critic_module import ActorCriticModule
+from smarts_rl.algorithms.pg import BASELINES, Settings
+from smarts_rl.fault_tolerance import WaitForEnvRunners
+
+
+class PGConfig(AlgorithmConfig):
+    """RLlib config of PG; the PG-specific knobs are set through `.training(...)`."""
+
+    def __init__(self, algo_class=None):
+        super().__init__(algo_class=algo_class or PG)
+        defaults = Settings()
+        self.lr = defaults.lr
+        self.gamma = defaults.gamma
+        self.lambda_ = defaults.lambda_
+        self.train_batch_size = defaults.train_batch_size
+        self.grad_clip = defaults.grad_clip
+        self.batch_mode = defaults.batch_mode
+        self.baseline = defaults.baseline
+        self.normalize_advantages = defaults.normalize_advantages
+        self.entropy_coeff = defaults.entropy_coeff
+        self.vf_loss_coeff = defaults.vf_loss_coeff
+        self.vf_iters = defaults.vf_iters
+
+    def training(
+        self,
+        *,
+        lambda_=NotProvided,
+        baseline=NotProvided,
+        normalize_advantages=NotProvided,
+        entropy_coeff=NotProvided,
+        vf_loss_coeff=NotProvided,
+        vf_iters=NotProvided,
+        **kwargs,
+    ) -> "PGConfig":
+        """Sets RLlib's training settings plus PG's (see `Settings` for their meaning)."""
+        super().training(**kwargs)
+        if lambda_ is not NotProvided:
+            self.lambda_ = lambda_
+        if baseline is not NotProvided:
+            self.baseline = baseline
+        if normalize_advantages is not NotProvided:
+            self.normalize_advantages = normalize_advantages
+        if entropy_coeff is not NotProvided:
+            self.entropy_coeff = entropy_coeff
+        if vf_loss_coeff is not NotProvided:
+            self.vf_loss_coeff = vf_loss_coeff
+        if vf_iters is not NotProvided:
+            self.vf_iters = vf_iters
+        return self
+
+    def validate(self) -> None:
+        super().validate()
+        if self.baseline not in BASELINES:
+            self._value_error(f"`baseline` must be one of {BASELINES}, got {self.baseline!r}")
+        if self.batch_mode == "truncate_episodes" and self.baseline != "value":
+            self._value_error(
+                "`batch_mode=truncate_episodes` needs `baseline='value'` to bootstrap "
+                "the returns of cut-off episodes; use `complete_episodes`."
+            )
+        if not isinstance(self.lambda_, (int, float)) or not 0 <= self.lambda_ <= 1:
+            self._value_error(f"`lambda_` must be in [0, 1], got {self.lambda_!r}")
+        if self.lambda_ < 1 and self.baseline != "value":
+            self._value_error("`lambda_` < 1 (GAE) needs `baseline='value'`.")
+        if not isinstance(self.vf_iters, int) or self.vf_iters < 1:
+            self._value_error(f"`vf_iters` must be an int >= 1, got {self.vf_iters!r}")
+        if not isinstance(self.entropy_coeff, (int, float)) or self.entropy_coeff < 0:
+            self._value_error(f"`entropy_coeff` must be a float >= 0, got {self.entropy_coeff!r}")
+
+    def get_default_rl_module_spec(self) -> RLModuleSpec:
+        return RLModuleSpec(module_class=ActorCriticModule, catalog_class=PPOCatalog)
+
+    def get_default_learner_class(self):
+        from smarts_rl.algorithms.pg_learner import PGTorchLearner
+
+        return PGTorchLearner
+
+    @property
+    def _model_config_auto_includes(self):
+        # Separate policy and value networks: the value loss must not shape the policy.
+        return super()._model_config_auto_includes | {"vf_share_layers": False}
+
+
+class PG(WaitForEnvRunners, Algorithm):
+    """Sample a batch, one policy-gradient update, sync weights to the EnvRunners.
+
+    Like RLlib's own algorithms, PG does not implement Tune's `reset_config`
+    (it returns False): run Tune with `reuse_actors=False` (its default), so a
+    PBT exploit builds a fresh actor from the mutated config and restores the
+    checkpoint into it, which `LrFromConfig` makes honour the new lr.
+    """
+
+    @classmethod
+    def get_default_config(cls) -> PGConfig:
+        return PGConfig()
+
+    def training_step(self) -> None:
+        # `train_batch_size` counts env steps unless multi-agent `count_steps_by`
+        # says agent steps.
+        budget = self.config.total_train_batch_size
+        if self.config.count_steps_by == "agent_steps":
+            budget = {"max_agent_steps": budget}
+        else:
+            budget = {"max_env_steps": budget}
+        with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
+            episodes, env_runner_results = synchronous_parallel_sample(
+                worker_set=self.env_runner_group,
+                sample_timeout_s=self.config.sample_timeout_s,
+                _uses_new_env_runners=True,
+                _return_metrics=True,
+                **budget,
+            )
+        if not episodes:
+            return
+        self.metrics.aggregate(env_runner_results, key=ENV_RUNNER_RESULTS)
+
+        with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
+            learner_results = self.learner_group.update(
+                episodes=episodes,
+                timesteps={
+                    NUM_ENV_STEPS_SAMPLED_LIFETIME: self.metrics.peek(
+                        (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME)
+                    ),
+                },
+            )
+        self.metrics.aggregate(learner_results, key=LEARNER_RESULTS)
+
+        with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
+            # Only modules that were in this batch changed.
+            trained_modules = set(learner_results[0].keys()) - {ALL_MODULES}
+            self.env_runner_group.sync_weights(
+                from_worker_or_learner_group=self.learner_group,
+                policies=trained_modules,
+                inference_only=True,
+            )
