@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shlex
 import string
 import sys
 from pathlib import Path
@@ -29,6 +30,7 @@ from smarts_rl.resume import (
     remember_overrides,
     resumed_config,
 )
+from smarts_rl.trial_results import short_name
 
 PROGRAM = "train.py"
 # Flags after which Hydra prints something and exits, or which change where configs come from.
@@ -210,16 +212,20 @@ def hydra_main(cfg: DictConfig) -> dict:
 
 
 def print_summary(summary: dict, run_dir: Path) -> None:
+    """The outcome, where it is, and the command to run next."""
     best = summary.get("best") or {}
     line = f"{summary['status']}: {len(summary['trials'])} trial(s)"
     if best:
-        line += f", best {best['trial_id']} return {best['episode_return_mean']:.2f}"
+        line += f", best {short_name(best['trial_id'])} ({best['trial_id']}) return {best['episode_return_mean']:.2f}"
     if summary.get("error"):
         line += f"; error: {summary['error']}"
     print(line)
-    print(f"run directory: {run_dir}  (summary.json, curves.png, tune/)")
+    where = shlex.quote(str(run_dir))
+    print(f"outputs: {run_dir}/  (curves.png, summary.json; TensorBoard: tensorboard --logdir {where}/tune)")
     if summary["status"] != "completed" and summary["trials"]:
-        print(f"continue it with: python train.py resume={run_dir}")
+        print(f"continue it with: python train.py resume={where}")
+    if best.get("checkpoint"):
+        print(f"evaluate it with: python -m smarts_rl.evaluate run={where}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,65 +1,151 @@
-"""Console output for training: one short line per trial per iteration, no config dumps."""
+"""Console output for training: one short line per trial per iteration, no config dumps.
+
+    trial  iter  done     ETA  env steps    return   goal  collision  steps/s
+    3         3   10%   4m30s       3012    183.84    20%        10%    100.4
+
+`done` is the share of the stop budget used (of whichever `stop.*` limit is nearest), `ETA` the
+trial's training time left at its pace so far, `goal` and `collision` the shares of the
+iteration's own agent episodes that reached their goal or collided. A trial's name is its
+number in the run (trial `a1b2c_00003` is 3). The lines are plain text, so a log or a pipe
+gets them as they are; only a terminal gets a bold header and failures in red.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 from ray.tune import Callback
 
-RETURN_KEY = ("env_runners", "episode_return_mean")
-STEPS_KEY = ("env_runners", "num_env_steps_sampled_lifetime")
-ITER_STEPS_KEY = ("env_runners", "num_env_steps_sampled")
+from smarts_rl.driving_metrics import THIS_ITER
+from smarts_rl.stopping import LIMITS, limits_from
+from smarts_rl.trial_results import ENV_RUNNER_KEY, ITER_STEPS_KEY, env_steps, episode_return, nested, short_name
+
+COLUMNS = (("trial", 5), ("iter", 5), ("done", 5), ("ETA", 7), ("env steps", 10), ("return", 9),
+           ("goal", 6), ("collision", 10), ("steps/s", 8))
+BOLD, RED, RESET = "\x1b[1m", "\x1b[31m", "\x1b[0m"
 
 
-def nested(result: dict, path: tuple, default=None):
-    for key in path:
-        if not isinstance(result, dict) or key not in result:
-            return default
-        result = result[key]
-    return result
+def budget_share(limits: dict, result: dict) -> float | None:
+    """How much of the stop budget the trial has used, 0 to 1, by the limit nearest to done
+    (None without limits)."""
+    shares = [min(1.0, LIMITS[key](result) / limit) for key, limit in limits.items()]
+    return max(shares, default=None)
 
 
-def env_steps(result: dict) -> int:
-    steps = nested(result, STEPS_KEY)
-    if steps is None:
-        steps = result.get("num_env_steps_sampled_lifetime", 0)
-    return int(steps or 0)
+def eta_seconds(limits: dict, result: dict) -> float | None:
+    """Training seconds until the first limit is reached, at the trial's pace so far."""
+    elapsed = float(result.get("time_total_s") or 0.0)
+    left = []
+    for key, limit in limits.items():
+        done = LIMITS[key](result)
+        if key == "time_total_s":
+            left.append(limit - done)
+        elif done > 0:
+            left.append(elapsed * (limit - done) / done)
+    return max(0.0, min(left)) if left else None
 
 
-def episode_return(result: dict) -> float | None:
-    value = nested(result, RETURN_KEY)
-    return None if value is None else float(value)
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
-def _print_now(line: str) -> None:
-    print(line, flush=True)  # also when stdout is a file or a pipe
+def iteration_rates(result: dict) -> tuple[float | None, float | None]:
+    """The reached-goal and collision shares of the iteration's agent episodes (None: no episode ended)."""
+    counts = nested(result, (ENV_RUNNER_KEY, *THIS_ITER)) or {}
+    episodes = counts.get("episodes") or 0
+    if not episodes:
+        return None, None
+    return counts.get("reached_goal", 0) / episodes, counts.get("collision", 0) / episodes
+
+
+def _percent(share: float | None) -> str:
+    return "-" if share is None else f"{share:.0%}"
+
+
+def header() -> str:
+    return " ".join(f"{name:<{width}}" if i == 0 else f"{name:>{width}}" for i, (name, width) in enumerate(COLUMNS))
+
+
+def line(trial_id: str, result: dict, limits: dict) -> str:
+    """One iteration of one trial, in the columns of `header()`."""
+    seconds = result.get("time_this_iter_s") or 0.0
+    rate = (nested(result, ITER_STEPS_KEY) or 0) / seconds if seconds else 0.0
+    ret = episode_return(result)
+    goal, collision = iteration_rates(result)
+    cells = (
+        short_name(trial_id),
+        result.get("training_iteration", 0),
+        _percent(budget_share(limits, result)),
+        duration(eta_seconds(limits, result)),
+        env_steps(result),
+        "-" if ret is None else f"{ret:.2f}",
+        _percent(goal),
+        _percent(collision),
+        f"{rate:.1f}",
+    )
+    return " ".join(
+        f"{cell:<{width}}" if i == 0 else f"{cell:>{width}}" for i, (cell, (_, width)) in enumerate(zip(cells, COLUMNS))
+    )
+
+
+def styled(text: str, style: str, terminal: bool) -> str:
+    return f"{style}{text}{RESET}" if terminal else text
+
+
+def stdout_is_terminal() -> bool:
+    """Styles only for a person at a terminal (https://no-color.org: NO_COLOR turns them off)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def _print_now(text: str) -> None:
+    print(text, flush=True)  # also when stdout is a file or a pipe
 
 
 class TrialLines(Callback):
-    """Prints `trial  iter  env steps  return  steps/s` as results arrive, and remembers
-    which trials completed or failed (Tune's own status after an interrupt is not final)."""
+    """Prints the header, then one `line()` per trial result; the stop budget is the run's
+    `stop` settings, read from its config file (a resume may have extended them)."""
 
-    def __init__(self, print_fn=None):
-        self._print = print_fn or _print_now
-        self.completed: set[str] = set()
-        self.errored: dict[str, str] = {}
+    # Class defaults: Tune pickles this callback with the experiment, and a resumed run may
+    # bring back one pickled before an attribute existed.
+    _config_file = None
+    _limits = None
+    _terminal = None
+
+    def __init__(self, config_file: Path | None = None, print_fn=None, terminal: bool | None = None):
+        self._config_file = None if config_file is None else str(config_file)
+        self._print = print_fn
+        self._terminal = terminal
         self._header_printed = False
+
+    def __getstate__(self):
+        # Read again in the session that restores it: the limits may change, the terminal too.
+        return {"_config_file": self._config_file, "_print": self._print, "_header_printed": False}
+
+    def _emit(self, text: str, style: str = "") -> None:
+        if self._terminal is None:
+            self._terminal = stdout_is_terminal()
+        (self._print or _print_now)(styled(text, style, self._terminal) if style else text)
+
+    def _stop_limits(self) -> dict:
+        if self._limits is None:
+            self._limits = limits_from(Path(self._config_file)) if self._config_file else {}
+        return self._limits
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         if not self._header_printed:
-            self._print(f"{'trial':<16} {'iter':>5} {'env steps':>10} {'return':>9} {'steps/s':>8}")
+            self._emit(header(), BOLD)
             self._header_printed = True
-        ret = episode_return(result)
-        seconds = result.get("time_this_iter_s") or 0.0
-        iter_steps = nested(result, ITER_STEPS_KEY) or 0
-        rate = iter_steps / seconds if seconds else 0.0
-        ret_text = f"{ret:9.2f}" if ret is not None else f"{'-':>9}"
-        self._print(
-            f"{trial.trial_id:<16} {result.get('training_iteration', 0):>5} "
-            f"{env_steps(result):>10} {ret_text} {rate:>8.1f}"
-        )
-
-    def on_trial_complete(self, iteration, trials, trial, **info):
-        self.completed.add(trial.trial_id)
+        self._emit(line(trial.trial_id, result, self._stop_limits()))
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        self.errored[trial.trial_id] = str(getattr(trial, "error_file", "") or "")
-        self._print(f"{trial.trial_id:<16} failed; see {self.errored[trial.trial_id] or 'its trial directory'}")
+        where = str(getattr(trial, "error_file", "") or "") or "its trial directory"
+        self._emit(f"{short_name(trial.trial_id):<5} failed ({trial.trial_id}); see {where}", RED)

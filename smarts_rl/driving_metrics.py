@@ -5,6 +5,10 @@ episodes (one sample per agent per episode). Each mission of the scenario also g
 `env_runners/driving/mission/<start road>_to_<goal road>/{return,reached_goal_rate}`: SMARTS rotates
 a scenario's missions over episodes, and a mission the policy fails should show in the curves
 rather than hide in the mean.
+
+Those means span the last episodes, over several iterations. `env_runners/driving/this_iter/`
+counts the iteration's own agent episodes (`episodes`) and their outcomes (`reached_goal`, ...):
+the console's goal and collision rates.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from smarts_rl.env.smarts_env import TIMESTEP_S
 
 WINDOW = 100
 OUTCOMES = ("collision", "off_road", "off_route", "reached_goal")
+THIS_ITER = ("driving", "this_iter")
 # Random routes would make a new mission of every start road; past this many, no more are split out.
 MAX_MISSIONS = 8
 
@@ -43,10 +48,13 @@ class DrivingMetrics(RLlibCallback):
             if len(agent_episode) == 0:
                 continue
             info = agent_episode.get_infos(-1)
+            # A "sum" is the iteration's: reset each time the env runner reports.
+            metrics_logger.log_value((*THIS_ITER, "episodes"), 1, reduce="sum")
             for outcome in OUTCOMES:
                 metrics_logger.log_value(
                     ("driving", f"{outcome}_rate"), float(info[outcome]), reduce="mean", window=WINDOW
                 )
+                metrics_logger.log_value((*THIS_ITER, outcome), int(info[outcome]), reduce="sum")
             distance = float(info["distance_travelled"])
             metrics_logger.log_value(("driving", "distance_travelled"), distance, reduce="mean", window=WINDOW)
             metrics_logger.log_value(

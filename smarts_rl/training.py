@@ -139,7 +139,7 @@ def build_tuner(
             ),
             # A trial that fails for good stalls a synchronous PBT: the others wait for it forever.
             failure_config=tune.FailureConfig(max_failures=cfg.fault_tolerance.max_trial_failures),
-            callbacks=[TrialLines(), RunSettings(run_dir / RUN_CONFIG)],
+            callbacks=[TrialLines(run_dir / RUN_CONFIG), RunSettings(run_dir / RUN_CONFIG)],
             verbose=0,
         ),
     )

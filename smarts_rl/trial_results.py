@@ -10,12 +10,14 @@ Keys are flattened with "/" as in progress.csv (`env_runners/episode_return_mean
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 RESULT_FILE = "result.json"
-RETURN_KEY = ("env_runners", "episode_return_mean")
-STEPS_KEY = ("env_runners", "num_env_steps_sampled_lifetime")
-ITER_STEPS_KEY = ("env_runners", "num_env_steps_sampled")
+ENV_RUNNER_KEY = "env_runners"
+RETURN_KEY = (ENV_RUNNER_KEY, "episode_return_mean")
+STEPS_KEY = (ENV_RUNNER_KEY, "num_env_steps_sampled_lifetime")
+ITER_STEPS_KEY = (ENV_RUNNER_KEY, "num_env_steps_sampled")
 
 
 def nested(result: dict, path: tuple, default=None):
@@ -24,6 +26,12 @@ def nested(result: dict, path: tuple, default=None):
             return default
         result = result[key]
     return result
+
+
+def short_name(trial_id: str) -> str:
+    """Tune numbers a run's trials `<experiment prefix>_00000`, `_00001`, ...: the number is enough."""
+    match = re.fullmatch(r"[0-9a-f]+_(\d+)", trial_id)
+    return str(int(match.group(1))) if match else trial_id
 
 
 def env_steps(result: dict) -> int:

@@ -2,13 +2,14 @@
 
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from smarts_rl.trial_results import read_results
+from smarts_rl.trial_results import read_results, short_name
 from tests.helpers import sumo_children
 
 REPO = Path(__file__).resolve().parent.parent
@@ -58,11 +59,26 @@ def test_default_run_with_an_override_writes_a_complete_run_directory(tmp_path):
     assert (run_dir / ".hydra" / "config.yaml").is_file()
     assert (run_dir / "curves.png").stat().st_size > 5000
 
-    # Console: one short line per iteration, no config dump.
-    lines = [line for line in result.stdout.splitlines() if line.startswith(trial["trial_id"])]
+    # Console: one short plain line per iteration (stdout is a pipe here), no config dump; each
+    # with the share of stop.training_iteration=2 done, the ETA and the iteration's own rates.
+    lines = [line for line in result.stdout.splitlines() if line.startswith(short_name(trial["trial_id"]) + " ")]
     assert len(lines) == 2 and all(len(line) < 80 for line in lines)
+    assert not re.search(r"\x1b\[|\r", result.stdout)
     assert "train_batch_size" not in result.stdout
-    assert result.stdout.strip().splitlines()[-2].startswith("completed: 1 trial(s)")
+    for line, row, done in zip(lines, rows, ("50%", "100%")):
+        counts = {k: row[f"env_runners/driving/this_iter/{k}"] for k in ("episodes", "reached_goal", "collision")}
+        assert counts["episodes"] == row["env_runners/num_episodes"]
+        iteration, share, eta, steps, _, goal, collision, _ = line.split()[1:]
+        assert (iteration, share) == (str(row["training_iteration"]), done)
+        assert steps == str(int(row["env_runners/num_env_steps_sampled_lifetime"]))
+        rates = tuple(f"{counts[k] / counts['episodes']:.0%}" for k in ("reached_goal", "collision"))
+        assert (goal, collision) == rates
+    assert lines[-1].split()[3] == "0s"
+    # The summary: where the outputs are, and the command to run next.
+    summary_lines = result.stdout.strip().splitlines()[-3:]
+    assert summary_lines[0].startswith("completed: 1 trial(s)")
+    assert summary_lines[1].startswith(f"outputs: {run_dir}/")
+    assert summary_lines[2] == f"evaluate it with: python -m smarts_rl.evaluate run={run_dir}"
     assert sumo_children() == []
 
 
