@@ -54,11 +54,12 @@ def find_init_checkpoint(init_from: str, choice: str, cwd: Path) -> Path:
 
 def plan(cfg, cwd: Path) -> WarmStart | None:
     """Where each module of the run `cfg` describes starts from, checked; None without init_from."""
-    from smarts_rl.policies import load_modules
-
     if not cfg.init_from:
         return None
     checkpoint = find_init_checkpoint(cfg.init_from, cfg.init_checkpoint, cwd)
+    # torch and RLlib load only now: a mistyped path is answered at once.
+    from smarts_rl.policies import load_modules
+
     trained, fresh = load_modules(checkpoint), fresh_modules(cfg)
     sources = module_sources(sorted(fresh), sorted(trained), checkpoint)
     for target, source in sources.items():

@@ -68,6 +68,7 @@ def imported_in_one_interpreter(cases: list[list[str]], heavy: tuple, cwd: Path)
 def test_every_bad_input_is_answered_without_importing_ray_torch_or_smarts(tmp_path):
     # Every case of test_config's BAD_INPUT (each is checked for its message there).
     cases = [args for name, (args, _) in sorted(BAD_INPUT.items()) if name not in SMARTS_MAP_LOOKUP]
+    cases.append(["init_from=/no/such/run"])  # checked last, after the rest of the config
     assert imported_in_one_interpreter(cases, HEAVY, tmp_path) == ([2] * len(cases), [])
     cases = [BAD_INPUT[name][0] for name in sorted(SMARTS_MAP_LOOKUP)]
     simulator = ("ray", "torch", "gymnasium", "smarts.core.smarts", "smarts.env")
