@@ -2,6 +2,7 @@
 
     python bench/train_throughput.py [--scenario loop] [--agent laner] [--iterations 6]
                                      [--batch 2000] [--runners 1 2] [--envs-per-runner 1 2]
+                                     [--limit-seconds 60]
 
 Trains `algo=pg` with `train.py` (a real run in a temporary directory) and reads the trial's
 progress.csv, leaving out the first iteration (it includes starting SUMO):
@@ -11,6 +12,10 @@ progress.csv, leaving out the first iteration (it includes starting SUMO):
   It equals the share of each runner's training time spent inside SMARTS. Target: >= 0.90.
 - `ratio_vs_alone_per_runner`: the same against plain SMARTS timed on its own before training
   (keep-lane, other episodes, another minute: this machine's speed drifts by 10-20%).
+- `limit_steps_per_s`: the machine's limit for the setting, measured right before its training:
+  as many plain SMARTS processes as it has env runners, each with its own `sumo`, stepping side by
+  side for `--limit-seconds` on the same scenario and agent interface (keep-lane or random
+  controls, resets included), their steps/s summed; `ratio_to_limit` = `train_steps_per_s` / that.
 Each runner count is trained with each `env_runners.num_envs_per_env_runner`: stepping two
 simulations in turn lets RLlib batch its per-step work (connectors, the RLModule's forward pass).
 A runner count passes if one of those settings reaches the target.
@@ -31,7 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from smarts_rl.config import compose_config, settings  # noqa: E402
 from smarts_rl.scenarios import build_scenario, scenario_source  # noqa: E402
-from smarts_rl.throughput import time_raw  # noqa: E402
+from smarts_rl.throughput import side_by_side_limit, time_raw  # noqa: E402
 
 TARGET = 0.90
 
@@ -55,6 +60,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--runners", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--envs-per-runner", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--limit-seconds", type=float, default=60.0)
     args = parser.parse_args()
     start = time.monotonic()
 
@@ -68,6 +74,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for runners in args.runners:
             for envs in args.envs_per_runner:
+                limit = side_by_side_limit(built, cfg.agent, runners, cfg.seed, args.limit_seconds)
                 run_dir = Path(tmp) / f"runners_{runners}_envs_{envs}"
                 subprocess.run(
                     [sys.executable, str(REPO / "train.py"), *overrides,
@@ -80,18 +87,23 @@ def main() -> None:
                 ratio = smarts_share / runners
                 ratio_vs_alone = steps_per_s / runners / raw
                 print(f"{runners} env runner(s) x {envs} env(s): {steps_per_s:.1f} env steps/s in training, "
-                      f"{ratio:.2f} of plain SMARTS per runner ({ratio_vs_alone:.2f} of SMARTS alone)", flush=True)
+                      f"{ratio:.2f} of plain SMARTS per runner ({ratio_vs_alone:.2f} of SMARTS alone); "
+                      f"{runners} plain SMARTS side by side: {limit:.1f}/s, {steps_per_s / limit:.2f} of that",
+                      flush=True)
                 results.append({"num_env_runners": runners, "num_envs_per_env_runner": envs,
                                 "train_steps_per_s": round(steps_per_s, 1), "env_steps": steps,
                                 "ratio_per_runner": round(ratio, 3),
-                                "ratio_vs_alone_per_runner": round(ratio_vs_alone, 3)})
+                                "ratio_vs_alone_per_runner": round(ratio_vs_alone, 3),
+                                "limit_steps_per_s": round(limit, 1),
+                                "ratio_to_limit": round(steps_per_s / limit, 3)})
     passed = {
         runners: max(r["ratio_per_runner"] for r in results if r["num_env_runners"] == runners) >= TARGET
         for runners in args.runners
     }
     print(json.dumps({
         "bench": "train_throughput", "scenario": args.scenario, "agent": args.agent,
-        "raw_alone_steps_per_s": round(raw, 1), "results": results, "target": TARGET,
+        "raw_alone_steps_per_s": round(raw, 1), "limit_seconds": args.limit_seconds,
+        "results": results, "target": TARGET,
         "pass_by_runners": passed, "pass": all(passed.values()),
         "wall_s": round(time.monotonic() - start, 1),
     }))

@@ -280,3 +280,42 @@ def measure(scenario, settings: AgentSettings, num_agents: int, seed: int, steps
         "warmup_steps_per_reset": round(wrapped.warmup_steps_per_reset, 2),
         "reset_share": round(wrapped.reset_share, 4),
     }
+
+
+def _step_for(scenario, settings: AgentSettings, num_agents: int, seed: int, seconds: float,
+              ready, results) -> None:
+    """One process of `side_by_side_limit`: plain SMARTS stepped for `seconds` once every process is ready."""
+    side = _raw_side(scenario, settings, num_agents, seed)
+    try:
+        side.start(seed)
+        ready.wait(timeout=300)  # a process that failed to start breaks the barrier for all
+        side.seconds, side.episode_lengths, side.reset_seconds = 0.0, [0], []
+        while side.seconds < seconds:
+            _run_chunk(side, seed, CHUNK_STEPS)
+        results.put(side.steps / side.seconds)
+    finally:
+        side.close()
+
+
+def side_by_side_limit(scenario, settings: AgentSettings, processes: int, seed: int, seconds: float) -> float:
+    """Env steps/s of `processes` plain SMARTS processes stepping side by side, summed: what
+    this machine can simulate at once, each process with its own `sumo`, as a training with
+    that many env runners would. Resets are included; each process drives its own episodes."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # a fresh SMARTS in each, as in an env runner
+    ready, results = context.Barrier(processes), context.Queue()
+    workers = [
+        context.Process(target=_step_for, args=(scenario, settings, 1, seed + 1000 * i, seconds, ready, results))
+        for i in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        rates = [results.get(timeout=seconds + 300) for _ in workers]
+    finally:
+        for worker in workers:
+            worker.join(timeout=60)
+            if worker.is_alive():
+                worker.kill()
+    return sum(rates)

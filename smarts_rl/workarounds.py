@@ -26,6 +26,7 @@ def apply_runtime_workarounds():
     """
     fix_via_point_sorting()
     fix_suppress_output_double_close()
+    reload_sumo_between_episodes()
 
 
 def fix_via_point_sorting():
@@ -61,6 +62,40 @@ def fix_via_point_sorting():
     exec(code, vars(sensor), namespace)
     namespace["__call__"].sorts_via_points_by_distance = True
     sensor.ViaSensor.__call__ = namespace["__call__"]
+
+
+# The SUMO releases whose in-process reload (`traci.load`) we checked gives the same episodes.
+SUMO_RELOAD_CHECKED = ("1.28.",)
+
+
+def reload_sumo_between_episodes():
+    """Make SMARTS reload its running `sumo` at an episode's reset instead of starting a new one.
+
+    Bug (a cost, not a crash): SMARTS 2.0.1 starts a fresh `sumo` process at every reset once
+    SUMO is newer than 1.12 (`TraciConn.must_reset`, "some versions of sumo crash when
+    reloading"): spawning it, loading the map and routes and polling its TraCI port every 50 ms
+    cost 0.25-0.35 s, several times what the rest of a reset costs. SUMO 1.28 reloads the same
+    simulation in place (`traci.load`, which SMARTS already uses below 1.12) and drives exactly
+    the same episodes (tests/test_workarounds.py). SMARTS still starts a new `sumo` every 50
+    reloads, whenever the map changes, and after a lost connection.
+
+    Work-around: `must_reset` is false for the SUMO releases in `SUMO_RELOAD_CHECKED`.
+    """
+    import importlib.metadata
+
+    from smarts.core.utils import sumo_utils
+
+    if not importlib.metadata.version("eclipse-sumo").startswith(SUMO_RELOAD_CHECKED):
+        return
+    if getattr(sumo_utils.TraciConn.must_reset, "reloads_sumo", False):
+        return
+    original = sumo_utils.TraciConn.must_reset
+
+    def must_reset(self) -> bool:
+        return False
+
+    must_reset.reloads_sumo, must_reset.original = True, original
+    sumo_utils.TraciConn.must_reset = must_reset
 
 
 # The SMARTS modules that call `suppress_output` while simulating, by the name they imported.

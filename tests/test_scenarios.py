@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
@@ -63,6 +64,39 @@ def test_builtin_scenario_goals_take_10_to_25_s_to_reach(name, cache_root, tmp_p
         start = observation.ego_vehicle_state.mission.start.position[:2]
         starts.add(tuple(round(float(c), 1) for c in start))
     assert len(starts) == 2, "each agent should have had its own mission"
+
+
+# Traffic cars on the roads when the egos enter: the loop's eight circling cars; merge and
+# intersection draw theirs, but never fewer than this in any of their variations.
+TRAFFIC_AT_ENTRY = {"loop": 8, "merge": 4, "intersection": 4}
+
+
+@pytest.mark.parametrize("name", BUILTINS)
+def test_builtin_scenario_egos_enter_at_once_at_their_starts_among_traffic(name, cache_root):
+    from smarts.core.agent_interface import AgentInterface, AgentType
+    from smarts.env.gymnasium.hiway_env_v1 import HiWayEnvV1
+
+    built = build_scenario(scenario_source(Settings(name=name), cwd=Path("/")), cache_root)
+    interface = AgentInterface.from_type(AgentType.Laner, max_episode_steps=10)
+    env = HiWayEnvV1(scenarios=[str(built)], agent_interfaces={f"agent_{i}": interface for i in range(2)},
+                     headless=True, observation_options="unformatted")
+    try:
+        for seed in range(4):  # SMARTS draws a traffic variation per reset
+            observations, _ = env.reset(seed=seed)
+
+            assert sorted(observations) == ["agent_0", "agent_1"]
+            warmup_steps = round(env.smarts.elapsed_sim_time / 0.1)
+            assert warmup_steps <= 5, (name, seed, warmup_steps)
+            traffic = env.smarts.vehicle_index.social_vehicle_ids()
+            assert len(traffic) >= TRAFFIC_AT_ENTRY[name], (name, seed, traffic)
+            for observation in observations.values():
+                ego = observation.ego_vehicle_state
+                start = np.asarray(ego.mission.start.position[:2])
+                # At its own start (its centre half a car behind the start, where its front is),
+                # not at a traffic car it took over somewhere behind it.
+                assert np.linalg.norm(np.asarray(ego.position[:2]) - start) < 2.5, (name, seed, ego.position, start)
+    finally:
+        env.close()
 
 
 def test_users_smarts_scenario_folder_builds_outside_it_and_runs(user_scenario, tmp_path):

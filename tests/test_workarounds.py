@@ -205,3 +205,48 @@ def test_the_fixed_suppress_output_still_silences_what_is_printed_meanwhile(capf
         print("hidden")
     print("shown")
     assert capfd.readouterr().out == "shown\n"
+
+
+def _traffic_after_resets(scenario: Path, episodes: int) -> tuple[list, set]:
+    """(where every traffic car is 10 steps into each episode, the pids of the sumo processes)."""
+    from smarts.core import seed as smarts_seed
+
+    from tests.helpers import sumo_children
+
+    interface = agent_interface(AgentSettings(name="laner"))
+    env = HiWayEnvV1(scenarios=[str(scenario)], agent_interfaces={"agent_0": interface}, headless=True,
+                     observation_options="unformatted", action_options="unformatted")
+    positions, pids = [], set()
+    try:
+        for episode in range(episodes):
+            smarts_seed(episode)
+            env.reset()
+            pids |= {p.pid for p in sumo_children()}
+            for _ in range(10):
+                env.step({"agent_0": "keep_lane"})
+            positions.append(sorted((v.id, tuple(np.round(v.position, 6))) for v in env.smarts.vehicle_index.vehicles))
+    finally:
+        env.close()
+    return positions, pids
+
+
+def test_smarts_starts_a_new_sumo_at_every_reset_until_it_reloads_the_same_episodes(tmp_path, monkeypatch):
+    from smarts.core.utils.sumo_utils import TraciConn
+
+    from smarts_rl.workarounds import reload_sumo_between_episodes
+
+    from smarts_rl.scenarios import Settings, scenario_source
+
+    scenario = build_scenario(scenario_source(Settings(name="intersection"), cwd=REPO), tmp_path / "cache")
+    reload_sumo_between_episodes()
+    reloading = TraciConn.must_reset
+
+    monkeypatch.setattr(TraciConn, "must_reset", reloading.original)
+    restarted, restarted_pids = _traffic_after_resets(scenario, 3)
+    assert len(restarted_pids) == 3, "SMARTS started one sumo per reset"
+
+    monkeypatch.setattr(TraciConn, "must_reset", reloading)
+    reloaded, reloaded_pids = _traffic_after_resets(scenario, 3)
+    assert len(reloaded_pids) == 1, "one sumo, reloaded at each reset"
+    assert reloaded == restarted
+    assert all(len(cars) >= 4 for cars in reloaded), "the episodes have traffic to compare"
