@@ -85,7 +85,11 @@ def reload_sumo_between_episodes():
 
     from smarts.core.utils import sumo_utils
 
-    if not importlib.metadata.version("eclipse-sumo").startswith(SUMO_RELOAD_CHECKED):
+    try:
+        sumo_release = importlib.metadata.version("eclipse-sumo")
+    except importlib.metadata.PackageNotFoundError:  # SUMO from elsewhere: an unchecked release
+        return
+    if not sumo_release.startswith(SUMO_RELOAD_CHECKED):
         return
     if getattr(sumo_utils.TraciConn.must_reset, "reloads_sumo", False):
         return
