@@ -2,7 +2,7 @@
 
     python bench/train_throughput.py [--scenario loop] [--agent laner] [--iterations 6]
                                      [--batch 2000] [--runners 1 2] [--envs-per-runner 1 2]
-                                     [--limit-seconds 60]
+                                     [--limit-seconds 60] [--alone-steps 1000]
 
 Trains `algo=pg` with `train.py` (a real run in a temporary directory) and reads the trial's
 progress.csv, leaving out the first iteration (it includes starting SUMO):
@@ -61,13 +61,14 @@ def main() -> None:
     parser.add_argument("--runners", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--envs-per-runner", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--limit-seconds", type=float, default=60.0)
+    parser.add_argument("--alone-steps", type=int, default=1000)
     args = parser.parse_args()
     start = time.monotonic()
 
     overrides = [f"scenario={args.scenario}", f"agent={args.agent}"]
     cfg = settings(compose_config(overrides))
     built = build_scenario(scenario_source(cfg.scenario, cwd=Path.cwd()))
-    raw = max(time_raw(built, cfg.agent, 1, cfg.seed, 1000).steps_per_s for _ in range(2))
+    raw = max(time_raw(built, cfg.agent, 1, cfg.seed, args.alone_steps).steps_per_s for _ in range(2))
     print(f"plain SMARTS alone: {raw:.1f} env steps/s", flush=True)
 
     results = []
