@@ -17,12 +17,12 @@ RETURN_COLUMN = "env_runners/episode_return_mean"
 STEPS_COLUMN = "env_runners/num_env_steps_sampled_lifetime"
 
 
-def read_progress(trial_dir: Path) -> tuple[list[float], list[float], list[float]]:
-    """Env steps, mean returns and wall-clock timestamps of a trial's results."""
+def read_progress(trial_dir: Path, column: str = RETURN_COLUMN) -> tuple[list[float], list[float], list[float]]:
+    """Env steps, mean returns (or another `column`) and wall-clock timestamps of a trial's results."""
     steps, returns, times = [], [], []
     for result in read_results(trial_dir):
         try:
-            point = float(result[STEPS_COLUMN]), float(result[RETURN_COLUMN]), float(result["timestamp"])
+            point = float(result[STEPS_COLUMN]), float(result[column]), float(result["timestamp"])
         except (KeyError, TypeError, ValueError):
             continue  # iterations before the first finished episode have no return
         if point[1] != point[1]:
@@ -92,3 +92,9 @@ def plot_curves(trial_dirs: dict[str, Path], out: Path, exploits: list[dict] = (
     fig.savefig(out)
     plt.close(fig)
     return out
+
+
+def final_return(returns: list[float], last: int = SMOOTHING_ITERATIONS) -> float | None:
+    """A trial's final return: the mean over its last `last` iterations (one iteration's mean
+    return covers a few episodes only)."""
+    return sum(returns[-last:]) / len(returns[-last:]) if returns else None
