@@ -3,6 +3,7 @@
     python bench/learn_smarts.py [hydra overrides]   e.g.
     python bench/learn_smarts.py scenario=loop agent=continuous algo=pg stop.timesteps_total=200000
     python bench/learn_smarts.py +experiment=merge_pg agent=laner --episodes 20
+    python bench/learn_smarts.py --seeds 0,1,2 +experiment=loop_pg agent=continuous
 
 Trains once (`python train.py <overrides>`; `stop.training_iteration` is lifted when a step or time
 budget is given, since its default of 30 would end the run first), then runs the evaluation of the
@@ -19,11 +20,22 @@ as `policy_return_sampled`, `ratio_to_keep_lane_sampled` and `collision_rate_sam
 target is on the first.
 The run directory (curves.png, summary.json, eval/) is kept: `--run-dir`, by default
 outputs/bench/learn_smarts/<scenario>_<agent>_<algo>_<time>.
+
+With `--seeds 0,1,2`, each seed is a run of its own in `<dir>/seed_<n>/` and the bench ends with
+`python -m smarts_rl.report <dir>` (report.md, report.png, report.json there). The JSON line then
+has the aggregate, `ratio_iqm` and `ratio_ci` (IQM and 95% bootstrap CI over the seeds of the
+ratio to keep-lane), `ratio_per_seed`, and each seed's own line in `per_seed`. `<dir>` is
+`--run-dir`, by default outputs/bench/learn_smarts/<scenario>_<agent>_<algo>_seeds_<hash of the
+overrides>, so the same command finds its earlier seeds again: a seed already trained to the
+same budget (and evaluated with the same episodes) is reused; a seed whose run was killed or
+stopped, or that is asked for a larger `stop.*` budget, continues with `train.py resume=` (only
+`stop.*` may differ from the seed's own config).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -34,7 +46,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from smarts_rl.errors import UsageError, exit_with  # noqa: E402
 from smarts_rl.resume import override_key  # noqa: E402
+
+PROGRAM = "learn_smarts"
 
 TARGET_RATIO = 0.9  # the issue's target for loop/continuous/pg at 200k env steps
 BUDGET_KEYS = ("stop.timesteps_total", "stop.time_total_s")
@@ -66,6 +81,18 @@ def train(overrides: list[str], run_dir: Path) -> tuple[dict, float]:
     if code != 0 or not summary_file.is_file():
         raise SystemExit(f"learn_smarts: training ended with exit code {code}; see {run_dir}")
     return json.loads(summary_file.read_text()), wall_s
+
+
+def resume(run_dir: Path, stop_overrides: list[str]) -> tuple[dict, float]:
+    """Continue a seed's run in place, as `train.py resume=<run dir> [stop.*]` does."""
+    from smarts_rl import cli
+
+    started = time.monotonic()
+    code = cli.main([f"resume={run_dir}", *stop_overrides])
+    summary_file = run_dir / "summary.json"
+    if code != 0 or not summary_file.is_file():
+        raise SystemExit(f"learn_smarts: resuming {run_dir} ended with exit code {code}")
+    return json.loads(summary_file.read_text()), time.monotonic() - started
 
 
 def ratio_to_keep_lane(report: dict) -> float:
@@ -107,16 +134,135 @@ def sampled_figures(report: dict) -> dict:
     }
 
 
+# -- several seeds -------------------------------------------------------------------------------
+
+
+def parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        exit_with(f"--seeds takes comma-separated integers, e.g. 0,1,2; got {text!r}", PROGRAM)
+    if not seeds or len(set(seeds)) < len(seeds):
+        exit_with(f"--seeds needs distinct seeds, e.g. 0,1,2; got {text!r}", PROGRAM)
+    return seeds
+
+
+def default_seeds_dir(overrides: list[str]) -> Path:
+    """Named by the overrides (not the time), so that running the same command again continues it."""
+    from smarts_rl.config import compose_config
+
+    cfg = compose_config(overrides)
+    digest = hashlib.sha1(" ".join(sorted(overrides)).encode()).hexdigest()[:8]
+    return REPO / "outputs" / "bench" / "learn_smarts" / f"{cfg.scenario.name}_{cfg.agent.name}_{cfg.algo.name}_seeds_{digest}"
+
+
+def seed_state(overrides: list[str], run_dir: Path) -> tuple[str, list[str]]:
+    """("new" | "done" | "resume", the stop.* overrides a resume applies) for one seed's run."""
+    from omegaconf import OmegaConf
+
+    from smarts_rl.cli import absolute_scenario_path
+    from smarts_rl.config import compose_config
+    from smarts_rl.resume import RUN_CONFIG, experiment_dir
+
+    if not (run_dir / RUN_CONFIG).is_file() or not (experiment_dir(run_dir) / "tuner.pkl").is_file():
+        return "new", []  # never started, or killed before Tune saved its experiment
+    saved = OmegaConf.to_container(OmegaConf.load(run_dir / RUN_CONFIG))
+    wanted = OmegaConf.to_container(compose_config(absolute_scenario_path(overrides, Path.cwd())))
+    differing = sorted(k for k in set(saved) | set(wanted) if k not in ("stop", "resume") and saved.get(k) != wanted.get(k))
+    if differing:
+        exit_with(f"{run_dir} was trained with other settings (of {', '.join(differing)}); "
+                  "only stop.* may change to continue it: give another --run-dir", PROGRAM)
+    stop = [f"stop.{k}={'null' if v is None else v}" for k, v in wanted["stop"].items()]
+    summary_file = run_dir / "summary.json"
+    status = json.loads(summary_file.read_text()).get("status") if summary_file.is_file() else None
+    if status == "completed" and saved["stop"] == wanted["stop"]:
+        return "done", []
+    return "resume", stop
+
+
+def evaluation(run_dir: Path, episodes: int, sampled: bool) -> dict:
+    """The seed's evaluation of its best checkpoint with these episodes: the saved one if there is
+    one, else a new one."""
+    from smarts_rl.evaluate import EVAL_FILE, evaluate, print_report
+    from smarts_rl.trained_run import find_checkpoint
+
+    checkpoint = str(find_checkpoint(run_dir, "best", Path.cwd()))
+    for path in sorted(run_dir.glob(f"eval/*/{EVAL_FILE}"), reverse=True):
+        report = json.loads(path.read_text())
+        # By trial and checkpoint name: a run directory that was moved names its old place.
+        same_checkpoint = Path(report["checkpoint"]).parts[-2:] == Path(checkpoint).parts[-2:]
+        if same_checkpoint and (len(report["seeds"]), report["deterministic"]) == (episodes, not sampled) \
+                and report["scenario"] == report["trained_on"]:
+            print(f"reused: {path}")
+            return report
+    report = evaluate([f"run={run_dir}", f"checkpoint={checkpoint}", f"episodes={episodes}", "gif=false",
+                       *(["sample_actions=true"] if sampled else [])], Path.cwd())
+    print_report(report)
+    return report
+
+
+def run_seed(overrides: list[str], run_dir: Path, episodes: int) -> dict:
+    state, stop = seed_state(overrides, run_dir)
+    print(f"learn_smarts: {run_dir.name}: " + {"new": "training", "done": "trained already: reused",
+                                               "resume": "continuing its run"}[state], flush=True)
+    if state == "new":
+        summary, wall_s = train(overrides, run_dir)
+    elif state == "resume":
+        summary, wall_s = resume(run_dir, stop)
+    else:
+        summary = json.loads((run_dir / "summary.json").read_text())
+        wall_s = max(t["time_total_s"] for t in summary["trials"])  # Tune's time: the training's own wall is gone
+    report, sampled = evaluation(run_dir, episodes, False), evaluation(run_dir, episodes, True)
+    return {**result_line(summary, wall_s, report, run_dir), **sampled_figures(sampled), "trained": state}
+
+
+def several_seeds(args, overrides: list[str]) -> dict:
+    from smarts_rl.report import report
+
+    if any(override_key(o) == "seed" for o in overrides):
+        exit_with("give the seeds with --seeds, not as a seed= override", PROGRAM)
+    seeds = parse_seeds(args.seeds)
+    bench_dir = (args.run_dir or default_seeds_dir(overrides)).resolve()
+    lines = [run_seed([*overrides, f"seed={seed}"], bench_dir / f"seed_{seed}", args.episodes) for seed in seeds]
+    runs = [str(bench_dir / f"seed_{seed}") for seed in seeds]
+    try:
+        built, written = report(runs + [f"out={bench_dir}"], Path.cwd())
+    except UsageError as exc:
+        exit_with(str(exc), PROGRAM)
+    print(Path(written[0]).read_text(), end="")
+    [group] = built["groups"]
+    scenarios = group["scenarios"]
+    ratio = group["all_scenarios"]["ratio_to_keep_lane"] if "all_scenarios" in group else \
+        next(iter(scenarios.values()))["ratio_to_keep_lane"]
+    first = lines[0]
+    return {
+        **{k: first[k] for k in ("scenario", "agent", "algo", "scheduler")},
+        "seeds": group["seeds"],
+        "ratio_iqm": round(ratio["iqm"], 3),
+        "ratio_ci": ratio["ci"] and [round(v, 3) for v in ratio["ci"]],
+        "ratio_per_seed": [line["ratio_to_keep_lane"] for line in lines],
+        "eval_episodes": args.episodes,
+        "target_ratio": TARGET_RATIO,
+        "pass": ratio["iqm"] >= TARGET_RATIO,
+        "report": str(bench_dir / "report.md"),
+        "per_seed": lines,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("overrides", nargs="*", help="train.py overrides (Hydra syntax)")
     parser.add_argument("--episodes", type=int, default=20, help="evaluation episodes per policy")
-    parser.add_argument("--run-dir", type=Path, default=None, help="where the run goes")
+    parser.add_argument("--run-dir", type=Path, default=None, help="where the run goes (with --seeds: the seeds' runs)")
+    parser.add_argument("--seeds", default=None, help="comma-separated seeds, e.g. 0,1,2: one run each, then a report")
     args = parser.parse_args()
 
     from smarts_rl.evaluate import evaluate, print_report
 
     overrides = training_overrides(args.overrides)
+    if args.seeds is not None:
+        print(json.dumps(several_seeds(args, overrides)))
+        return 0
     run_dir = (args.run_dir or default_run_dir(overrides)).resolve()
     summary, wall_s = train(overrides, run_dir)
     report = evaluate([f"run={run_dir}", f"episodes={args.episodes}", "gif=false"], Path.cwd())
