@@ -1,7 +1,7 @@
 """PBT against a plain grid search at the same compute: does PBT find a better policy?
 
-    python bench/pbt_vs_grid.py [--budget 200000] [--population 4] [hydra overrides]
-    python bench/pbt_vs_grid.py --budget 100000 scenario=loop agent=laner env_runners.num_env_runners=0
+    python bench/pbt_vs_grid.py [--budget 200000] [--population 4] [--repeats 3] [hydra overrides]
+    python bench/pbt_vs_grid.py --budget 100000 --repeats 3 scenario=loop agent=laner env_runners.num_env_runners=0
 
 Both spend `--budget` env steps in total, as `--population` trials of budget/population steps each,
 trained side by side with train.py's code path:
@@ -11,8 +11,13 @@ trained side by side with train.py's code path:
   (Tune's FIFO scheduler).
 Each side's best trial is the one with the highest mean return over its last `--last`
 iterations (its "final return"); its final checkpoint is then evaluated with evaluate's code
-path on the same seeds for both sides. Prints one JSON line last. Overrides of `scheduler.*`
-(e.g. scheduler.perturbation_interval=2) apply to the PBT side only.
+path on the same seeds for both sides. Overrides of `scheduler.*` (e.g.
+scheduler.perturbation_interval=2) apply to the PBT side only.
+
+`--repeats N` runs both sides N times, repeat r with base seed `seed + r * population` (so no
+two repeats share a PBT trial's seed), in `<out>/<time>/repeat_<r>/{pbt,grid}`. Prints one JSON
+line last: per side, each repeat's figures and the best-trial final return and evaluation return
+as IQM over the repeats with a 95% bootstrap CI (smarts_rl/seed_statistics.py; none with one repeat).
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import statistics
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -40,10 +44,26 @@ def grid_lrs(points: int) -> list[float]:
 
 
 def final_return(trial_dir: Path, last: int) -> float | None:
+    from smarts_rl.curves import final_return as mean_of_last
     from smarts_rl.curves import read_progress
 
-    _, returns, _ = read_progress(trial_dir)
-    return statistics.fmean(returns[-last:]) if returns else None
+    return mean_of_last(read_progress(trial_dir)[1], last)
+
+
+def repeat_seeds(base_seed: int, repeats: int, population: int) -> list[int]:
+    """Each repeat's base seed: PBT trial i of repeat r trains with base + r * population + i."""
+    return [base_seed + r * population for r in range(repeats)]
+
+
+def over_repeats(seeds: list[int], repeats: list[dict]) -> dict:
+    """Each side's best-trial figures as IQM and CI over the repeats, the repeats' own beside them."""
+    from smarts_rl.report import aggregate
+
+    return {
+        "best_final_return": aggregate(seeds, [r["best_final_return"] for r in repeats]),
+        "best_eval_return": aggregate(seeds, [r["best_eval_return"] for r in repeats]),
+        "repeats": repeats,
+    }
 
 
 def run_side(name: str, scheduler: list[str], overrides: list[str], run_dir: Path, last: int,
@@ -79,6 +99,7 @@ def main() -> int:
     parser.add_argument("--population", type=int, default=4, help="PBT population = grid points")
     parser.add_argument("--last", type=int, default=5, help="iterations averaged into a trial's final return")
     parser.add_argument("--episodes", type=int, default=10, help="evaluation episodes of each side's best policy")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of both sides, each with another base seed")
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "bench" / "pbt_vs_grid")
     args = parser.parse_args()
 
@@ -86,9 +107,13 @@ def main() -> int:
 
     per_trial = args.budget // args.population
     pbt_only = [o for o in args.overrides if override_key(o).startswith("scheduler.")]
+    if args.repeats < 1:
+        raise SystemExit("pbt_vs_grid: --repeats must be >= 1")
     shared = [o for o in args.overrides if o not in pbt_only]
     shared += [f"stop.timesteps_total={per_trial}", "stop.training_iteration=null"]
     cfg = compose_config(shared)
+    shared = [o for o in shared if override_key(o) != "seed"]  # each repeat sets its own
+    seeds = repeat_seeds(cfg.seed, args.repeats, args.population)
     out = args.out.resolve() / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     sides = {
         # A mutated train_batch_size would overshoot the step budget by up to one batch per trial.
@@ -96,17 +121,25 @@ def main() -> int:
                 "~scheduler.hyperparam_mutations.train_batch_size", *pbt_only],
         "grid": ["scheduler=grid", f"scheduler.grid={{lr: {grid_lrs(args.population)}}}"],
     }
-    results = {name: run_side(name, scheduler, shared, out / name, args.last, args.episodes)
-               for name, scheduler in sides.items()}
+    runs = {name: [] for name in sides}
+    for r, seed in enumerate(seeds):
+        for name, scheduler in sides.items():
+            runs[name].append(run_side(name, scheduler, [*shared, f"seed={seed}"], out / f"repeat_{r}" / name,
+                                       args.last, args.episodes))
+    results = {name: over_repeats(seeds, side_runs) for name, side_runs in runs.items()}
     line = {
         "scenario": cfg.scenario.name,
         "agent": cfg.agent.name,
         "algo": cfg.algo.name,
         "budget_env_steps": args.budget,
         "population": args.population,
+        "seeds": seeds,
         **results,
-        "pbt_minus_grid_final_return": round(results["pbt"]["best_final_return"] - results["grid"]["best_final_return"], 2),
-        "pbt_minus_grid_eval_return": round(results["pbt"]["best_eval_return"] - results["grid"]["best_eval_return"], 2),
+        # Of the IQMs over repeats.
+        "pbt_minus_grid_final_return": round(results["pbt"]["best_final_return"]["iqm"]
+                                             - results["grid"]["best_final_return"]["iqm"], 2),
+        "pbt_minus_grid_eval_return": round(results["pbt"]["best_eval_return"]["iqm"]
+                                            - results["grid"]["best_eval_return"]["iqm"], 2),
     }
     print(json.dumps(line))
     return 0
