@@ -252,12 +252,15 @@ def all_scenarios(scenarios: dict) -> dict | None:
 
 
 def build_report(paths: list[Path], warn) -> dict:
-    runs = []
+    runs, seen = [], set()
     for path in paths:
         found = run_dirs(path)
         if not found:
             warn(f"{path}: no run directory of train.py here (none holds {RUN_CONFIG})")
         for run_dir in found:
+            if run_dir in seen:  # named twice (a run and its sweep): read once
+                continue
+            seen.add(run_dir)
             try:
                 runs.append(read_run(run_dir))
             except Skipped as exc:

@@ -93,3 +93,25 @@ def written_eval_dir(stdout: str) -> Path:
     """The evaluation directory, from evaluate's `written: <dir>/eval.json` line."""
     [line] = [line for line in stdout.splitlines() if line.startswith("written:") and line.endswith("eval.json")]
     return Path(line.split(maxsplit=1)[1]).parent
+
+
+# -- a two-seed sweep, shared by the report and learn_smarts --seeds tests -------------------
+
+TINY_SEEDS_TRAINING = ["stop.training_iteration=2", "algo.train_batch_size=200", "agent.max_episode_steps=60",
+                       "env_runners.num_env_runners=1"]
+
+
+@pytest.fixture(scope="session")
+def two_seed_sweep(tmp_path_factory) -> Path:
+    """`train.py -m seed=0,1` (PG, laner, loop), two iterations each, and each run evaluated with
+    two episodes per policy: the multirun directory (jobs 0/ and 1/)."""
+    sweep = tmp_path_factory.mktemp("two_seeds") / "multirun"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "train.py"), "-m", "seed=0,1", *TINY_SEEDS_TRAINING, f"hydra.sweep.dir={sweep}"],
+        cwd=sweep.parent, capture_output=True, text=True, timeout=1200,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for job in ("0", "1"):
+        evaluated = run_module("smarts_rl.evaluate", f"run={sweep / job}", "episodes=2", "gif=false", cwd=sweep.parent)
+        assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    return sweep

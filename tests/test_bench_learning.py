@@ -1,11 +1,16 @@
 """bench/learn_smarts.py and bench/pbt_vs_grid.py: the JSON they print, on tiny budgets."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from scipy.stats import bootstrap, trim_mean
+
+from tests.conftest import TINY_SEEDS_TRAINING
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
@@ -48,3 +53,71 @@ def test_learn_smarts_trains_evaluates_and_prints_one_json_line(tmp_path):
     assert line["ratio_to_keep_lane_sampled"] == pytest.approx(
         line["policy_return_sampled"] / line["keep_lane_return"], abs=1e-3)
     assert 0 <= line["collision_rate_sampled"] <= 1
+
+
+def learn_over_seeds(bench: Path, cwd: Path) -> tuple[dict, str]:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "learn_smarts.py"), "--seeds", "0,1,2", *TINY_SEEDS_TRAINING,
+         "--episodes", "2", "--run-dir", str(bench)],
+        cwd=cwd, capture_output=True, text=True, timeout=1200,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1]), result.stdout
+
+
+def result_lines(run_dir: Path) -> list[int]:
+    return [len(f.read_text().splitlines()) for f in sorted((run_dir / "tune").glob("*/result.json"))]
+
+
+def test_learn_smarts_over_seeds_reuses_done_seeds_continues_a_stopped_one_and_reports(two_seed_sweep, tmp_path):
+    bench = tmp_path / "bench"
+    for seed in (0, 1):  # seeds 0 and 1 done already: the sweep's runs, trained and evaluated the same way
+        shutil.copytree(two_seed_sweep / str(seed), bench / f"seed_{seed}", symlinks=True)
+    # Seed 2 stopped after one of its two iterations, as a killed or shorter run is.
+    one_iteration = [o for o in TINY_SEEDS_TRAINING if not o.startswith("stop.")] + ["stop.training_iteration=1"]
+    trained = subprocess.run([sys.executable, str(REPO / "train.py"), "seed=2", *one_iteration,
+                              f"hydra.run.dir={bench / 'seed_2'}"], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=900)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert result_lines(bench / "seed_2") == [1]
+
+    line, stdout = learn_over_seeds(bench, tmp_path)
+    assert [run["trained"] for run in line["per_seed"]] == ["done", "done", "resume"]
+    assert result_lines(bench / "seed_0") == result_lines(bench / "seed_1") == [2]  # not trained again
+    assert result_lines(bench / "seed_2") == [2]  # the same trial, continued
+    assert "| loop | 0,1,2 |" in stdout and (bench / "report.png").is_file()
+
+    [group] = json.loads((bench / "report.json").read_text())["groups"]
+    assert group["seeds"] == line["seeds"] == [0, 1, 2]
+    ratio = group["scenarios"]["loop"]["ratio_to_keep_lane"]
+    assert line["ratio_per_seed"] == pytest.approx(ratio["per_seed"], abs=1e-3)
+    assert line["ratio_iqm"] == pytest.approx(trim_mean(ratio["per_seed"], 0.25), abs=1e-3)
+    recomputed = bootstrap((np.array(ratio["per_seed"]),), lambda x, axis: trim_mean(x, 0.25, axis=axis),
+                           n_resamples=10_000, method="percentile", rng=np.random.default_rng(0)).confidence_interval
+    assert line["ratio_ci"] == pytest.approx([recomputed.low, recomputed.high], abs=1e-3)
+    assert line["pass"] == (line["ratio_iqm"] >= 0.9)
+
+    evaluations = {seed: sorted((bench / f"seed_{seed}").glob("eval/*/eval.json")) for seed in (0, 1, 2)}
+    assert len(evaluations[0]) == 2  # the sweep's deterministic evaluation reused, a sampled one added
+    again, _ = learn_over_seeds(bench, tmp_path)  # everything done: nothing trained or evaluated again
+    assert [run["trained"] for run in again["per_seed"]] == ["done", "done", "done"]
+    assert {seed: sorted((bench / f"seed_{seed}").glob("eval/*/eval.json")) for seed in (0, 1, 2)} == evaluations
+    assert again["ratio_iqm"] == line["ratio_iqm"] and again["ratio_ci"] == line["ratio_ci"]
+
+
+def test_learn_smarts_refuses_a_seed_override_beside_seeds(tmp_path):
+    result = subprocess.run([sys.executable, str(REPO / "bench" / "learn_smarts.py"), "--seeds", "0,1", "seed=3"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "give the seeds with --seeds, not as a seed= override" in result.stderr
+
+
+def test_pbt_vs_grid_repeats_use_distinct_base_seeds_and_aggregate_over_them():
+    from pbt_vs_grid import over_repeats, repeat_seeds
+
+    assert repeat_seeds(0, 3, 4) == [0, 4, 8]  # PBT trials 0-3, 4-7, 8-11: no seed shared
+    repeats = [{"best_final_return": v, "best_eval_return": 2 * v} for v in (1.0, 2.0, 6.0)]
+    side = over_repeats([0, 4, 8], repeats)
+    assert side["best_final_return"]["iqm"] == 3.0 and side["best_eval_return"]["per_seed"] == [2.0, 4.0, 12.0]
+    low, high = side["best_final_return"]["ci"]
+    assert 1.0 <= low < 3.0 < high <= 6.0
+    assert over_repeats([0], repeats[:1])["best_eval_return"]["ci"] is None
