@@ -83,16 +83,15 @@ def train(overrides: list[str], run_dir: Path) -> tuple[dict, float]:
     return json.loads(summary_file.read_text()), wall_s
 
 
-def resume(run_dir: Path, stop_overrides: list[str]) -> tuple[dict, float]:
+def resume(run_dir: Path, stop_overrides: list[str]) -> dict:
     """Continue a seed's run in place, as `train.py resume=<run dir> [stop.*]` does."""
     from smarts_rl import cli
 
-    started = time.monotonic()
     code = cli.main([f"resume={run_dir}", *stop_overrides])
     summary_file = run_dir / "summary.json"
     if code != 0 or not summary_file.is_file():
         raise SystemExit(f"learn_smarts: resuming {run_dir} ended with exit code {code}")
-    return json.loads(summary_file.read_text()), time.monotonic() - started
+    return json.loads(summary_file.read_text())
 
 
 def ratio_to_keep_lane(report: dict) -> float:
@@ -207,11 +206,10 @@ def run_seed(overrides: list[str], run_dir: Path, episodes: int) -> dict:
                                                "resume": "continuing its run"}[state], flush=True)
     if state == "new":
         summary, wall_s = train(overrides, run_dir)
-    elif state == "resume":
-        summary, wall_s = resume(run_dir, stop)
     else:
-        summary = json.loads((run_dir / "summary.json").read_text())
-        wall_s = max(t["time_total_s"] for t in summary["trials"])  # Tune's time: the training's own wall is gone
+        summary = resume(run_dir, stop) if state == "resume" else json.loads((run_dir / "summary.json").read_text())
+        # Tune's time over every session: the earlier sessions' wall times are gone.
+        wall_s = max(t["time_total_s"] for t in summary["trials"])
     report, sampled = evaluation(run_dir, episodes, False), evaluation(run_dir, episodes, True)
     return {**result_line(summary, wall_s, report, run_dir), **sampled_figures(sampled), "trained": state}
 
