@@ -150,3 +150,52 @@ def test_nothing_to_report_is_one_line_and_exit_2(two_seed_sweep, tmp_path):
     stderr = one_error_line(run_module("smarts_rl.report", str(unseeded), cwd=tmp_path))
     assert "names no integer seed" in stderr
     assert not list(tmp_path.glob("*/report.json"))
+
+
+def with_scenario_set(run_dir: Path, target: Path, offsets: dict[str, float]) -> Path:
+    """A copy of a real run as a scenario-set run reports it: per-scenario returns in result.json
+    (`env_runners/driving/scenario/<name>/return`) and `per_scenario` in eval.json."""
+    shutil.copytree(run_dir, target, symlinks=True)
+    [result_file] = (target / "tune").glob("*/result.json")
+    lines = []
+    for line in result_file.read_text().splitlines():
+        result = json.loads(line)
+        mean = result["env_runners"].get("episode_return_mean")
+        if mean is not None:
+            result["env_runners"]["driving"] = {"scenario": {name: {"return": mean + offset}
+                                                             for name, offset in offsets.items()}}
+        lines.append(json.dumps(result))
+    result_file.write_text("\n".join(lines) + "\n")
+    [eval_file] = target.glob("eval/*/eval.json")
+    evaluation = json.loads(eval_file.read_text())
+    keep_lane = evaluation["policies"]["keep_lane"]["episode_return_mean"]
+    evaluation["per_scenario"] = {}
+    for name, offset in offsets.items():
+        policies = json.loads(json.dumps(evaluation["policies"]))
+        policies["policy"]["episode_return_mean"] += offset
+        evaluation["per_scenario"][name] = {"policies": policies,
+                                            "ratio_to_keep_lane": policies["policy"]["episode_return_mean"] / keep_lane}
+    eval_file.write_text(json.dumps(evaluation))
+    return target
+
+
+def test_a_scenario_set_is_reported_per_scenario_and_pooled_stratified(two_seed_sweep, tmp_path):
+    offsets = {"merge": 0.0, "intersection": -10.0}
+    for job in ("0", "1"):
+        with_scenario_set(two_seed_sweep / job, tmp_path / "set" / job, offsets)
+    result = run_module("smarts_rl.report", str(tmp_path / "set"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    [group] = json.loads((tmp_path / "set" / "report.json").read_text())["groups"]
+    assert sorted(group["scenarios"]) == ["intersection", "merge"]
+    merge, intersection = group["scenarios"]["merge"], group["scenarios"]["intersection"]
+    assert intersection["final_return"]["per_seed"] == pytest.approx([v - 10 for v in merge["final_return"]["per_seed"]])
+    assert intersection["eval_return"]["per_seed"] == pytest.approx([v - 10 for v in merge["eval_return"]["per_seed"]])
+    pooled = group["all_scenarios"]["ratio_to_keep_lane"]
+    strata = [pooled["per_seed"]["merge"], pooled["per_seed"]["intersection"]]
+    assert strata == [merge["ratio_to_keep_lane"]["per_seed"], intersection["ratio_to_keep_lane"]["per_seed"]]
+    assert pooled["iqm"] == pytest.approx(trim_mean(np.concatenate(strata), 0.25))
+    recomputed = bootstrap([np.array(s) for s in strata],
+                           lambda *s, axis: trim_mean(np.concatenate(s, axis=axis), 0.25, axis=axis),
+                           n_resamples=10_000, method="percentile", rng=np.random.default_rng(0)).confidence_interval
+    assert pooled["ci"] == pytest.approx([recomputed.low, recomputed.high])
+    assert "| all (stratified) |" in result.stdout
