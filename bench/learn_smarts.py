@@ -152,7 +152,8 @@ def default_seeds_dir(overrides: list[str]) -> Path:
 
     cfg = compose_config(overrides)
     digest = hashlib.sha1(" ".join(sorted(overrides)).encode()).hexdigest()[:8]
-    return REPO / "outputs" / "bench" / "learn_smarts" / f"{cfg.scenario.name}_{cfg.agent.name}_{cfg.algo.name}_seeds_{digest}"
+    name = f"{cfg.scenario.name}_{cfg.agent.name}_{cfg.algo.name}_seeds_{digest}"
+    return REPO / "outputs" / "bench" / "learn_smarts" / name
 
 
 def seed_state(overrides: list[str], run_dir: Path) -> tuple[str, list[str]]:
@@ -167,7 +168,8 @@ def seed_state(overrides: list[str], run_dir: Path) -> tuple[str, list[str]]:
         return "new", []  # never started, or killed before Tune saved its experiment
     saved = OmegaConf.to_container(OmegaConf.load(run_dir / RUN_CONFIG))
     wanted = OmegaConf.to_container(compose_config(absolute_scenario_path(overrides, Path.cwd())))
-    differing = sorted(k for k in set(saved) | set(wanted) if k not in ("stop", "resume") and saved.get(k) != wanted.get(k))
+    differing = sorted(k for k in set(saved) | set(wanted)
+                       if k not in ("stop", "resume") and saved.get(k) != wanted.get(k))
     if differing:
         exit_with(f"{run_dir} was trained with other settings (of {', '.join(differing)}); "
                   "only stop.* may change to continue it: give another --run-dir", PROGRAM)

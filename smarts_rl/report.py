@@ -226,7 +226,8 @@ def learning_curve(runs: list[Run], scenario: str) -> dict | None:
 def scenario_figures(runs: list[Run], scenario: str) -> dict:
     with_curve = [r for r in runs if scenario in r.curves]
     figures = {
-        "final_return": aggregate([r.seed for r in with_curve], [final_return(r.curves[scenario][1]) for r in with_curve]),
+        "final_return": aggregate([r.seed for r in with_curve],
+                                  [final_return(r.curves[scenario][1]) for r in with_curve]),
     }
     for name in ("eval_return", "ratio_to_keep_lane"):
         evaluated = [r for r in runs if (r.evaluation.get(scenario) or {}).get(name) is not None]
@@ -239,7 +240,8 @@ def scenario_figures(runs: list[Run], scenario: str) -> dict:
 def all_scenarios(scenarios: dict) -> dict | None:
     """With several scenarios: the IQM of the ratio to keep-lane over every (seed, scenario), its CI
     stratified by scenario (seeds resampled within each)."""
-    ratios = {name: figures["ratio_to_keep_lane"] for name, figures in scenarios.items() if "ratio_to_keep_lane" in figures}
+    ratios = {name: figures["ratio_to_keep_lane"] for name, figures in scenarios.items()
+              if "ratio_to_keep_lane" in figures}
     if len(ratios) < 2:
         return None
     strata = [figure["per_seed"] for figure in ratios.values()]
@@ -375,7 +377,8 @@ def parse(argv: list[str], cwd: Path) -> tuple[list[Path], Path]:
         else:
             paths.append(arg)
     if not paths:
-        raise UsageError("give one or more run, sweep or bench directories: python -m smarts_rl.report <dir> [...] [out=<dir>]")
+        raise UsageError("give one or more run, sweep or bench directories: "
+                         "python -m smarts_rl.report <dir> [...] [out=<dir>]")
     resolved = [(Path(cwd) / Path(p).expanduser()).resolve() for p in paths]
     for path, given in zip(resolved, paths):
         if not path.is_dir():
