@@ -32,7 +32,7 @@ from smarts_rl.errors import USAGE_EXIT_CODE, UsageError
 from smarts_rl.resume import RUN_CONFIG, experiment_dir
 from smarts_rl.seed_statistics import describe, iqm, iqm_ci, mean_band
 from smarts_rl.trained_run import run_config
-from smarts_rl.trial_results import RESULT_FILE
+from smarts_rl.trial_results import RESULT_FILE, read_results
 
 PROGRAM = "report"
 REPORT_FILES = ("report.md", "report.png", "report.json")
@@ -71,8 +71,9 @@ def run_dirs(path: Path) -> list[Path]:
 def read_run(run_dir: Path) -> Run:
     try:
         config = OmegaConf.to_container(run_config(run_dir), resolve=False)
-    except Exception as exc:
-        raise Skipped(f"{run_dir}: its {RUN_CONFIG} cannot be read ({type(exc).__name__}); left out") from None
+        overrides = read_overrides(run_dir)
+    except Exception as exc:  # a half-written or hand-edited .hydra/
+        raise Skipped(f"{run_dir}: its .hydra/ cannot be read ({type(exc).__name__}); left out") from None
     seed = config.get("seed") if isinstance(config, dict) else None
     if not isinstance(seed, int):
         raise Skipped(f"{run_dir}: its {RUN_CONFIG} names no integer seed ({seed!r}); left out")
@@ -83,7 +84,7 @@ def read_run(run_dir: Path) -> Run:
         dir=run_dir,
         seed=seed,
         config={k: v for k, v in config.items() if k not in NOT_GROUPED},
-        overrides=read_overrides(run_dir),
+        overrides=overrides,
         curves=curves,
         evaluation=read_evaluation(run_dir, config),
     )
@@ -98,8 +99,6 @@ def read_overrides(run_dir: Path) -> list[str]:
 def scenario_columns(trial_dir: Path, config: dict) -> dict[str, str]:
     """Scenario name -> the result column of its return: one per scenario of a scenario set,
     else the run's scenario and the overall mean return."""
-    from smarts_rl.trial_results import read_results
-
     keys = {k for result in read_results(trial_dir) for k in result}
     names = sorted(k[len(SCENARIO_PREFIX):-len(SCENARIO_SUFFIX)] for k in keys
                    if k.startswith(SCENARIO_PREFIX) and k.endswith(SCENARIO_SUFFIX))
@@ -112,7 +111,7 @@ def best_trial_curves(run_dir: Path, config: dict) -> dict[str, tuple[list[float
     """The per-scenario curves of the run's trial with the highest final return."""
     best, best_return = None, None
     for result_file in sorted(experiment_dir(run_dir).glob(f"*/{RESULT_FILE}")):
-        steps, returns, _ = read_progress(result_file.parent)
+        _, returns, _ = read_progress(result_file.parent)
         score = final_return(returns)
         if score is not None and (best_return is None or score > best_return):
             best, best_return = result_file.parent, score
