@@ -29,7 +29,8 @@ ratio to keep-lane), `ratio_per_seed`, and each seed's own line in `per_seed`. `
 overrides>, so the same command finds its earlier seeds again: a seed already trained to the
 same budget (and evaluated with the same episodes) is reused; a seed whose run was killed or
 stopped, or that is asked for a larger `stop.*` budget, continues with `train.py resume=` (only
-`stop.*` may differ from the seed's own config).
+what a resume may change, such as `stop.*` and `env_runners.*`, may differ from the seed's own
+config).
 """
 
 from __future__ import annotations
@@ -157,28 +158,44 @@ def default_seeds_dir(overrides: list[str]) -> Path:
 
 
 def seed_state(overrides: list[str], run_dir: Path) -> tuple[str, list[str]]:
-    """("new" | "done" | "resume", the stop.* overrides a resume applies) for one seed's run."""
+    """("new" | "done" | "resume", the overrides a resume applies) for one seed's run."""
     from omegaconf import OmegaConf
 
     from smarts_rl.cli import absolute_scenario_path
     from smarts_rl.config import compose_config
-    from smarts_rl.resume import RUN_CONFIG, experiment_dir
+    from smarts_rl.resume import RUN_CONFIG, experiment_dir, holds_run, may_change_on_resume
 
-    if not (run_dir / RUN_CONFIG).is_file() or not (experiment_dir(run_dir) / "tuner.pkl").is_file():
-        return "new", []  # never started, or killed before Tune saved its experiment
-    saved = OmegaConf.to_container(OmegaConf.load(run_dir / RUN_CONFIG))
-    wanted = OmegaConf.to_container(compose_config(absolute_scenario_path(overrides, Path.cwd())))
-    differing = sorted(k for k in set(saved) | set(wanted)
-                       if k not in ("stop", "resume") and saved.get(k) != wanted.get(k))
-    if differing:
-        exit_with(f"{run_dir} was trained with other settings (of {', '.join(differing)}); "
-                  "only stop.* may change to continue it: give another --run-dir", PROGRAM)
-    stop = [f"stop.{k}={'null' if v is None else v}" for k, v in wanted["stop"].items()]
+    if not (experiment_dir(run_dir) / "tuner.pkl").is_file():
+        if holds_run(run_dir):  # killed before Tune saved its experiment: nothing to continue
+            aside = run_dir.with_name(f"{run_dir.name}_unstarted_{datetime.now():%Y-%m-%d_%H-%M-%S}")
+            run_dir.rename(aside)
+            print(f"learn_smarts: {run_dir} never started training; moved to {aside}")
+        return "new", []
+    saved = flat(OmegaConf.to_container(OmegaConf.load(run_dir / RUN_CONFIG)))
+    wanted = flat(OmegaConf.to_container(compose_config(absolute_scenario_path(overrides, Path.cwd()))))
+    # A key the saved config lacks is newer than the run, which trained without it.
+    differing = sorted(k for k in saved if k != "resume" and saved[k] != wanted.get(k))
+    refused = [k for k in differing if not may_change_on_resume(k)]
+    if refused:
+        exit_with(f"{run_dir} was trained with other settings (of {', '.join(refused)}), which a resume cannot "
+                  "change: give another --run-dir", PROGRAM)
     summary_file = run_dir / "summary.json"
     status = json.loads(summary_file.read_text()).get("status") if summary_file.is_file() else None
-    if status == "completed" and saved["stop"] == wanted["stop"]:
+    if status == "completed" and not any(k.startswith("stop.") for k in differing):
         return "done", []
-    return "resume", stop
+    stop = [k for k in wanted if k.startswith("stop.")]
+    return "resume", [f"{k}={override_value(wanted[k])}" for k in sorted(set(stop) | set(differing))]
+
+
+def flat(config: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in config.items():
+        out.update(flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+    return out
+
+
+def override_value(value) -> str:
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def evaluation(run_dir: Path, episodes: int, sampled: bool) -> dict:
