@@ -81,7 +81,8 @@ def expand_sweeps(overrides: list[str]) -> list[list[str]]:
 
 
 def absolute_scenario_path(overrides: list[str], cwd: Path) -> list[str]:
-    """Trials and env runners do not share our cwd: pin `scenario.path` to an absolute path."""
+    """Trials, env runners and a later `evaluate` do not share our cwd: pin `scenario.path` and
+    the folders of `scenario.set` to absolute paths."""
     out = []
     for override in overrides:
         if override_key(override) == "scenario.path" and "=" in override:
@@ -89,8 +90,24 @@ def absolute_scenario_path(overrides: list[str], cwd: Path) -> list[str]:
             if value not in ("", "null") and "," not in value and not os.path.isabs(os.path.expanduser(value)):
                 value = str((cwd / value).resolve())
             override = f"{key}={value}"
+        elif override_key(override) == "scenario.set" and "=" in override:
+            override = _absolute_set(override, cwd)
         out.append(override)
     return out
+
+
+def _absolute_set(override: str, cwd: Path) -> str:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from smarts_rl.scenario_set import absolute_entries
+
+    [parsed] = OverridesParser.create().parse_overrides([override])
+    value = parsed.value()
+    if parsed.is_sweep_override() or not isinstance(value, list):
+        return override  # a sweep over sets, or not a list: left to the schema to judge
+    entries = absolute_entries([str(v) for v in value], cwd)
+    quoted = ",".join("'" + e.replace("\\", "\\\\").replace("'", "\\'") + "'" for e in entries)
+    return f"{override.split('=', 1)[0]}=[{quoted}]"
 
 
 def check_writable(directory: Path) -> None:
@@ -141,13 +158,13 @@ def job_dir(cfg: DictConfig, job_num: int | None) -> Path:
 def check_job(overrides: list[str], job_num: int | None) -> None:
     """`job_num`: the job's index in a multirun, None for a single run."""
     from smarts_rl import warm_start
-    from smarts_rl.scenarios import scenario_source
+    from smarts_rl.scenario_set import scenario_sources
 
     cfg = compose_config(overrides, return_hydra_config=True)
     typed = settings(cfg)
     check_mutations(typed)
     check_resources(typed)
-    scenario_source(typed.scenario, cwd=Path.cwd())
+    scenario_sources(typed.scenario, cwd=Path.cwd())
     refuse_existing_run(job_dir(cfg, job_num))
     check_writable(Path(cfg.hydra.sweep.dir if job_num is not None else cfg.hydra.run.dir))
     warm_start.plan(typed, Path.cwd())

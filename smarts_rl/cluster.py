@@ -7,7 +7,7 @@ fixed amount per env runner (and per trial process) instead, and a request that 
 refused before training.
 
 Worker nodes of a cluster need not share the driver's disk: `runtime_env` ships this package and
-the built scenario folder with the job, and `SmartsEnv` loads the shipped scenario
+the built scenario folders with the job, and `SmartsEnv` loads the shipped scenario
 (`smarts_rl.env.smarts_env.locate_scenario`). Tune's run directory is another matter: it must be on
 storage every node can write (`check_run_dir_shared`).
 """
@@ -27,15 +27,17 @@ SHIPPED_EXCLUDES = ["__pycache__", "*.pyc", "*.lock"]
 _SLACK = 1e-6
 
 
-def runtime_env(scenario_dir: Path) -> dict:
-    """The job's runtime_env on a cluster: every worker runs in a copy of the built scenario
-    (`working_dir`) and imports this package from a copy (`py_modules`).
+def runtime_env(scenario_dirs: list[Path]) -> dict:
+    """The job's runtime_env on a cluster: every worker runs in a copy of the first built scenario
+    (`working_dir`) and imports this package from a copy (`py_modules`); the other scenarios of a
+    set come as py_modules too (folders named as their builds, see `locate_scenario`).
 
     A working_dir also keeps Ray from putting the driver's script folder and cwd first on the
     workers' sys.path, where a checkout of this project would shadow the shipped package."""
+    first, *others = [str(Path(d).resolve()) for d in scenario_dirs]
     return {
-        "working_dir": str(Path(scenario_dir).resolve()),
-        "py_modules": [str(PACKAGE_DIR)],
+        "working_dir": first,
+        "py_modules": [str(PACKAGE_DIR), *others],
         "excludes": SHIPPED_EXCLUDES,
     }
 

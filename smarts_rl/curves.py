@@ -1,4 +1,5 @@
-"""`curves.png`: mean episode return against env steps, one line per trial, PBT exploits marked."""
+"""`curves.png`: mean episode return against env steps, one line per trial, PBT exploits marked;
+for a set of scenarios, a panel more per scenario (its `env_runners/driving/scenario/<name>/return`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,22 @@ import matplotlib.pyplot as plt  # noqa: E402
 CURVES_FILE = "curves.png"
 RETURN_COLUMN = "env_runners/episode_return_mean"
 STEPS_COLUMN = "env_runners/num_env_steps_sampled_lifetime"
+SCENARIO_PREFIX = "env_runners/driving/scenario/"
+
+
+def scenario_return_column(name: str) -> str:
+    return f"{SCENARIO_PREFIX}{name}/return"
+
+
+def scenario_names(trial_dirs) -> list[str]:
+    """The scenarios the trials logged returns for, in order of appearance."""
+    names: dict[str, None] = {}
+    for trial_dir in trial_dirs:
+        for result in read_results(trial_dir):
+            for key in result:
+                if key.startswith(SCENARIO_PREFIX) and key.endswith("/return"):
+                    names.setdefault(key[len(SCENARIO_PREFIX):-len("/return")])
+    return list(names)
 
 
 def read_progress(trial_dir: Path, column: str = RETURN_COLUMN) -> tuple[list[float], list[float], list[float]]:
@@ -59,9 +76,26 @@ def _split_points(steps: list[float], times: list[float], exploits: list[dict]) 
 
 
 def plot_curves(trial_dirs: dict[str, Path], out: Path, exploits: list[dict] = (), title: str = "") -> Path:
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    scenarios = scenario_names(trial_dirs.values())
+    panels = [(RETURN_COLUMN, title + (" (all scenarios)" if len(scenarios) > 1 else ""))]
+    if len(scenarios) > 1:
+        panels += [(scenario_return_column(name), f"scenario {name}") for name in scenarios]
+    columns = 1 if len(panels) == 1 else 2
+    rows = (len(panels) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(8 * columns, 4.5 * rows), dpi=100, squeeze=False)
+    for ax, (column, panel_title) in zip(axes.flat, panels):
+        _plot_panel(ax, trial_dirs, exploits, column, panel_title)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def _plot_panel(ax, trial_dirs: dict[str, Path], exploits: list[dict], column: str, title: str) -> None:
     for trial_id, trial_dir in sorted(trial_dirs.items()):
-        steps, returns, times = read_progress(trial_dir)
+        steps, returns, times = read_progress(trial_dir, column)
         if not steps:
             continue
         starts = _split_points(steps, times, [e for e in exploits if e["trial_id"] == trial_id])
@@ -88,10 +122,6 @@ def plot_curves(trial_dirs: dict[str, Path], out: Path, exploits: list[dict] = (
         ax.legend(fontsize=8, loc="best")
     else:
         ax.text(0.5, 0.5, "no finished episodes yet", ha="center", va="center", transform=ax.transAxes)
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
-    return out
 
 
 def final_return(returns: list[float], last: int = SMOOTHING_ITERATIONS) -> float | None:

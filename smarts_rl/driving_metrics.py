@@ -4,7 +4,8 @@ They land in each training result as `env_runners/driving/<name>`, averaged over
 episodes (one sample per agent per episode). Each mission of the scenario also gets
 `env_runners/driving/mission/<start road>_to_<goal road>/{return,reached_goal_rate}`: SMARTS rotates
 a scenario's missions over episodes, and a mission the policy fails should show in the curves
-rather than hide in the mean.
+rather than hide in the mean. And each scenario of the run's set gets the whole run's figures under
+`env_runners/driving/scenario/<name>/` (`return`, the rates, `distance_travelled`, `mean_speed`).
 
 Those means span the last episodes, over several iterations. `env_runners/driving/this_iter/`
 counts the iteration's own agent episodes (`episodes`) and their outcomes (`reached_goal`, ...):
@@ -51,16 +52,18 @@ class DrivingMetrics(RLlibCallback):
             # A "sum" is the iteration's: reset each time the env runner reports.
             metrics_logger.log_value((*THIS_ITER, "episodes"), 1, reduce="sum")
             for outcome in OUTCOMES:
-                metrics_logger.log_value(
-                    ("driving", f"{outcome}_rate"), float(info[outcome]), reduce="mean", window=WINDOW
-                )
                 metrics_logger.log_value((*THIS_ITER, outcome), int(info[outcome]), reduce="sum")
+            figures = {f"{outcome}_rate": float(info[outcome]) for outcome in OUTCOMES}
             distance = float(info["distance_travelled"])
-            metrics_logger.log_value(("driving", "distance_travelled"), distance, reduce="mean", window=WINDOW)
-            metrics_logger.log_value(
-                ("driving", "mean_speed"), distance / (len(agent_episode) * TIMESTEP_S),
-                reduce="mean", window=WINDOW,
-            )
+            figures["distance_travelled"] = distance
+            figures["mean_speed"] = distance / (len(agent_episode) * TIMESTEP_S)
+            for name, value in figures.items():
+                metrics_logger.log_value(("driving", name), value, reduce="mean", window=WINDOW)
+            if "scenario" in info:
+                figures["return"] = float(agent_episode.get_return())
+                for name, value in figures.items():
+                    metrics_logger.log_value(("driving", "scenario", info["scenario"], name), value,
+                                             reduce="mean", window=WINDOW)
             self._log_mission(metrics_logger, info, agent_episode.get_return())
 
     def _log_mission(self, metrics_logger, info: dict, episode_return: float) -> None:

@@ -6,8 +6,9 @@ Options (defaults in brackets):
   checkpoint=best|latest|<path>   [best] best: the best trial's checkpoint in summary.json
   episodes=<n>              [10] episodes per policy; episode i is reset with seed + i
   seed=<n>                  [the run's seed]
-  scenario=<name>           a built-in scenario to test transfer on (default: the run's)
+  scenario=<name>           a built-in scenario to test transfer on (default: every scenario of the run's set)
   scenario.path=<dir>       or a scenario folder of your own
+  scenario.set=[a,b,...]    or a set of them: built-in names, scenario folders, folders of scenario folders
   agents.count=<n>          ego vehicles (default: the run's)
   agent.max_episode_steps=<n>   (default: the run's)
   sample_actions=true|false [false] the policy samples its actions as in training, instead of
@@ -15,10 +16,14 @@ Options (defaults in brackets):
   sample_only=<names>       [all] with sample_actions=true and the continuous agent: sample only these
                             action components (comma-separated: throttle, brake, steering), the mean
                             for the others; which component's noise changes the driving
-  gif=true|false            [true] write rollout.gif of the policy's first episode
+  gif=true|false            [true] write rollout.gif of the policy's first episode on each scenario
   envision=true|false       [false] stream the policy's episodes, in real time, to an Envision server
   envision_endpoint=<ws://host:port>  [ws://localhost:8081]
   envision_record=true|false  [false] save the policy's episodes as an Envision replay
+
+Each scenario is evaluated on its own, every policy on the same seeds: eval.json has its figures
+under `per_scenario`, with the policy's `ratio_to_keep_lane` (its mean return over keep-lane's), and
+`ratio_to_keep_lane_mean` over the scenarios; `policies` pools the episodes of every scenario.
 
 The policy is the checkpoint's RLModules acting deterministically (argmax / mean action) unless
 sample_actions=true; the baselines are uniformly random actions and keep-lane (see
@@ -51,7 +56,7 @@ EVAL_FILE = "eval.json"
 REPLAY_FILE = "envision_replay.jsonl"
 POLICIES = ("policy", "random", "keep_lane")
 # Keys that change the run's own config for the evaluation.
-RUN_OVERRIDES = ("scenario", "scenario.name", "scenario.path", "agents.count", "agent.max_episode_steps")
+RUN_OVERRIDES = ("scenario", "scenario.name", "scenario.path", "scenario.set", "agents.count", "agent.max_episode_steps")
 ENVISION_SIM_NAME = "smarts_rl_eval"
 
 
@@ -93,14 +98,20 @@ def parse(argv: list[str], known: type = Options, run_overrides: tuple = RUN_OVE
 def evaluation_config(run_dir: Path, overrides: dict, cwd: Path):
     """The run's typed config with the evaluation's overrides (a transfer scenario, ...) applied."""
     from smarts_rl.config import settings
+    from smarts_rl.scenario_set import absolute_entries
     from smarts_rl.scenarios import ScenarioError
     from smarts_rl.trained_run import run_config
 
     cfg = run_config(run_dir)
-    scenario, name, path = (overrides.get(k) for k in ("scenario", "scenario.name", "scenario.path"))
-    if scenario is not None and (name is not None or path is not None):
-        raise UsageError("give scenario=<name> or scenario.path=<dir> (with an optional scenario.name), not both")
-    if path is not None:
+    scenario, name, path, entries = (
+        overrides.get(k) for k in ("scenario", "scenario.name", "scenario.path", "scenario.set")
+    )
+    if sum(x is not None for x in (scenario, path, entries)) > 1 or (scenario is not None and name is not None):
+        raise UsageError("give one of scenario=<name>, scenario.path=<dir> or scenario.set=[...] "
+                         "(with an optional scenario.name)")
+    if entries is not None:
+        cfg.scenario = {"name": name or "held_out", "path": None, "set": absolute_entries(parse_list(entries), cwd)}
+    elif path is not None:
         folder = Path(path).expanduser()
         folder = (folder if folder.is_absolute() else Path(cwd) / folder).resolve()
         cfg.scenario = {"name": name or folder.name, "path": str(folder)}
@@ -113,6 +124,17 @@ def evaluation_config(run_dir: Path, overrides: dict, cwd: Path):
         return settings(cfg)
     except (ValueError, ScenarioError, OmegaConfBaseException) as exc:
         raise UsageError(one_line(exc)) from None
+
+
+def parse_list(value: str) -> list[str]:
+    """A command line's `[a,b]` as a list of strings."""
+    try:
+        parsed = OmegaConf.to_container(OmegaConf.from_dotlist([f"entries={value}"]))["entries"]
+    except OmegaConfBaseException as exc:
+        raise UsageError(f"scenario.set={value}: {one_line(exc)}") from None
+    if not isinstance(parsed, list):
+        raise UsageError(f"scenario.set={value}: expected a list, e.g. scenario.set=[loop,merge]")
+    return [str(entry) for entry in parsed]
 
 
 def new_eval_dir(run_dir: Path) -> Path:
@@ -164,7 +186,7 @@ def check_envision_server(endpoint: str) -> None:
 
 
 def evaluate(argv: list[str], cwd: Path) -> dict:
-    from smarts_rl.scenarios import build_scenario, scenario_source
+    from smarts_rl.scenario_set import build_scenarios, scenario_sources
     from smarts_rl.trained_run import find_checkpoint, open_run
 
     options, overrides = parse(argv)
@@ -172,7 +194,7 @@ def evaluate(argv: list[str], cwd: Path) -> dict:
         raise UsageError(f"episodes must be >= 1, got {options.episodes}")
     run_dir = open_run(options.run, cwd)
     cfg = evaluation_config(run_dir, overrides, cwd)
-    source = scenario_source(cfg.scenario, cwd=cwd)
+    sources = scenario_sources(cfg.scenario, cwd=cwd)
     checkpoint = find_checkpoint(run_dir, options.checkpoint, cwd)
     if options.envision:
         check_envision_server(options.envision_endpoint)
@@ -184,13 +206,13 @@ def evaluate(argv: list[str], cwd: Path) -> dict:
     from smarts_rl.env import agent_ids
     from smarts_rl.episodes import summarize
     from smarts_rl.policies import KeepLanePolicy, RandomPolicy, load_trained_policy
-    from smarts_rl.rollout_gif import GIF_FILE, RolloutRecorder, write_gif
+    from smarts_rl.rollout_gif import GIF_FILE, RolloutRecorder, write_episodes_gif
 
     agents = agent_ids(cfg.agents.count)
     trained = load_trained_policy(checkpoint, cfg.agent, cfg.agents.policy, agents, sample=options.sample_actions,
                                   sample_dims=sampled and [ACTION_NAMES.index(n) for n in sampled])
 
-    scenario_dir = build_scenario(source)
+    scenario_dirs = build_scenarios(sources)
     eval_dir = new_eval_dir(run_dir)
     seed = cfg.seed if options.seed is None else options.seed
     seeds = [seed + i for i in range(options.episodes)]
@@ -198,6 +220,7 @@ def evaluate(argv: list[str], cwd: Path) -> dict:
         "random": RandomPolicy(action_adapter(cfg.agent).action_space()),
         "keep_lane": KeepLanePolicy(cfg.agent),
     }
+    single = cfg.scenario.set is None
     report = {
         "run": str(run_dir),
         "checkpoint": str(checkpoint),
@@ -205,38 +228,63 @@ def evaluate(argv: list[str], cwd: Path) -> dict:
         "agent": cfg.agent.name,
         "agents": cfg.agents.count,
         "agents_policy": cfg.agents.policy,
-        "scenario": cfg.scenario.name if cfg.scenario.path is None else str(source),
+        "scenario": (cfg.scenario.name if cfg.scenario.path is None else str(sources[next(iter(sources))]))
+        if single else cfg.scenario.name,
+        "scenarios": list(sources),
         "trained_on": _trained_scenario(run_dir),
+        "trained_on_scenarios": _trained_scenarios(run_dir),
         "max_episode_steps": cfg.agent.max_episode_steps,
         "seeds": seeds,
         "deterministic": not options.sample_actions,
         "sampled_components": sampled,
         "policies": {},
+        "per_scenario": {},
     }
-    recorder = RolloutRecorder() if options.gif else None
-    envision = {}
-    if options.envision:
-        envision["envision_endpoint"] = options.envision_endpoint
-    if options.envision_record:
-        envision["envision_record_dir"] = str(eval_dir / "envision")
-    # Envision shows the trained policy only, in real time when streamed.
-    records = rollouts(trained, scenario_dir, cfg, seeds, watch_first=recorder and recorder.capture,
-                       realtime=options.envision, **envision)
-    report["policies"]["policy"] = summarize(records, len(seeds))
-    for name, baseline in baselines.items():
-        report["policies"][name] = summarize(rollouts(baseline, scenario_dir, cfg, seeds), len(seeds))
+    recorders = []
+    pooled = {name: [] for name in POLICIES}
+    for name, scenario_dir in scenario_dirs.items():
+        recorder = RolloutRecorder() if options.gif else None
+        envision = {}
+        if options.envision:
+            envision["envision_endpoint"] = options.envision_endpoint
+        if options.envision_record:
+            envision["envision_record_dir"] = str(eval_dir / "envision" / name)
+        # Envision shows the trained policy only, in real time when streamed.
+        records = {"policy": rollouts(trained, {name: scenario_dir}, cfg, seeds,
+                                      watch_first=recorder and recorder.capture, realtime=options.envision, **envision)}
+        for baseline_name, baseline in baselines.items():
+            records[baseline_name] = rollouts(baseline, {name: scenario_dir}, cfg, seeds)
+        figures = {policy: summarize(records[policy], len(seeds)) for policy in POLICIES}
+        report["per_scenario"][name] = {"source": str(sources[name]), "policies": figures,
+                                        "ratio_to_keep_lane": ratio_to_keep_lane(figures)}
+        for policy in POLICIES:
+            pooled[policy] += records[policy]
+        if options.envision_record:
+            replay = eval_dir / (REPLAY_FILE if len(scenario_dirs) == 1 else f"envision_replay_{name}.jsonl")
+            report["per_scenario"][name]["envision_replay"] = _collect_replay(eval_dir / "envision" / name, replay)
+        if recorder:
+            recorders.append((recorder, f"{cfg.algo.name} policy, {name}, seed {seeds[0]}"))
+    shutil.rmtree(eval_dir / "envision", ignore_errors=True)
 
-    if options.envision_record:
-        report["envision_replay"] = _collect_replay(eval_dir / "envision", eval_dir / REPLAY_FILE)
-    if recorder:
-        title = f"{cfg.algo.name} policy, {report['scenario']}, seed {seeds[0]}"
-        report["rollout_gif"] = {"path": str(eval_dir / GIF_FILE), **write_gif(recorder, eval_dir / GIF_FILE, title)}
+    report["policies"] = {policy: summarize(pooled[policy], len(seeds) * len(scenario_dirs)) for policy in POLICIES}
+    ratios = [r["ratio_to_keep_lane"] for r in report["per_scenario"].values() if r["ratio_to_keep_lane"] is not None]
+    report["ratio_to_keep_lane_mean"] = sum(ratios) / len(ratios) if ratios else None
+    if options.envision_record and len(scenario_dirs) == 1:
+        report["envision_replay"] = next(iter(report["per_scenario"].values()))["envision_replay"]
+    if recorders:
+        report["rollout_gif"] = {"path": str(eval_dir / GIF_FILE), **write_episodes_gif(recorders, eval_dir / GIF_FILE)}
     (eval_dir / EVAL_FILE).write_text(json.dumps(report, indent=2) + "\n")
     report["eval_dir"] = str(eval_dir)
     return report
 
 
-def rollouts(policy, scenario_dir: Path, cfg, seeds: list[int], watch_first=None, realtime: bool = False,
+def ratio_to_keep_lane(figures: dict) -> Optional[float]:
+    """The policy's mean return over keep-lane's on the same seeds (null when keep-lane's is not positive)."""
+    keep_lane = figures["keep_lane"]["episode_return_mean"]
+    return figures["policy"]["episode_return_mean"] / keep_lane if keep_lane > 0 else None
+
+
+def rollouts(policy, scenario_dir: Path | dict, cfg, seeds: list[int], watch_first=None, realtime: bool = False,
              **envision) -> list:
     """One episode of `policy` per seed, in a simulation of its own; `watch_first` sees the first."""
     from smarts_rl.env import SmartsEnv, env_config
@@ -282,6 +330,10 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _ratio_line(ratio: Optional[float]) -> str:
+    return "ratio to keep_lane: " + ("n/a (keep_lane's return is not positive)" if ratio is None else f"{ratio:.3f}")
+
+
 def _acting(report: dict) -> str:
     if report["deterministic"]:
         return "taking its most likely actions"
@@ -291,13 +343,23 @@ def _acting(report: dict) -> str:
 
 def print_report(report: dict) -> None:
     print(f"checkpoint: {report['checkpoint']}")
-    print(table(report))
+    per_scenario = report.get("per_scenario", {})
+    if len(per_scenario) > 1:
+        for name, figures in per_scenario.items():
+            print(table({**report, "scenario": name, "policies": figures["policies"]}))
+            print(_ratio_line(figures["ratio_to_keep_lane"]))
+        print(f"mean over the {len(per_scenario)} scenarios: {_ratio_line(report['ratio_to_keep_lane_mean'])}")
+    else:
+        print(table(report))
+        if per_scenario:
+            print(_ratio_line(report["ratio_to_keep_lane_mean"]))
     print(f"written: {Path(report['eval_dir']) / EVAL_FILE}")
     if "rollout_gif" in report:
         gif = report["rollout_gif"]
         print(f"written: {gif['path']} ({gif['frames']} frames, {gif['bytes'] // 1024} KiB)")
-    if report.get("envision_replay"):
-        print(f"written: {report['envision_replay']} (watch it: python -m smarts_rl.envision_replay <file>)")
+    for replay in [figures.get("envision_replay") for figures in report.get("per_scenario", {}).values()]:
+        if replay:
+            print(f"written: {replay} (watch it: python -m smarts_rl.envision_replay <file>)")
 
 
 def _trained_scenario(run_dir: Path) -> str:
@@ -305,6 +367,18 @@ def _trained_scenario(run_dir: Path) -> str:
 
     scenario = run_config(run_dir).scenario
     return scenario.name if scenario.get("path") is None else str(scenario.path)
+
+
+def _trained_scenarios(run_dir: Path) -> list[str]:
+    """The names of the run's scenarios (its set's, after expansion), to tell seen from held-out ones."""
+    from smarts_rl.config import settings
+    from smarts_rl.scenario_set import scenario_sources
+    from smarts_rl.trained_run import run_config
+
+    try:
+        return list(scenario_sources(settings(run_config(run_dir)).scenario, cwd=run_dir))
+    except Exception:  # a folder of the run's that is gone: its names are unknown, the evaluation still valid
+        return []
 
 
 def _wait_for_envision_client() -> None:

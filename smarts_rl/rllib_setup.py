@@ -35,7 +35,7 @@ def register(algo_name: str) -> None:
 
 
 def build_algorithm_config(
-    cfg: Config, scenario_dir: Path, cpus_per_trial: float | None = None, largest_node_cpus: float | None = None
+    cfg: Config, scenario_dirs: dict[str, Path] | Path, cpus_per_trial: float | None = None, largest_node_cpus: float | None = None
 ) -> AlgorithmConfig:
     config = algorithm_module(cfg.algo.name).algorithm_config(cfg.algo)
     ids = agent_ids(cfg.agents.count)
@@ -46,9 +46,11 @@ def build_algorithm_config(
     config = (
         config.environment(
             ENV_NAME,
-            # On a cluster the job ships the built scenario (smarts_rl.cluster.runtime_env).
-            env_config=env_config(scenario_dir, cfg.agent, num_agents=cfg.agents.count, seed=cfg.seed,
-                                  scenario_shipped=bool(cfg.ray.address)),
+            # On a cluster the job ships the built scenarios (smarts_rl.cluster.runtime_env).
+            env_config=env_config(scenario_dirs, cfg.agent, num_agents=cfg.agents.count, seed=cfg.seed,
+                                  scenario_shipped=bool(cfg.ray.address),
+                                  scenario_sampling=cfg.scenario.sampling, scenario_weights=cfg.scenario.weights,
+                                  num_envs_per_env_runner=cfg.env_runners.num_envs_per_env_runner),
             disable_env_checking=True,
         )
         .env_runners(

@@ -1,4 +1,4 @@
-"""`rollout.gif`: a top-down animation of one episode, drawn from the SMARTS road map and the
+"""`rollout.gif`: a top-down animation of one episode (or of one episode per scenario, in turn), drawn from the SMARTS road map and the
 simulator's vehicle states, one frame per 0.1 s step shown for 100 ms (real time); the last
 frame stays up for two seconds.
 
@@ -81,24 +81,43 @@ class RolloutRecorder:
 
 def write_gif(recorder: RolloutRecorder, path: Path, title: str = "") -> dict:
     """Render the recorded frames to `path`; returns the GIF's frame count, size and duration."""
-    if not recorder.frames or recorder.road_map is None:
+    return write_episodes_gif([(recorder, title)], path)
+
+
+def write_episodes_gif(episodes: list[tuple[RolloutRecorder, str]], path: Path) -> dict:
+    """Render several recorded episodes (one per scenario, say), one after another, each with its
+    title; frames share the largest episode's size and one palette."""
+    if not episodes or any(not r.frames or r.road_map is None for r, _ in episodes):
         raise ValueError("no frames recorded")
-    view = _view(recorder)
-    background, to_pixels = _draw_road(recorder.road_map, view)
+    roads = [_draw_road(recorder.road_map, _view(recorder)) for recorder, _ in episodes]
+    size = (max(b.width for b, _ in roads), max(b.height for b, _ in roads))
+    canvases = []
+    for background, _ in roads:
+        canvas = Image.new("RGB", size, (255, 255, 255))
+        canvas.paste(background, (0, 0))
+        canvases.append(canvas)
+    palette = _palette(_side_by_side(canvases))
     font = ImageFont.load_default(size=13)
-    palette = _palette(background)
-    images = []
-    for frame in recorder.frames:
-        image = background.copy()
-        draw = ImageDraw.Draw(image)
-        for vehicle in sorted(frame.vehicles, key=lambda v: v.ego):  # egos on top
-            _draw_vehicle(draw, to_pixels(vehicle.corners), EGO if vehicle.ego else TRAFFIC)
-        _draw_text(draw, frame, title, font)
-        images.append(image.quantize(palette=palette, dither=Image.Dither.NONE))
-    durations = [FRAME_MS] * (len(images) - 1) + [LAST_FRAME_MS]
+    images, durations = [], []
+    for (recorder, title), (_, to_pixels), canvas in zip(episodes, roads, canvases):
+        for frame in recorder.frames:
+            image = canvas.copy()
+            draw = ImageDraw.Draw(image)
+            for vehicle in sorted(frame.vehicles, key=lambda v: v.ego):  # egos on top
+                _draw_vehicle(draw, to_pixels(vehicle.corners), EGO if vehicle.ego else TRAFFIC)
+            _draw_text(draw, frame, title, font)
+            images.append(image.quantize(palette=palette, dither=Image.Dither.NONE))
+        durations += [FRAME_MS] * (len(recorder.frames) - 1) + [LAST_FRAME_MS]
     images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0, optimize=True)
     return {"frames": len(images), "bytes": Path(path).stat().st_size, "width": images[0].width,
-            "height": images[0].height, "frame_ms": FRAME_MS}
+            "height": images[0].height, "frame_ms": FRAME_MS, "episodes": len(episodes)}
+
+
+def _side_by_side(images: list[Image.Image]) -> Image.Image:
+    combined = Image.new("RGB", (sum(i.width for i in images), max(i.height for i in images)), (255, 255, 255))
+    for i, image in enumerate(images):
+        combined.paste(image, (sum(other.width for other in images[:i]), 0))
+    return combined
 
 
 def _view(recorder: RolloutRecorder) -> tuple[float, float, float, float]:

@@ -79,8 +79,27 @@ class Settings:
     """Built-in scenario to use (a folder of ``scenarios/``), or a label for ``path``."""
     path: Optional[str] = None
     """Your own scenario folder instead of the built-in one; relative to where you ran the command."""
+    set: Optional[List[str]] = None
+    """Train on several: built-in names or folders (a folder of scenario folders stands for all of them)."""
+    sampling: str = "cycle"
+    """With `set`, each episode's scenario: `cycle` (shuffled round-robin, as SMARTS) or `uniform` (a seeded draw)."""
+    weights: Optional[List[float]] = None
+    """With `set`, one weight per scenario after expansion: the share of episodes each gets (null: equal)."""
 
     def __post_init__(self):
+        from smarts_rl.scenario_set import SAMPLINGS, check_weights
+
+        if self.sampling not in SAMPLINGS:
+            raise ScenarioError(f"scenario.sampling={self.sampling!r}: must be one of {', '.join(SAMPLINGS)}")
+        if self.set is not None:
+            if not self.set:
+                raise ScenarioError("scenario.set=[]: the set is empty; name at least one scenario or folder")
+            if self.path is not None:
+                raise ScenarioError("give scenario.set or scenario.path, not both (a folder can be an entry of the set)")
+            check_weights(self.weights)
+            return  # `name` is only the run's label; the entries are checked where they are expanded
+        if self.weights is not None:
+            raise ScenarioError("scenario.weights applies to a scenario.set")
         if not isinstance(self.name, str) or not self.name.strip():
             raise ScenarioError(f"scenario.name={self.name!r}: must be a non-empty string")
         if self.path is not None and (not isinstance(self.path, str) or not self.path.strip()):
@@ -97,11 +116,14 @@ def builtin_scenario_names() -> List[str]:
     """Names of the scenarios shipped in ``scenarios/``."""
     if not BUILTIN_SCENARIOS.is_dir():
         return []
-    return sorted(p.name for p in BUILTIN_SCENARIOS.iterdir() if _looks_like_scenario(p))
+    return sorted(p.name for p in BUILTIN_SCENARIOS.iterdir() if looks_like_scenario(p))
 
 
 def scenario_source(settings: Settings, cwd: Path) -> Path:
-    """The absolute scenario folder the settings name; cheap, starts no process."""
+    """The absolute scenario folder the settings name; cheap, starts no process.
+    (A `scenario.set`'s folders: `smarts_rl.scenario_set.scenario_sources`.)"""
+    if settings.set is not None:
+        raise ScenarioError(f"scenario.set={settings.set}: this takes one scenario (scenario=<name> or scenario.path)")
     if settings.path is None:
         source = BUILTIN_SCENARIOS / settings.name
     else:
@@ -157,14 +179,14 @@ def _check_scenario_folder(source: Path):
         raise ScenarioError(f"{source}: scenario folder does not exist")
     if not source.is_dir():
         raise ScenarioError(f"{source}: not a folder (a scenario is a folder with a map)")
-    if not _looks_like_scenario(source):
+    if not looks_like_scenario(source):
         raise ScenarioError(
             f"{source}: not a scenario folder (found neither scenario.py, a road map such as "
             "map.net.xml, nor SUMO plain-XML *.nod.xml + *.edg.xml)"
         )
 
 
-def _looks_like_scenario(folder: Path) -> bool:
+def looks_like_scenario(folder: Path) -> bool:
     if not folder.is_dir():
         return False
     return (

@@ -33,9 +33,16 @@ def trial_records(result_grid, algo_keys: list[str]) -> list[dict]:
                 # (their episodes dropped) and env runner processes restarted.
                 "env_step_failures": int(metrics.get("env_runners", {}).get("num_env_step_failures", 0)),
                 "env_runner_restarts": int(metrics.get("fault_tolerance", {}).get("num_remote_worker_restarts", 0)),
+                # The last iteration's figures of each scenario of the set (env_runners/driving/scenario/).
+                "per_scenario": per_scenario(metrics),
             }
         )
     return records
+
+
+def per_scenario(metrics: dict) -> dict:
+    scenarios = (metrics.get("env_runners") or {}).get("driving", {}).get("scenario", {}) or {}
+    return {name: {k: _finite(float(v)) for k, v in sorted(figures.items())} for name, figures in sorted(scenarios.items())}
 
 
 def best_trial(records: list[dict]) -> dict | None:

@@ -19,6 +19,7 @@ from smarts_rl.config import Config, algo_keys, check_mutations, scheduler_modul
 from smarts_rl.console import TrialLines
 from smarts_rl.curves import CURVES_FILE, plot_curves, read_exploits
 from smarts_rl.errors import UsageError, one_line
+from smarts_rl.scenario_set import scenario_sources
 from smarts_rl.resume import RUN_CONFIG, experiment_dir, latest_experiment_state
 from smarts_rl.resumed_settings import RunSettings, sampling_settings, with_sampling_settings
 from smarts_rl.schedulers.pbt import EXPLOITS_FILE, drop_unsaved_exploits
@@ -31,9 +32,9 @@ METRIC = "env_runners/episode_return_mean"
 
 
 @contextmanager
-def ray_session(cfg: Config, scenario_dir: Path):
+def ray_session(cfg: Config, scenario_dirs: list[Path]):
     """A Ray instance for this job only (multirun jobs share one process); yields the CPUs the
-    run may use. On a cluster the job ships our package and the built scenario to every node."""
+    run may use. On a cluster the job ships our package and the built scenarios to every node."""
     import ray
 
     from smarts_rl.cluster import runtime_env
@@ -49,7 +50,7 @@ def ray_session(cfg: Config, scenario_dir: Path):
     if cfg.ray.address:
         ray.init(
             address=cfg.ray.address,
-            runtime_env=runtime_env(scenario_dir),
+            runtime_env=runtime_env(scenario_dirs),
             log_to_driver=False,
             logging_level=logging.WARNING,
         )
@@ -77,6 +78,7 @@ def header(cfg: Config, init_from: str | None = None) -> dict:
         "algo": cfg.algo.name,
         "scheduler": cfg.scheduler.name,
         "scenario": cfg.scenario.name if cfg.scenario.path is None else cfg.scenario.path,
+        "scenarios": _scenario_names(cfg),
         "agent": cfg.agent.name,
         "agents": cfg.agents.count,
         "seed": cfg.seed,
@@ -85,7 +87,7 @@ def header(cfg: Config, init_from: str | None = None) -> dict:
 
 
 def build_tuner(
-    cfg: Config, run_dir: Path, scenario_dir: Path, cpus: float, resume: bool, largest_node_cpus: float | None = None,
+    cfg: Config, run_dir: Path, scenario_dirs: dict[str, Path], cpus: float, resume: bool, largest_node_cpus: float | None = None,
     warm: WarmStart | None = None,
 ):
     from ray import tune
@@ -99,7 +101,7 @@ def build_tuner(
     logging.getLogger("ray.rllib.algorithms.algorithm_config").setLevel(logging.ERROR)
     scheduler = scheduler_module(cfg.scheduler.name)
     trials = scheduler.num_trials(cfg.scheduler)
-    algo_config = build_algorithm_config(cfg, scenario_dir, cpus / trials, largest_node_cpus)
+    algo_config = build_algorithm_config(cfg, scenario_dirs, cpus / trials, largest_node_cpus)
     if warm:
         algo_config.callbacks(on_algorithm_init=on_algorithm_init(warm))
     trainable = algo_config.algo_class
@@ -168,24 +170,25 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, warm: WarmStart | No
     The returned summary has `usage_error: True` (not saved) when the run was refused because
     the connected Ray cannot run what was asked (train.py then exits with 2)."""
     from smarts_rl.cluster import check_fit, check_run_dir_shared, largest_node_cpus, run_cpus
-    from smarts_rl.scenarios import build_scenario, scenario_source
+    from smarts_rl.scenario_set import build_scenarios
 
     run_dir = Path(run_dir).resolve()
     status, records, error, usage_error = "failed", [], None, False
     init_from = str(warm.checkpoint) if warm else recorded_checkpoint(run_dir, cfg) if resume else None
     try:
         check_mutations(cfg)
-        scenario_dir = build_scenario(scenario_source(cfg.scenario, cwd=Path.cwd()))
+        # Every scenario of the set, built here before any env runner starts.
+        scenario_dirs = build_scenarios(scenario_sources(cfg.scenario, cwd=Path.cwd()))
         saved_state = latest_experiment_state(run_dir) if resume else None
         if saved_state:
             # A kill can land between an exploit and the experiment state that saves it.
             drop_unsaved_exploits(run_dir, saved_state)
-        with ray_session(cfg, scenario_dir) as cluster_cpus:
+        with ray_session(cfg, list(scenario_dirs.values())) as cluster_cpus:
             cpus, node_cpus = run_cpus(cfg, cluster_cpus), largest_node_cpus()
             check_fit(cfg, cpus, scheduler_module(cfg.scheduler.name).num_trials(cfg.scheduler), node_cpus)
             if cfg.ray.address:
                 check_run_dir_shared(run_dir)
-            tuner = build_tuner(cfg, run_dir, scenario_dir, cpus, resume, node_cpus, warm)
+            tuner = build_tuner(cfg, run_dir, scenario_dirs, cpus, resume, node_cpus, warm)
             results = tuner.fit()
         records = trial_records(results, algo_keys(cfg))
         status = run_status(records, limits_from(run_dir / RUN_CONFIG))
@@ -205,6 +208,13 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, warm: WarmStart | No
         except Exception:  # a plot must never hide the run's outcome
             _log_traceback(run_dir)
     return {**summary, "usage_error": True} if usage_error else summary
+
+
+def _scenario_names(cfg: Config) -> list[str]:
+    try:
+        return list(scenario_sources(cfg.scenario, Path.cwd()))
+    except Exception:  # reported where the scenarios are built; the summary must still be written
+        return []
 
 
 def _records_on_disk(run_dir: Path, cfg: Config) -> list[dict]:

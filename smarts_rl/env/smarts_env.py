@@ -13,6 +13,7 @@ providers or gone), which would make a different episode out of the rest: `step`
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 import warnings
@@ -24,10 +25,12 @@ from typing import Any
 import numpy as np
 from ray.rllib.env.multi_agent_env import MultiAgentEnv
 from smarts.core import seed as smarts_seed
+from smarts.core.scenario import Scenario
 
 from smarts_rl.agents import AgentSettings, DoneSettings, RewardSettings, action_adapter, agent_interface
 from smarts_rl.env import observation
 from smarts_rl.env.reward import shaped_reward
+from smarts_rl.scenario_set import ScenarioSampler
 from smarts_rl.workarounds import apply_runtime_workarounds
 
 TIMESTEP_S = 0.1
@@ -52,20 +55,35 @@ def agent_settings_from_dict(agent: dict | AgentSettings) -> AgentSettings:
 
 
 def env_config(
-    scenario: str, agent: AgentSettings, num_agents: int = 1, seed: int = 0, **extra: Any
+    scenario: str | Path | dict, agent: AgentSettings, num_agents: int = 1, seed: int = 0, **extra: Any
 ) -> dict:
-    """The plain-dict `env_config` that `SmartsEnv` takes (safe to ship to Ray workers)."""
-    return {"scenario": str(scenario), "agent": asdict(agent), "num_agents": num_agents, "seed": seed, **extra}
+    """The plain-dict `env_config` that `SmartsEnv` takes (safe to ship to Ray workers).
+
+    `scenario` is a built scenario folder, or a set of them as {name: folder}."""
+    if not isinstance(scenario, dict):
+        scenario = {built_scenario_name(scenario): scenario}
+    scenarios = {str(name): str(folder) for name, folder in scenario.items()}
+    return {"scenarios": scenarios, "agent": asdict(agent), "num_agents": num_agents, "seed": seed, **extra}
+
+
+def built_scenario_name(folder: str | Path) -> str:
+    """A scenario's name from its build folder (`<name>-<content hash>`, see `build_scenario`)."""
+    name = Path(folder).name
+    return re.sub(r"-[0-9a-f]{16}$", "", name)
 
 
 def locate_scenario(scenario: str, shipped: bool = False) -> str:
     """The built scenario folder to load: `scenario` (the driver's absolute path), or with
-    `shipped`, the copy Ray made on this node of the job's working_dir (the built scenario,
-    see `smarts_rl.cluster.runtime_env`), which Ray puts on `sys.path`. So worker nodes need not
-    share the driver's disk. Falls back to `scenario` if no copy is found."""
+    `shipped`, the copy Ray made on this node of the job's runtime_env, which Ray puts on
+    `sys.path` (see `smarts_rl.cluster.runtime_env`): the job's working_dir (a copy of the first
+    scenario) or, for the other scenarios of a set, a py_module named as the build folder. So
+    worker nodes need not share the driver's disk. Falls back to `scenario` if no copy is found."""
     from smarts_rl.scenarios import COMPLETE_MARKER
 
     if shipped:
+        for entry in sys.path:
+            if entry and (Path(entry) / Path(scenario).name / COMPLETE_MARKER).is_file():
+                return str(Path(entry) / Path(scenario).name)
         for entry in sys.path:
             if entry and (Path(entry) / COMPLETE_MARKER).is_file():
                 return entry
@@ -73,9 +91,11 @@ def locate_scenario(scenario: str, shipped: bool = False) -> str:
 
 
 class SmartsEnv(MultiAgentEnv):
-    """`env_config` keys: `scenario` (absolute path of a built scenario), `agent` (the
-    `conf/agent` settings as a dict), `num_agents` and `seed`; optionally `scenario_shipped`
-    (load the copy the Ray job shipped instead: `locate_scenario`),
+    """`env_config` keys: `scenarios` ({name: absolute path of a built scenario}), `agent` (the
+    `conf/agent` settings as a dict), `num_agents` and `seed`; optionally `scenario_sampling`
+    and `scenario_weights` (how a set's scenarios take turns: `ScenarioSampler`),
+    `num_envs_per_env_runner` (to stagger sub-envs over the set), `scenario_shipped`
+    (load the copies the Ray job shipped instead: `locate_scenario`),
     `envision_endpoint` (stream to the Envision server there, e.g. "ws://127.0.0.1:8081")
     and `envision_record_dir` (save an Envision replay there), `envision_sim_name` (the
     simulation's name in Envision)."""
@@ -100,14 +120,27 @@ class SmartsEnv(MultiAgentEnv):
         # RLlib passes each sub-env `reset(seed=config.seed + worker_index + vector_index)`;
         # mixing in the worker index keeps (worker, sub-env) pairs apart.
         self._worker_index = worker_index
-        self._rng = np.random.default_rng([int(config.get("seed", 0)), self._worker_index])
+        self._seed = int(config.get("seed", 0))
+        self._rng = np.random.default_rng([self._seed, self._worker_index])
 
-        # The folder actually loaded: Ray's shipped copy on a cluster.
-        self.scenario_dir = locate_scenario(config["scenario"], shipped=bool(config.get("scenario_shipped")))
+        # The folders actually loaded: Ray's shipped copies on a cluster.
+        shipped = bool(config.get("scenario_shipped"))
+        self.scenario_dirs = {name: locate_scenario(folder, shipped) for name, folder in config["scenarios"].items()}
+        self.scenario_names = list(self.scenario_dirs)
+        self._sampling = (config.get("scenario_sampling", "cycle"), config.get("scenario_weights"))
+        self._envs_per_runner = int(config.get("num_envs_per_env_runner", 1))
+        self._sampler = self._new_sampler(self._seed)
+        self.scenario = self.scenario_names[0]  # the scenario of the current episode
         self._hiway = _make_hiway_env(
-            {**config, "scenario": self.scenario_dir}, self.possible_agents, self._settings,
-            seed=int(config.get("seed", 0)),
+            {**config, "scenarios": list(self.scenario_dirs.values())}, self.possible_agents, self._settings,
+            seed=self._seed,
         )
+        # Each scenario steps through its own traffic and mission variations in turn, as
+        # SMARTS does for a single one, whichever the others' turns.
+        self._variations = {
+            name: Scenario.scenario_variations([folder], self.possible_agents, shuffle_scenarios=True)
+            for name, folder in self.scenario_dirs.items()
+        }
         self._sumo: list = []  # the SUMO traffic simulations running this episode
         self._done: set[str] = set()
         self._episode: dict[str, dict] = {}
@@ -119,11 +152,14 @@ class SmartsEnv(MultiAgentEnv):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         if seed is not None:
             self._rng = np.random.default_rng([int(seed), self._worker_index])
+            self._sampler = self._new_sampler(int(seed))
+        self.scenario = self.scenario_names[self._sampler.next()]
         # SMARTS draws from the global `random`/`np.random` (routes, SUMO's seed), so the
         # episode is reproducible only if we seed them right before its reset.
         smarts_seed(int(self._rng.integers(2**31 - 1)))
         start = time.perf_counter()
-        raw_obs, _ = self._hiway.reset(options=options)
+        scenario = next(self._variations[self.scenario])
+        raw_obs, _ = self._hiway.reset(options={"scenario": scenario, **(options or {})})
         self.simulator_seconds += time.perf_counter() - start
         self._sumo = [sim for sim in _sumo_simulations(self._hiway) if sim.connected]
         self._done = set()
@@ -223,6 +259,15 @@ class SmartsEnv(MultiAgentEnv):
 
     # -- helpers -------------------------------------------------------------------------
 
+    def _new_sampler(self, reset_seed: int) -> ScenarioSampler:
+        # RLlib resets sub-env v of env runner w with seed `trial seed + w + v`: so
+        # `reset_seed - w + w * envs_per_runner` is the sub-env's place among all the run's
+        # sub-envs (plus a constant), which staggers their walks round the cycle.
+        sampling, weights = self._sampling
+        position = reset_seed - self._worker_index + self._worker_index * self._envs_per_runner
+        return ScenarioSampler(len(self.scenario_names), sampling, weights, seed=self._seed,
+                               stream=(reset_seed, self._worker_index), position=position)
+
     def _ended(self, events) -> tuple[bool, bool]:
         done = self._settings.done
         terminated = bool(
@@ -256,6 +301,7 @@ class SmartsEnv(MultiAgentEnv):
     def _info(self, agent_id: str, agent_obs) -> dict:
         episode = self._episode[agent_id]
         return {
+            "scenario": self.scenario,
             "mission": episode["mission"],
             "speed": float(agent_obs.ego_vehicle_state.speed),
             "distance_travelled": episode["distance"],
@@ -288,7 +334,7 @@ def _make_hiway_env(config: dict, ids: list[str], settings: AgentSettings, seed:
     interface = agent_interface(settings)
     endpoint, record_dir = config.get("envision_endpoint"), config.get("envision_record_dir")
     return HiWayEnvV1(
-        scenarios=[config["scenario"]],
+        scenarios=config["scenarios"],
         agent_interfaces={a: interface for a in ids},
         # SMARTS makes an Envision client only when not headless; ours may still only record.
         headless=not (endpoint or record_dir),
