@@ -75,8 +75,10 @@ def _split_points(steps: list[float], times: list[float], exploits: list[dict]) 
     return sorted(starts)
 
 
-def plot_curves(trial_dirs: dict[str, Path], out: Path, exploits: list[dict] = (), title: str = "") -> Path:
-    scenarios = scenario_names(trial_dirs.values())
+def plot_curves(trial_dirs: dict[str, Path], out: Path, exploits: list[dict] = (), title: str = "",
+                scenarios: list[str] | None = None) -> Path:
+    """`scenarios`: the set's names, in its order (default: those the results have)."""
+    scenarios = scenario_names(trial_dirs.values()) if scenarios is None else scenarios
     panels = [(RETURN_COLUMN, title + (" (all scenarios)" if len(scenarios) > 1 else ""))]
     if len(scenarios) > 1:
         panels += [(scenario_return_column(name), f"scenario {name}") for name in scenarios]

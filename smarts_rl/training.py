@@ -158,9 +158,9 @@ def run_status(records: list[dict], limits: dict) -> str:
     return "interrupted"
 
 
-def write_curves(run_dir: Path, records: list[dict], title: str) -> None:
+def write_curves(run_dir: Path, records: list[dict], title: str, scenarios: list[str]) -> None:
     trial_dirs = {r["trial_id"]: Path(r["path"]) for r in records}
-    plot_curves(trial_dirs, run_dir / CURVES_FILE, read_exploits(run_dir / EXPLOITS_FILE), title)
+    plot_curves(trial_dirs, run_dir / CURVES_FILE, read_exploits(run_dir / EXPLOITS_FILE), title, scenarios)
 
 
 def train(cfg: Config, run_dir: Path, resume: bool = False, warm: WarmStart | None = None) -> dict:
@@ -204,7 +204,9 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, warm: WarmStart | No
     finally:
         summary = write_summary(run_dir, status, header(cfg, init_from), records, error)
         try:
-            write_curves(run_dir, records, f"{cfg.algo.name} on {summary['scenario']}")
+            scenarios = summary["scenarios"]
+            label = summary["scenario"] + (f" ({', '.join(scenarios)})" if cfg.scenario.set is not None else "")
+            write_curves(run_dir, records, f"{cfg.algo.name} on {label}", scenarios)
         except Exception:  # a plot must never hide the run's outcome
             _log_traceback(run_dir)
     return {**summary, "usage_error": True} if usage_error else summary

@@ -131,6 +131,23 @@ BAD_INPUT = {
     ),
     "mutating_a_non_field": (["scheduler=pbt", "+scheduler.hyperparam_mutations.lrr=[1]"], "hyperparam_mutations.lrr is not a field"),
     "grid_over_a_non_field": (["scheduler=grid", "+scheduler.grid.lrr=[1]"], "scheduler.grid.lrr is not a field"),
+    # Sets of scenarios (smarts_rl/scenario_set.py).
+    "set_unknown_name": (["scenario.set=[loop,roundabout]"],
+                         "no built-in scenario 'roundabout' (built-ins: intersection, loop, merge)"),
+    "set_folder_of_no_scenarios": ([f"scenario.set=[loop,{REPO}/conf]"],
+                                   f"{REPO}/conf: neither a scenario folder nor a folder of scenario folders"),
+    "set_missing_folder": (["scenario.set=[loop,./no/such/folder]"], "/no/such/folder: no such folder"),
+    "set_empty": (["scenario.set=[]"], "the set is empty"),
+    "set_twice": (["scenario.set=[loop,merge,loop]"], f"{REPO}/scenarios/loop is in the set twice (loop and loop)"),
+    "set_twice_through_a_folder": ([f"scenario.set=[merge,{REPO}/scenarios]"],
+                                   f"{REPO}/scenarios/merge is in the set twice (merge and {REPO}/scenarios)"),
+    "set_and_path": (["scenario.set=[loop]", f"scenario.path={REPO}/scenarios/merge"], "scenario.set or scenario.path, not both"),
+    "set_sampling": (["scenario=mixed", "scenario.sampling=random"], "scenario.sampling='random': must be one of cycle, uniform"),
+    "weights_wrong_length": (["scenario=mixed", "scenario.weights=[1,2]"],
+                             "scenario.weights has 2 weight(s) for 3 scenario(s) (loop, merge, intersection)"),
+    "weights_negative": (["scenario=mixed", "scenario.weights=[1,-1,1]"], "a weight cannot be negative"),
+    "weights_all_zero": (["scenario=mixed", "scenario.weights=[0,0,0]"], "at least one weight must be > 0"),
+    "weights_without_a_set": (["scenario.weights=[1]"], "scenario.weights applies to a scenario.set"),
 }
 
 
@@ -149,7 +166,7 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing_behind(name, tmp_path, 
     assert list(tmp_path.iterdir()) == []  # no outputs/ or multirun/ directory
 
 
-@pytest.mark.parametrize("name", ["unknown_algo", "typo", "missing_run_dir"])
+@pytest.mark.parametrize("name", ["unknown_algo", "typo", "missing_run_dir", "set_unknown_name"])
 def test_bad_input_from_the_shell_fails_within_seconds_without_traceback(name, tmp_path):
     import time
 
