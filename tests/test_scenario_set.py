@@ -15,8 +15,8 @@ from PIL import Image
 from smarts_rl import evaluate
 from smarts_rl.cli import absolute_scenario_path
 from smarts_rl.config import compose_config, settings
-from smarts_rl.scenario_set import ScenarioSampler, scenario_sources, unique_names
-from smarts_rl.scenarios import BUILTIN_SCENARIOS, Settings
+from smarts_rl.scenario_set import ScenarioSampler, build_scenarios, scenario_sources, unique_names
+from smarts_rl.scenarios import BUILTIN_SCENARIOS, ScenarioError, Settings
 from smarts_rl.trial_results import read_results
 from tests.conftest import TINY_TRAINING, _train_tiny, written_eval_dir
 
@@ -70,6 +70,40 @@ def test_the_command_line_pins_a_sets_folders_to_absolute_paths(tmp_path):
     cfg = settings(compose_config([override]))
     # Built-in names and unknown bare names (reported later, as unknown names) stay as they are.
     assert cfg.scenario.set == ["loop", str(tmp_path / "my roads"), "nowhere"]
+
+
+def test_a_scenario_of_the_set_that_fails_to_build_is_one_line_naming_it_and_its_build_log(user_scenario, tmp_path):
+    scenario_py = user_scenario / "scenario.py"
+    scenario_py.write_text(scenario_py.read_text().replace("rate=FLOW_RATE", "rate=FLOW_RAT"))
+    sources = scenario_sources(Settings(name="mine", set=["loop", str(user_scenario)]), cwd=tmp_path)
+
+    with pytest.raises(ScenarioError) as error:
+        build_scenarios(sources, tmp_path / "cache")
+
+    message = str(error.value)
+    assert "\n" not in message and message.startswith(f"scenario my_scenario: {user_scenario}: scenario.py failed")
+    [log] = (tmp_path / "cache").glob("my_scenario-*.log")
+    assert message.endswith(f"(build log: {log})")
+
+
+def test_a_cluster_job_ships_every_scenario_and_env_runners_find_each_copy(tmp_path, monkeypatch):
+    from smarts_rl.cluster import PACKAGE_DIR, runtime_env
+    from smarts_rl.env.smarts_env import locate_scenario
+    from smarts_rl.scenarios import COMPLETE_MARKER
+
+    driver = [tmp_path / "cache" / "loop-0123456789abcdef", tmp_path / "cache" / "merge-0123456789abcdef"]
+    shipped = runtime_env(driver)
+    assert shipped["working_dir"] == str(driver[0]) and shipped["py_modules"] == [str(PACKAGE_DIR), str(driver[1])]
+    # What Ray unpacks on a node: the working_dir's contents, and each py_module inside a folder of its own.
+    working_dir = tmp_path / "runtime_resources" / "working_dir_files" / "_ray_pkg_a"
+    module_parent = tmp_path / "runtime_resources" / "py_modules_files" / "_ray_pkg_b"
+    for copy in (working_dir, module_parent / driver[1].name):
+        copy.mkdir(parents=True)
+        (copy / COMPLETE_MARKER).write_text("{}")
+    monkeypatch.syspath_prepend(str(working_dir))
+    monkeypatch.syspath_prepend(str(module_parent))
+    assert locate_scenario(str(driver[0]), shipped=True) == str(working_dir)
+    assert locate_scenario(str(driver[1]), shipped=True) == str(module_parent / driver[1].name)
 
 
 # -- sampling ------------------------------------------------------------------------------
