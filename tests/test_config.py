@@ -101,7 +101,7 @@ def test_help_lists_groups_and_their_options(tmp_path):
     assert result.returncode == 0
     assert "algo: pg, ppo" in result.stdout
     assert "scheduler: grid, none, pbt" in result.stdout
-    assert "scenario: intersection, loop, merge" in result.stdout
+    assert "scenario: intersection, loop, merge, mixed" in result.stdout
     assert "agent: continuous, laner" in result.stdout
     assert "+experiment (tuned presets, optional): intersection_pg, loop_pg, merge_pg" in result.stdout
     assert "schema" not in result.stdout
