@@ -78,6 +78,8 @@ def expand_entry(entry: str, cwd: Path) -> list[Path]:
                 "and no such folder"
             )
         raise ScenarioError(f"scenario.set: {folder}: no such folder")
+    if not folder.is_dir():
+        raise ScenarioError(f"scenario.set: {folder}: not a folder (a scenario is a folder with a map)")
     if looks_like_scenario(folder):
         return [folder]
     children = sorted(c for c in folder.iterdir() if not c.name.startswith(".") and looks_like_scenario(c))

@@ -137,6 +137,7 @@ BAD_INPUT = {
     "set_folder_of_no_scenarios": ([f"scenario.set=[loop,{REPO}/conf]"],
                                    f"{REPO}/conf: neither a scenario folder nor a folder of scenario folders"),
     "set_missing_folder": (["scenario.set=[loop,./no/such/folder]"], "/no/such/folder: no such folder"),
+    "set_file": ([f"scenario.set=[loop,{REPO}/train.py]"], f"{REPO}/train.py: not a folder"),
     "set_empty": (["scenario.set=[]"], "the set is empty"),
     "set_twice": (["scenario.set=[loop,merge,loop]"], f"{REPO}/scenarios/loop is in the set twice (loop and loop)"),
     "set_twice_through_a_folder": ([f"scenario.set=[merge,{REPO}/scenarios]"],
