@@ -220,7 +220,6 @@ def evaluate(argv: list[str], cwd: Path) -> dict:
         "random": RandomPolicy(action_adapter(cfg.agent).action_space()),
         "keep_lane": KeepLanePolicy(cfg.agent),
     }
-    single = cfg.scenario.set is None
     report = {
         "run": str(run_dir),
         "checkpoint": str(checkpoint),
@@ -228,8 +227,8 @@ def evaluate(argv: list[str], cwd: Path) -> dict:
         "agent": cfg.agent.name,
         "agents": cfg.agents.count,
         "agents_policy": cfg.agents.policy,
-        "scenario": (cfg.scenario.name if cfg.scenario.path is None else str(sources[next(iter(sources))]))
-        if single else cfg.scenario.name,
+        # A set's label, a built-in's name, or your folder's path.
+        "scenario": cfg.scenario.name if cfg.scenario.path is None else str(next(iter(sources.values()))),
         "scenarios": list(sources),
         "trained_on": _trained_scenario(run_dir),
         "trained_on_scenarios": _trained_scenarios(run_dir),

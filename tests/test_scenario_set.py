@@ -18,7 +18,7 @@ from smarts_rl.config import compose_config, settings
 from smarts_rl.scenario_set import ScenarioSampler, build_scenarios, scenario_sources, unique_names
 from smarts_rl.scenarios import BUILTIN_SCENARIOS, ScenarioError, Settings
 from smarts_rl.trial_results import read_results
-from tests.conftest import TINY_TRAINING, _train_tiny, written_eval_dir
+from tests.conftest import _train_tiny, written_eval_dir
 
 POLICIES = ("policy", "random", "keep_lane")
 PER_SCENARIO = "env_runners/driving/scenario/"
