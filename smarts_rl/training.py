@@ -19,15 +19,16 @@ from smarts_rl.config import Config, algo_keys, check_mutations, scheduler_modul
 from smarts_rl.console import TrialLines
 from smarts_rl.curves import CURVES_FILE, plot_curves, read_exploits
 from smarts_rl.errors import UsageError, one_line
-from smarts_rl.scenario_set import scenario_sources
 from smarts_rl.resume import RUN_CONFIG, experiment_dir, latest_experiment_state
 from smarts_rl.resumed_settings import RunSettings, sampling_settings, with_sampling_settings
+from smarts_rl.scenario_set import scenario_sources
 from smarts_rl.schedulers.pbt import EXPLOITS_FILE, drop_unsaved_exploits
 from smarts_rl.stopping import RunStopper, limits_from, reached
 from smarts_rl.summary import trial_records, write_summary
 from smarts_rl.warm_start import WarmStart, on_algorithm_init, recorded_checkpoint
 
 log = logging.getLogger(__name__)
+# On a set of scenarios too: the mean over all the set's episodes (PBT and "best" compare it).
 METRIC = "env_runners/episode_return_mean"
 
 
