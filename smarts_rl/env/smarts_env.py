@@ -129,7 +129,7 @@ class SmartsEnv(MultiAgentEnv):
         self.scenario_names = list(self.scenario_dirs)
         self._sampling = (config.get("scenario_sampling", "cycle"), config.get("scenario_weights"))
         self._envs_per_runner = int(config.get("num_envs_per_env_runner", 1))
-        self._sampler = self._new_sampler(self._seed)
+        self._sampler, self._sampler_seed = self._new_sampler(self._seed), None
         self.scenario = self.scenario_names[0]  # the scenario of the current episode
         self._hiway = _make_hiway_env(
             {**config, "scenarios": list(self.scenario_dirs.values())}, self.possible_agents, self._settings,
@@ -152,7 +152,11 @@ class SmartsEnv(MultiAgentEnv):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         if seed is not None:
             self._rng = np.random.default_rng([int(seed), self._worker_index])
-            self._sampler = self._new_sampler(int(seed))
+            if seed != self._sampler_seed:
+                # RLlib 2.60's env runners pass their seed again to every reset they force
+                # (each `sample()` of complete episodes): restarting the walk then would drive
+                # the set's first scenario only. A new seed starts a new walk.
+                self._sampler, self._sampler_seed = self._new_sampler(int(seed)), seed
         self.scenario = self.scenario_names[self._sampler.next()]
         # SMARTS draws from the global `random`/`np.random` (routes, SUMO's seed), so the
         # episode is reproducible only if we seed them right before its reset.
