@@ -3,8 +3,8 @@
 Each node is a `ray start --block` in its own session (process group), with its own temp dir,
 ports and token, so the test never touches another Ray on the machine and can kill exactly
 its own nodes. Nodes and driver share this machine's disk, so the test checks that env runners
-loaded the scenario and our package from the copies Ray shipped with the job (under the node's
-own temp dir), not from the driver's paths.
+loaded the scenarios (a set of two) and our package from the copies Ray shipped with the job (under
+the node's own temp dir), not from the driver's paths.
 """
 
 import json
@@ -155,7 +155,7 @@ def test_pbt_on_a_two_node_loopback_cluster_uses_both_nodes_and_the_shipped_scen
     address, env, head, worker = loopback_cluster
     run_dir = tmp_path / "run"
     process = subprocess.Popen(
-        [sys.executable, str(REPO / "train.py"), f"ray.address={address}", "scheduler=pbt",
+        [sys.executable, str(REPO / "train.py"), f"ray.address={address}", "scheduler=pbt", "scenario.set=[loop,merge]",
          "scheduler.population_size=2", "scheduler.perturbation_interval=1", "scheduler.quantile_fraction=0.5",
          "scheduler.hyperparam_mutations.train_batch_size=[200]", "scheduler.hyperparam_mutations.entropy_coeff=[0.0]",
          "stop.training_iteration=2", *TINY, *ONE_RUNNER, f"hydra.run.dir={run_dir}"],
@@ -182,12 +182,16 @@ def test_pbt_on_a_two_node_loopback_cluster_uses_both_nodes_and_the_shipped_scen
     assert all(t["training_iteration"] == 2 and t["checkpoint"] for t in summary["trials"])
 
     assert {name for name, _, _ in seen.values()} == {"head", "worker"}, seen
+    copies = set()  # the shipped scenario folders sumo loaded a map from
     for name, cmdline, pythonpath in seen.values():
         node = head if name == "head" else worker
         [net] = [arg.split("=", 1)[1] for arg in cmdline if arg.startswith("--net-file=")]
         assert shipped(net, node) and (Path(net).parent / "smarts-rl-build.json").is_file(), cmdline
+        copies.add(Path(net).parent.name)
         package_dirs = [entry for entry in pythonpath.split(os.pathsep) if (Path(entry) / "smarts_rl").is_dir()]
         assert package_dirs and shipped(package_dirs[0], node), pythonpath
+    # Both scenarios of the set: loop in the job's working_dir, merge as a py_module named as its build.
+    assert any(c.startswith("_ray_pkg_") for c in copies) and any(c.startswith("merge-") for c in copies), copies
     for node in (head, worker):
         # Python compiled our env and callbacks inside each node's shipped copy: imported from there.
         compiled = list(node.temp_dir.glob("session_*/runtime_resources/py_modules_files/*/smarts_rl/env/__pycache__/smarts_env.*.pyc"))
