@@ -74,7 +74,8 @@ def test_policies_follow_agents_policy(tmp_path):
 def test_env_config_is_plain_and_absolute(tmp_path):
     config = build_algorithm_config(settings(compose_config(["agents.count=3", "seed=7"])), tmp_path)
     env_config = config.env_config
-    assert env_config["scenario"] == str(tmp_path) and env_config["num_agents"] == 3 and env_config["seed"] == 7
+    assert env_config["scenarios"] == {tmp_path.name: str(tmp_path)}
+    assert env_config["num_agents"] == 3 and env_config["seed"] == 7
     assert isinstance(env_config["agent"], dict) and env_config["agent"]["name"] == "laner"
     assert env_config["scenario_shipped"] is False  # a local Ray loads the driver's scenario folder
     on_cluster = build_algorithm_config(settings(compose_config(["ray.address=10.0.0.1:6379"])), tmp_path)
