@@ -4,7 +4,8 @@ They land in each training result as `env_runners/driving/<name>`, averaged over
 episodes (one sample per agent per episode). Each mission of the scenario also gets
 `env_runners/driving/mission/<start road>_to_<goal road>/{return,reached_goal_rate}`: SMARTS rotates
 a scenario's missions over episodes, and a mission the policy fails should show in the curves
-rather than hide in the mean. And each scenario of the run's set gets the whole run's figures under
+rather than hide in the mean (RLlib 2.60 reports NaN for a mission or scenario with no episode
+ending in the iteration). And each scenario of the run's set gets the whole run's figures under
 `env_runners/driving/scenario/<name>/` (`return`, the rates, `distance_travelled`, `mean_speed`).
 
 Those means span the last episodes, over several iterations. `env_runners/driving/this_iter/`

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 import re
 import subprocess
 import sys
@@ -49,9 +50,13 @@ def test_default_run_with_an_override_writes_a_complete_run_directory(tmp_path):
     prefix = "env_runners/driving/mission/"
     missions = {key[len(prefix):].rsplit("/", 1)[0] for key in rows[-1] if key.startswith(prefix)}
     assert missions and missions <= {"south_to_west", "north_to_east"}, missions
-    for mission in missions:
-        assert 0.0 <= rows[-1][f"{prefix}{mission}/reached_goal_rate"] <= 1.0
-        assert f"{prefix}{mission}/return" in rows[-1]
+    # RLlib reports NaN for a mission seen before but with no episode ending in this iteration.
+    rates = {m: rows[-1][f"{prefix}{m}/reached_goal_rate"] for m in missions}
+    seen = {m for m, rate in rates.items() if not math.isnan(rate)}
+    assert seen, rates
+    for mission in seen:
+        assert 0.0 <= rates[mission] <= 1.0
+        assert not math.isnan(rows[-1][f"{prefix}{mission}/return"])
     # SMARTS's own time in the iteration (bench/train_throughput.py): some, and within the 2 runners' time.
     for row in rows:
         assert 0 < row["env_runners/smarts_seconds"] <= 2 * row["time_this_iter_s"]
