@@ -50,6 +50,21 @@ class BoundedResetRetries:
                 self.make_env()
 
 
+class SeedFirstResetOnly:
+    """RLlib 2.60's env runners pass their seed to every reset of a `sample()` of complete
+    episodes (`_needs_initial_reset` is set again after each, and `_reset_envs` then seeds), so
+    each such episode started from the same seed: an env runner drove the same few episodes over
+    and over. Here each env gets the seed at its first reset only, as RLlib's comment there
+    intends; later resets draw from the env's own seeded generator (a rebuilt env is seeded again)."""
+
+    def _try_env_reset(self, *, seed=None, options=None):
+        if getattr(self, "_seeded_env", None) is self.env:
+            seed = None
+        result = super()._try_env_reset(seed=seed, options=options)
+        self._seeded_env = self.env
+        return result
+
+
 class WaitForEnvRunners:
     """Mixin for our Algorithms. RLlib 2.60 runs a training step even when every remote env
     runner is down (say, one runner whose process died and is being restarted by Ray): the
@@ -70,11 +85,11 @@ class WaitForEnvRunners:
         return restored
 
 
-class MultiAgentRunner(BoundedResetRetries, MultiAgentEnvRunner):
+class MultiAgentRunner(SeedFirstResetOnly, BoundedResetRetries, MultiAgentEnvRunner):
     pass
 
 
-class SingleAgentRunner(BoundedResetRetries, SingleAgentEnvRunner):
+class SingleAgentRunner(SeedFirstResetOnly, BoundedResetRetries, SingleAgentEnvRunner):
     pass
 
 

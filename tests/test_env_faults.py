@@ -92,6 +92,38 @@ def test_an_env_runner_drops_the_episode_whose_step_failed(map_only_scenario, mo
     assert sumo_children() == []
 
 
+class SeedRecordingEnv(SmartsEnv):
+    seeds: list = []
+
+    def reset(self, *, seed=None, options=None):
+        SeedRecordingEnv.seeds.append(seed)
+        return super().reset(seed=seed, options=options)
+
+
+def test_an_env_runner_seeds_its_env_at_the_first_reset_only(map_only_scenario):
+    """RLlib 2.60 passes the runner's seed to every complete-episode `sample()`'s reset, which
+    replayed the same episode each time (fault_tolerance.SeedFirstResetOnly)."""
+    from ray.tune.registry import register_env
+
+    from smarts_rl.config import compose_config, settings
+    from smarts_rl.fault_tolerance import MultiAgentRunner
+    from smarts_rl.rllib_setup import ENV_NAME, build_algorithm_config
+
+    cfg = settings(compose_config([*TINY, "env_runners.num_env_runners=0", "agent.max_episode_steps=5"]))
+    register_env(ENV_NAME, SeedRecordingEnv)
+    SeedRecordingEnv.seeds = []
+    runner = MultiAgentRunner(config=build_algorithm_config(cfg, map_only_scenario))
+    try:
+        for _ in range(3):
+            runner.sample()  # batch_mode complete_episodes: a reset at each call
+    finally:
+        runner.stop()
+        register_env(ENV_NAME, SmartsEnv)
+    first, *later = SeedRecordingEnv.seeds
+    assert first is not None and len(later) >= 2
+    assert later == [None] * len(later)
+
+
 # -- training ----------------------------------------------------------------------------------
 
 

@@ -153,9 +153,9 @@ class SmartsEnv(MultiAgentEnv):
         if seed is not None:
             self._rng = np.random.default_rng([int(seed), self._worker_index])
             if seed != self._sampler_seed:
-                # RLlib 2.60's env runners pass their seed again to every reset they force
-                # (each `sample()` of complete episodes): restarting the walk then would drive
-                # the set's first scenario only. A new seed starts a new walk.
+                # Only a new seed starts a new walk through the set: a seed given again (as
+                # RLlib 2.60's env runners did at every reset, fault_tolerance.SeedFirstResetOnly)
+                # must not send every episode to the set's first scenario.
                 self._sampler, self._sampler_seed = self._new_sampler(int(seed)), seed
         self.scenario = self.scenario_names[self._sampler.next()]
         # SMARTS draws from the global `random`/`np.random` (routes, SUMO's seed), so the
