@@ -32,7 +32,7 @@ from smarts_rl.errors import USAGE_EXIT_CODE, UsageError
 from smarts_rl.resume import RUN_CONFIG, experiment_dir
 from smarts_rl.seed_statistics import describe, iqm, iqm_ci, mean_band
 from smarts_rl.trained_run import run_config
-from smarts_rl.trial_results import RESULT_FILE, read_results
+from smarts_rl.trial_results import RESULT_FILE, flatten, read_results
 
 PROGRAM = "report"
 REPORT_FILES = ("report.md", "report.png", "report.json")
@@ -179,22 +179,12 @@ def group_names(groups: list[list[Run]]) -> list[str]:
     shared = set.intersection(*(set(o) for o in overrides))
     names = [" ".join(o for o in group if o not in shared) for group in overrides]
     if len(groups) > 1 and len(set(names)) < len(names):
-        flat = [_flatten(group[0].config) for group in groups]
+        flat = [flatten(group[0].config, sep=".") for group in groups]
         differing = sorted(k for k in set().union(*flat) if len({json.dumps(f.get(k)) for f in flat}) > 1)
         names = [" ".join(f"{k}={json.dumps(f.get(k))}" for k in differing) for f in flat]
     if len(groups) == 1:
         names = [" ".join(overrides[0])]
     return [name or "defaults" for name in names]
-
-
-def _flatten(config: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def aggregate(seeds: list[int], values: list[float]) -> dict:

@@ -46,11 +46,12 @@ def episode_return(result: dict) -> float | None:
     return None if value is None else float(value)
 
 
-def flatten(result: dict, prefix: str = "") -> dict:
+def flatten(result: dict, prefix: str = "", sep: str = "/") -> dict:
+    """Nested dicts as one level of `a/b/c` keys (or another separator)."""
     flat = {}
     for key, value in result.items():
         if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}/"))
+            flat.update(flatten(value, f"{prefix}{key}{sep}", sep))
         else:
             flat[f"{prefix}{key}"] = value
     return flat
