@@ -39,6 +39,8 @@ def main() -> None:
     for scenario in options["scenario"]:
         for agent in options["agent"]:
             cfg = settings(compose_config([f"scenario={scenario}", f"agent={agent}", f"agents.count={args.agents}"]))
+            if cfg.scenario.set:  # a preset set of scenarios (scenario=mixed): each is measured on its own
+                continue
             built = build_scenario(scenario_source(cfg.scenario, cwd=Path.cwd()))
             result = {"scenario": scenario, "agent": agent,
                       **measure(built, cfg.agent, args.agents, cfg.seed, args.steps)}
