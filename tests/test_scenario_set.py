@@ -150,7 +150,8 @@ def scenario_walk(config: dict, worker_index: int, reset_seed: int, episodes: in
     env = SmartsEnv(EnvContext(config, worker_index=worker_index))
     try:
         walk = [env.reset(seed=reset_seed)[1]["agent_0"]["scenario"]]
-        # RLlib's env runners pass the same seed again to every reset they force: the walk goes on.
+        # A seed given again (as RLlib 2.60's own env runners do at every reset they force; ours
+        # pass it once, fault_tolerance.SeedFirstResetOnly): the walk goes on.
         walk += [env.reset(seed=reset_seed if i % 2 else None)[1]["agent_0"]["scenario"] for i in range(episodes - 1)]
     finally:
         env.close()
@@ -177,8 +178,8 @@ def test_env_runners_and_sub_envs_walk_the_set_out_of_step_and_repeatably(map_on
 @pytest.fixture(scope="module")
 def set_run(tmp_path_factory) -> Path:
     """A two-point grid, trained one tiny iteration on the built-in loop plus a folder of scenario
-    folders (a copy of merge's source). One simulation per trial: it must take turns (RLlib resets it
-    with the same seed before every episode it samples)."""
+    folders (a copy of merge's source). One simulation per trial: it must take turns over the
+    episodes it samples."""
     root = tmp_path_factory.mktemp("set_run")
     copy_builtin("merge", root / "roads" / "merge")
     return _train_tiny(
