@@ -48,7 +48,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from smarts_rl.errors import UsageError, exit_with  # noqa: E402
-from smarts_rl.resume import override_key  # noqa: E402
+from smarts_rl.run.resume import override_key  # noqa: E402
 
 PROGRAM = "learn_smarts"
 
@@ -163,7 +163,7 @@ def seed_state(overrides: list[str], run_dir: Path) -> tuple[str, list[str]]:
 
     from smarts_rl.cli import absolute_scenario_path
     from smarts_rl.config import compose_config
-    from smarts_rl.resume import RUN_CONFIG, experiment_dir, holds_run, may_change_on_resume
+    from smarts_rl.run.resume import RUN_CONFIG, experiment_dir, holds_run, may_change_on_resume
 
     if not (experiment_dir(run_dir) / "tuner.pkl").is_file():
         if holds_run(run_dir):  # killed before Tune saved its experiment: nothing to continue
@@ -202,7 +202,7 @@ def evaluation(run_dir: Path, episodes: int, sampled: bool) -> dict:
     """The seed's evaluation of its best checkpoint with these episodes: the saved one if there is
     one, else a new one."""
     from smarts_rl.evaluate import EVAL_FILE, evaluate, print_report
-    from smarts_rl.trained_run import find_checkpoint
+    from smarts_rl.run_dir.trained_run import find_checkpoint
 
     checkpoint = str(find_checkpoint(run_dir, "best", Path.cwd()))
     for path in sorted(run_dir.glob(f"eval/*/{EVAL_FILE}"), reverse=True):

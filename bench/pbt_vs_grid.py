@@ -17,7 +17,7 @@ scheduler.perturbation_interval=2) apply to the PBT side only.
 `--repeats N` runs both sides N times, repeat r with base seed `seed + r * population` (so no
 two repeats share a PBT trial's seed), in `<out>/<time>/repeat_<r>/{pbt,grid}`. Prints one JSON
 line last: per side, each repeat's figures and the best-trial final return and evaluation return
-as IQM over the repeats with a 95% bootstrap CI (smarts_rl/seed_statistics.py; none with one repeat).
+as IQM over the repeats with a 95% bootstrap CI (smarts_rl/evaluation/seed_statistics.py; none with one repeat).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 
 from learn_smarts import REPO, train
 
-from smarts_rl.resume import override_key
+from smarts_rl.run.resume import override_key
 
 LR_RANGE = (1e-4, 3e-3)  # conf/scheduler/pbt.yaml's lr mutation range
 
@@ -44,8 +44,8 @@ def grid_lrs(points: int) -> list[float]:
 
 
 def final_return(trial_dir: Path, last: int) -> float | None:
-    from smarts_rl.curves import final_return as mean_of_last
-    from smarts_rl.curves import read_progress
+    from smarts_rl.run_dir.curves import final_return as mean_of_last
+    from smarts_rl.run_dir.curves import read_progress
 
     return mean_of_last(read_progress(trial_dir)[1], last)
 

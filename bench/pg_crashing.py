@@ -80,7 +80,7 @@ def main():
     overrides = parse_overrides(args.set)
     # RLlib logs every crash with its traceback (and resets its loggers' levels); the counts
     # are in the results.
-    for name in ("ray.rllib", "smarts_rl.fault_tolerance"):
+    for name in ("ray.rllib", "smarts_rl.run.fault_tolerance"):
         logging.getLogger(name).addFilter(lambda record: "crashed in" not in record.getMessage())
     warnings.filterwarnings("ignore", message=".*Overriding environment")  # each rebuilt env
 

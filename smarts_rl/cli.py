@@ -22,7 +22,7 @@ from smarts_rl.config import (
     CONF_DIR, check_mutations, compose_config, experiment_presets, group_options, register_configs, settings,
 )
 from smarts_rl.errors import USAGE_EXIT_CODE, UsageError, one_line
-from smarts_rl.resume import (
+from smarts_rl.run.resume import (
     check_resume_overrides,
     check_run_dir,
     override_key,
@@ -30,7 +30,7 @@ from smarts_rl.resume import (
     remember_overrides,
     resumed_config,
 )
-from smarts_rl.trial_results import short_name
+from smarts_rl.run_dir.trial_results import short_name
 
 PROGRAM = "train.py"
 # Flags after which Hydra prints something and exits, or which change where configs come from.
@@ -99,7 +99,7 @@ def absolute_scenario_path(overrides: list[str], cwd: Path) -> list[str]:
 def _absolute_set(override: str, cwd: Path) -> str:
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from smarts_rl.scenario_set import absolute_entries
+    from smarts_rl.scenarios.sets import absolute_entries
 
     [parsed] = OverridesParser.create().parse_overrides([override])
     value = parsed.value()
@@ -137,7 +137,7 @@ def check_writable(directory: Path) -> None:
 def check_resources(cfg) -> None:
     """What can be checked before Ray starts: a local Ray's CPUs, the dashboard's packages.
     A cluster's CPUs are checked once connected (training.train)."""
-    from smarts_rl.cluster import check_dashboard_installed, check_fit
+    from smarts_rl.run.cluster import check_dashboard_installed, check_fit
     from smarts_rl.config import scheduler_module
 
     if cfg.ray.dashboard:
@@ -157,8 +157,8 @@ def job_dir(cfg: DictConfig, job_num: int | None) -> Path:
 
 def check_job(overrides: list[str], job_num: int | None) -> None:
     """`job_num`: the job's index in a multirun, None for a single run."""
-    from smarts_rl import warm_start
-    from smarts_rl.scenario_set import scenario_sources
+    from smarts_rl.run import warm_start
+    from smarts_rl.scenarios.sets import scenario_sources
 
     cfg = compose_config(overrides, return_hydra_config=True)
     typed = settings(cfg)
@@ -206,8 +206,8 @@ def preflight(argv: list[str]) -> list[str]:
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def hydra_main(cfg: DictConfig) -> dict:
-    from smarts_rl import warm_start
-    from smarts_rl.training import train
+    from smarts_rl.run import warm_start
+    from smarts_rl.run.job import train
 
     run_dir = Path(HydraConfig.get().runtime.output_dir).resolve()
     if cfg.resume:

@@ -22,7 +22,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from smarts_rl.agents import AgentSettings
-from smarts_rl.scenarios import Settings as ScenarioSettings
+from smarts_rl.scenarios.build import Settings as ScenarioSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO_ROOT / "conf"

@@ -27,7 +27,7 @@ under `per_scenario`, with the policy's `ratio_to_keep_lane` (its mean return ov
 
 The policy is the checkpoint's RLModules acting deterministically (argmax / mean action) unless
 sample_actions=true; the baselines are uniformly random actions and keep-lane (see
-`smarts_rl.policies`). Everything goes to `<run dir>/eval/<timestamp>/`: eval.json,
+`smarts_rl.evaluation.policies`). Everything goes to `<run dir>/eval/<timestamp>/`: eval.json,
 rollout.gif, envision_replay.jsonl.
 """
 
@@ -98,9 +98,9 @@ def parse(argv: list[str], known: type = Options, run_overrides: tuple = RUN_OVE
 def evaluation_config(run_dir: Path, overrides: dict, cwd: Path):
     """The run's typed config with the evaluation's overrides (a transfer scenario, ...) applied."""
     from smarts_rl.config import settings
-    from smarts_rl.scenario_set import absolute_entries
-    from smarts_rl.scenarios import ScenarioError
-    from smarts_rl.trained_run import run_config
+    from smarts_rl.scenarios.sets import absolute_entries
+    from smarts_rl.scenarios.build import ScenarioError
+    from smarts_rl.run_dir.trained_run import run_config
 
     cfg = run_config(run_dir)
     scenario, name, path, entries = (
@@ -186,8 +186,8 @@ def check_envision_server(endpoint: str) -> None:
 
 
 def evaluate(argv: list[str], cwd: Path) -> dict:
-    from smarts_rl.scenario_set import build_scenarios, scenario_sources
-    from smarts_rl.trained_run import find_checkpoint, open_run
+    from smarts_rl.scenarios.sets import build_scenarios, scenario_sources
+    from smarts_rl.run_dir.trained_run import find_checkpoint, open_run
 
     options, overrides = parse(argv)
     if options.episodes < 1:
@@ -204,9 +204,9 @@ def evaluate(argv: list[str], cwd: Path) -> dict:
     from smarts_rl.agents import action_adapter
     from smarts_rl.agents.continuous import ACTION_NAMES
     from smarts_rl.env import agent_ids
-    from smarts_rl.episodes import summarize
-    from smarts_rl.policies import KeepLanePolicy, RandomPolicy, load_trained_policy
-    from smarts_rl.rollout_gif import GIF_FILE, RolloutRecorder, write_episodes_gif
+    from smarts_rl.evaluation.episodes import summarize
+    from smarts_rl.evaluation.policies import KeepLanePolicy, RandomPolicy, load_trained_policy
+    from smarts_rl.evaluation.rollout_gif import GIF_FILE, RolloutRecorder, write_episodes_gif
 
     agents = agent_ids(cfg.agents.count)
     trained = load_trained_policy(checkpoint, cfg.agent, cfg.agents.policy, agents, sample=options.sample_actions,
@@ -287,7 +287,7 @@ def rollouts(policy, scenario_dir: Path | dict, cfg, seeds: list[int], watch_fir
              **envision) -> list:
     """One episode of `policy` per seed, in a simulation of its own; `watch_first` sees the first."""
     from smarts_rl.env import SmartsEnv, env_config
-    from smarts_rl.episodes import run_episode
+    from smarts_rl.evaluation.episodes import run_episode
 
     env = SmartsEnv(env_config(scenario_dir, cfg.agent, num_agents=cfg.agents.count, seed=seeds[0],
                                envision_sim_name=ENVISION_SIM_NAME, **envision))
@@ -362,7 +362,7 @@ def print_report(report: dict) -> None:
 
 
 def _trained_scenario(run_dir: Path) -> str:
-    from smarts_rl.trained_run import run_config
+    from smarts_rl.run_dir.trained_run import run_config
 
     scenario = run_config(run_dir).scenario
     return scenario.name if scenario.get("path") is None else str(scenario.path)
@@ -371,8 +371,8 @@ def _trained_scenario(run_dir: Path) -> str:
 def _trained_scenarios(run_dir: Path) -> list[str]:
     """The names of the run's scenarios (its set's, after expansion), to tell seen from held-out ones."""
     from smarts_rl.config import settings
-    from smarts_rl.scenario_set import scenario_sources
-    from smarts_rl.trained_run import run_config
+    from smarts_rl.scenarios.sets import scenario_sources
+    from smarts_rl.run_dir.trained_run import run_config
 
     try:
         return list(scenario_sources(settings(run_config(run_dir)).scenario, cwd=run_dir))
@@ -398,7 +398,7 @@ def _collect_replay(record_dir: Path, target: Path) -> Optional[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from smarts_rl.scenarios import ScenarioError
+    from smarts_rl.scenarios.build import ScenarioError
 
     argv = sys.argv[1:] if argv is None else argv
     if {"-h", "--help"} & set(argv):

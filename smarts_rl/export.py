@@ -54,8 +54,8 @@ class Options:
 
 def export(argv: list[str], cwd: Path) -> dict:
     from smarts_rl.evaluate import evaluation_config, parse
-    from smarts_rl.policies import action_postprocessing, check_spaces, load_modules
-    from smarts_rl.trained_run import find_checkpoint, open_run
+    from smarts_rl.evaluation.policies import action_postprocessing, check_spaces, load_modules
+    from smarts_rl.run_dir.trained_run import find_checkpoint, open_run
 
     options, _ = parse(argv, known=Options, run_overrides=())
     out = _checked_out(options.out, cwd)

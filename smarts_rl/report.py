@@ -11,7 +11,7 @@ Per group and scenario:
   - where the run has an eval.json (`python -m smarts_rl.evaluate`, its newest deterministic
     evaluation on the run's own scenario): the policy's evaluation return and its ratio to keep-lane.
 Each figure is the IQM over seeds with a 95% stratified bootstrap CI, each seed's value beside
-it (smarts_rl/seed_statistics.py). A run's best trial is the one with the highest final return.
+it (smarts_rl/evaluation/seed_statistics.py). A run's best trial is the one with the highest final return.
 Written to the first <dir> (or out=<dir>): report.md, report.png, report.json; the table is printed.
 """
 
@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from smarts_rl.atomic_file import write_text_atomically
-from smarts_rl.curves import RETURN_COLUMN, final_return, read_progress
+from smarts_rl.run_dir.atomic_file import write_text_atomically
+from smarts_rl.run_dir.curves import RETURN_COLUMN, final_return, read_progress
 from smarts_rl.errors import USAGE_EXIT_CODE, UsageError
-from smarts_rl.resume import RUN_CONFIG, experiment_dir
-from smarts_rl.seed_statistics import describe, iqm, iqm_ci, mean_band
-from smarts_rl.trained_run import run_config
-from smarts_rl.trial_results import RESULT_FILE, flatten, read_results
+from smarts_rl.run.resume import RUN_CONFIG, experiment_dir
+from smarts_rl.evaluation.seed_statistics import describe, iqm, iqm_ci, mean_band
+from smarts_rl.run_dir.trained_run import run_config
+from smarts_rl.run_dir.trial_results import RESULT_FILE, flatten, read_results
 
 PROGRAM = "report"
 REPORT_FILES = ("report.md", "report.png", "report.json")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import smarts
 
-from smarts_rl.scenarios import build_scenario
+from smarts_rl.scenarios.build import build_scenario
 from tests.helpers import USER_SCENARIO_PY, three_node_road
 
 

@@ -47,7 +47,8 @@ def _first_in_the_run() -> bool:
 
 
 def main() -> int:
-    from smarts_rl import cli, rllib_setup
+    from smarts_rl import cli
+    from smarts_rl.run import rllib_setup
 
     rllib_setup.SmartsEnv = FaultySmartsEnv  # what rllib_setup.register() registers
     return cli.main()

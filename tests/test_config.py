@@ -131,7 +131,7 @@ BAD_INPUT = {
     ),
     "mutating_a_non_field": (["scheduler=pbt", "+scheduler.hyperparam_mutations.lrr=[1]"], "hyperparam_mutations.lrr is not a field"),
     "grid_over_a_non_field": (["scheduler=grid", "+scheduler.grid.lrr=[1]"], "scheduler.grid.lrr is not a field"),
-    # Sets of scenarios (smarts_rl/scenario_set.py).
+    # Sets of scenarios (smarts_rl/scenarios/sets.py).
     "set_unknown_name": (["scenario.set=[loop,roundabout]"],
                          "no built-in scenario 'roundabout' (built-ins: intersection, loop, merge)"),
     "set_folder_of_no_scenarios": ([f"scenario.set=[loop,{REPO}/conf]"],
@@ -183,7 +183,7 @@ def test_bad_input_from_the_shell_fails_within_seconds_without_traceback(name, t
 
 def test_resume_refuses_other_overrides(tmp_path):
     from smarts_rl.errors import UsageError
-    from smarts_rl.resume import check_resume_overrides
+    from smarts_rl.run.resume import check_resume_overrides
 
     assert check_resume_overrides(["resume=x", "stop.training_iteration=9"]) == ["stop.training_iteration=9"]
     sampling = ["env_runners.num_env_runners=1", "ray.num_cpus=1", "fault_tolerance.max_trial_failures=0",

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import pytest
 from omegaconf import OmegaConf
 
-from smarts_rl.console import TrialLines, budget_share, duration, eta_seconds, header, iteration_rates, line
-from smarts_rl.trial_results import short_name
+from smarts_rl.run.console import TrialLines, budget_share, duration, eta_seconds, header, iteration_rates, line
+from smarts_rl.run_dir.trial_results import short_name
 
 REPO = Path(__file__).resolve().parent.parent
 ANSI_OR_CR = re.compile(r"\x1b\[|\r")
@@ -19,7 +19,7 @@ ANSI_OR_CR = re.compile(r"\x1b\[|\r")
 
 def rllib_result(iteration, time_total_s, steps, iter_steps=1000, episodes=10, goals=2, collisions=1, ret=183.84):
     """A training result as RLlib 2.60 reports it to Tune (nested; the keys the console reads, and
-    some it must ignore), with the driving metrics of `smarts_rl.driving_metrics`."""
+    some it must ignore), with the driving metrics of `smarts_rl.env.driving_metrics`."""
     return {
         "training_iteration": iteration,
         "time_total_s": time_total_s,
@@ -115,7 +115,7 @@ def test_stdout_to_a_pipe_is_no_terminal():
     # As `train.py | tee log` or CI runs it: the callback finds out by itself.
     code = (
         "from types import SimpleNamespace\n"
-        "from smarts_rl.console import TrialLines\n"
+        "from smarts_rl.run.console import TrialLines\n"
         "from tests.test_console import rllib_result\n"
         "trial = SimpleNamespace(trial_id='9f3e1_00000')\n"
         "callback = TrialLines(None)\n"

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from smarts_rl.trial_results import read_results
+from smarts_rl.run_dir.trial_results import read_results
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["algo.train_batch_size=200", "agent.max_episode_steps=100"]

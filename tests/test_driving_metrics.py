@@ -2,7 +2,7 @@
 
 from ray.rllib.utils.metrics.metrics_logger import MetricsLogger
 
-from smarts_rl.driving_metrics import MAX_MISSIONS, DrivingMetrics, mission_key
+from smarts_rl.env.driving_metrics import MAX_MISSIONS, DrivingMetrics, mission_key
 
 
 def test_mission_keys_are_tensorboard_names_and_routes_without_goal_have_none():

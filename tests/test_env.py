@@ -179,7 +179,7 @@ def test_every_builtin_scenario_steps_through_full_episodes(scenario, agent, tmp
     """Two agents, our env, each built-in scenario: episodes end with `__all__` and restart."""
     from pathlib import Path
 
-    from smarts_rl.scenarios import Settings, build_scenario, scenario_source
+    from smarts_rl.scenarios.build import Settings, build_scenario, scenario_source
 
     built = build_scenario(scenario_source(Settings(name=scenario), cwd=Path("/")))
     env = make_env(built, agent, num_agents=2, max_episode_steps=40)
@@ -246,7 +246,7 @@ def test_reward_terms_add_up_as_configured():
 
 def test_the_env_loads_the_scenario_copy_a_ray_job_shipped(tmp_path, monkeypatch):
     from smarts_rl.env.smarts_env import locate_scenario
-    from smarts_rl.scenarios import COMPLETE_MARKER
+    from smarts_rl.scenarios.build import COMPLETE_MARKER
 
     driver_path = str(tmp_path / "cache" / "loop-0123")
     assert locate_scenario(driver_path, shipped=True) == driver_path  # no copy on sys.path: the path itself

@@ -15,7 +15,7 @@ import pytest
 from smarts_rl.agents import AgentSettings
 from smarts_rl.env import SmartsEnv, env_config
 from smarts_rl.env.smarts_env import SumoDiedError
-from smarts_rl.trial_results import read_results
+from smarts_rl.run_dir.trial_results import read_results
 from tests import fault_injection
 from tests.helpers import sumo_children
 from tests.run_processes import TrainRun, describe, first_iteration_reported, is_sumo
@@ -69,8 +69,8 @@ def test_an_env_runner_drops_the_episode_whose_step_failed(map_only_scenario, mo
     from ray.tune.registry import register_env
 
     from smarts_rl.config import compose_config, settings
-    from smarts_rl.fault_tolerance import MultiAgentRunner
-    from smarts_rl.rllib_setup import ENV_NAME, build_algorithm_config
+    from smarts_rl.run.fault_tolerance import MultiAgentRunner
+    from smarts_rl.run.rllib_setup import ENV_NAME, build_algorithm_config
 
     cfg = settings(compose_config([*TINY, "env_runners.num_env_runners=0"]))
     register_env(ENV_NAME, fault_injection.FaultySmartsEnv)
@@ -106,8 +106,8 @@ def test_an_env_runner_seeds_its_env_at_the_first_reset_only(map_only_scenario):
     from ray.tune.registry import register_env
 
     from smarts_rl.config import compose_config, settings
-    from smarts_rl.fault_tolerance import MultiAgentRunner
-    from smarts_rl.rllib_setup import ENV_NAME, build_algorithm_config
+    from smarts_rl.run.fault_tolerance import MultiAgentRunner
+    from smarts_rl.run.rllib_setup import ENV_NAME, build_algorithm_config
 
     cfg = settings(compose_config([*TINY, "env_runners.num_env_runners=0", "agent.max_episode_steps=5"]))
     register_env(ENV_NAME, SeedRecordingEnv)

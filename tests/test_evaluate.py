@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from smarts_rl import evaluate
-from smarts_rl.rollout_gif import EGO, HEADER_PX, TRAFFIC
+from smarts_rl.evaluation.rollout_gif import EGO, HEADER_PX, TRAFFIC
 from tests.conftest import written_eval_dir
 
 POLICIES = ("policy", "random", "keep_lane")

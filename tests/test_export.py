@@ -14,9 +14,9 @@ from smarts_rl import export
 from smarts_rl.agents import AgentSettings
 from smarts_rl.agents.continuous import HIGH, LOW
 from smarts_rl.agents.laner import ACTIONS
-from smarts_rl.policies import load_trained_policy
-from smarts_rl.scenarios import Settings as ScenarioSettings
-from smarts_rl.scenarios import build_scenario, scenario_source
+from smarts_rl.evaluation.policies import load_trained_policy
+from smarts_rl.scenarios.build import Settings as ScenarioSettings
+from smarts_rl.scenarios.build import build_scenario, scenario_source
 from tests.conftest import run_module
 
 DRIVER = Path(__file__).resolve().parent / "drive_exported.py"

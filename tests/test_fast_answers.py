@@ -38,7 +38,7 @@ def test_train_help_and_cfg_job_import_no_ray_torch_or_smarts(tmp_path):
 
 def test_importtime_output_shows_a_heavy_import():
     # What the tests here rely on: `-X importtime` names every package a module pulls in.
-    result = run_with_importtime("-c", "import smarts_rl.console", cwd=REPO)
+    result = run_with_importtime("-c", "import smarts_rl.run.console", cwd=REPO)
     assert result.returncode == 0, result.stderr[-2000:]
     assert {"ray", "smarts"} <= imported_heavy(result.stderr)
 

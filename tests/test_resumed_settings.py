@@ -1,4 +1,4 @@
-"""How a resumed run takes new sampling settings (smarts_rl/resumed_settings.py), without Ray.
+"""How a resumed run takes new sampling settings (smarts_rl/run/resumed_settings.py), without Ray.
 
 The whole path (kill -9, then a resume on one env runner keeping one checkpoint) is
 tests/test_driver_faults.py's sampling case."""
@@ -6,11 +6,11 @@ tests/test_driver_faults.py's sampling case."""
 from pathlib import Path
 
 from smarts_rl.config import compose_config, settings
-from smarts_rl.resumed_settings import sampling_settings, set_trial_limits, with_sampling_settings
+from smarts_rl.run.resumed_settings import sampling_settings, set_trial_limits, with_sampling_settings
 
 
 def algorithm_config(*overrides: str):
-    from smarts_rl.rllib_setup import build_algorithm_config
+    from smarts_rl.run.rllib_setup import build_algorithm_config
 
     return build_algorithm_config(settings(compose_config(list(overrides))), Path("unused"), 2)
 

@@ -3,7 +3,7 @@
 import pytest
 
 from smarts_rl.config import compose_config, settings
-from smarts_rl.rllib_setup import SHARED_POLICY, build_algorithm_config
+from smarts_rl.run.rllib_setup import SHARED_POLICY, build_algorithm_config
 
 
 def trial_cpus(config) -> float:
@@ -44,7 +44,7 @@ def test_an_even_share_is_at_most_one_nodes_cpus(tmp_path):
     ],
 )
 def test_runners_and_trials_that_cannot_fit_are_refused(overrides, cpus, message):
-    from smarts_rl.cluster import check_fit
+    from smarts_rl.run.cluster import check_fit
     from smarts_rl.errors import UsageError
 
     cfg = settings(compose_config(overrides))
@@ -53,7 +53,7 @@ def test_runners_and_trials_that_cannot_fit_are_refused(overrides, cpus, message
 
 
 def test_a_cluster_run_uses_the_clusters_cpus_or_at_most_ray_num_cpus():
-    from smarts_rl.cluster import run_cpus
+    from smarts_rl.run.cluster import run_cpus
     from smarts_rl.errors import UsageError
 
     assert run_cpus(settings(compose_config(["ray.address=10.0.0.1:6379"])), 16.0) == 16.0
@@ -83,7 +83,7 @@ def test_env_config_is_plain_and_absolute(tmp_path):
 
 
 def test_fault_tolerance_is_on_by_default_and_follows_the_config(tmp_path):
-    from smarts_rl.fault_tolerance import MultiAgentRunner
+    from smarts_rl.run.fault_tolerance import MultiAgentRunner
 
     default = build_algorithm_config(settings(compose_config()), tmp_path)
     assert default.restart_failed_sub_environments and default.restart_failed_env_runners

@@ -15,9 +15,9 @@ from PIL import Image
 from smarts_rl import evaluate
 from smarts_rl.cli import absolute_scenario_path
 from smarts_rl.config import compose_config, settings
-from smarts_rl.scenario_set import ScenarioSampler, build_scenarios, scenario_sources, unique_names
-from smarts_rl.scenarios import BUILTIN_SCENARIOS, ScenarioError, Settings
-from smarts_rl.trial_results import read_results
+from smarts_rl.scenarios.sets import ScenarioSampler, build_scenarios, scenario_sources, unique_names
+from smarts_rl.scenarios.build import BUILTIN_SCENARIOS, ScenarioError, Settings
+from smarts_rl.run_dir.trial_results import read_results
 from tests.conftest import _train_tiny, written_eval_dir
 
 POLICIES = ("policy", "random", "keep_lane")
@@ -87,9 +87,9 @@ def test_a_scenario_of_the_set_that_fails_to_build_is_one_line_naming_it_and_its
 
 
 def test_a_cluster_job_ships_every_scenario_and_env_runners_find_each_copy(tmp_path, monkeypatch):
-    from smarts_rl.cluster import PACKAGE_DIR, runtime_env
+    from smarts_rl.run.cluster import PACKAGE_DIR, runtime_env
     from smarts_rl.env.smarts_env import locate_scenario
-    from smarts_rl.scenarios import COMPLETE_MARKER
+    from smarts_rl.scenarios.build import COMPLETE_MARKER
 
     driver = [tmp_path / "cache" / "loop-0123456789abcdef", tmp_path / "cache" / "merge-0123456789abcdef"]
     shipped = runtime_env(driver)

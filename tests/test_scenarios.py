@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from smarts_rl.scenarios import (
+from smarts_rl.scenarios.build import (
     BUILTIN_SCENARIOS,
     COMPLETE_MARKER,
     ScenarioError,
@@ -167,7 +167,7 @@ def test_two_processes_building_one_fresh_scenario_both_get_the_same_valid_build
         "time.sleep(2)\n" + USER_SCENARIO_PY
     )
     build = (
-        "import sys; from pathlib import Path; from smarts_rl.scenarios import build_scenario; "
+        "import sys; from pathlib import Path; from smarts_rl.scenarios.build import build_scenario; "
         "print(build_scenario(Path(sys.argv[1]), Path(sys.argv[2])))"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}

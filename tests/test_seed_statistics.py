@@ -1,10 +1,10 @@
-"""smarts_rl.seed_statistics: IQM and bootstrap CIs over seeds, on values checkable by hand."""
+"""smarts_rl.evaluation.seed_statistics: IQM and bootstrap CIs over seeds, on values checkable by hand."""
 
 import numpy as np
 import pytest
 from scipy.stats import bootstrap, trim_mean
 
-from smarts_rl.seed_statistics import BOOTSTRAP_SEED, iqm, iqm_ci, mean_band
+from smarts_rl.evaluation.seed_statistics import BOOTSTRAP_SEED, iqm, iqm_ci, mean_band
 
 
 def test_the_iqm_is_the_mean_of_the_middle_half():

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from smarts_rl import throughput
+from smarts_rl.env import throughput
 from smarts_rl.config import compose_config, settings
-from smarts_rl.scenarios import build_scenario, scenario_source
+from smarts_rl.scenarios.build import build_scenario, scenario_source
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from smarts_rl.trial_results import read_results, short_name
+from smarts_rl.run_dir.trial_results import read_results, short_name
 from tests.helpers import sumo_children
 
 REPO = Path(__file__).resolve().parent.parent

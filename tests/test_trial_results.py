@@ -2,8 +2,8 @@
 
 import json
 
-from smarts_rl.curves import plot_curves, read_progress
-from smarts_rl.trial_results import read_results
+from smarts_rl.run_dir.curves import plot_curves, read_progress
+from smarts_rl.run_dir.trial_results import read_results
 
 HEADER = "training_iteration,env_runners/num_env_steps_sampled_lifetime,env_runners/episode_return_mean,timestamp"
 

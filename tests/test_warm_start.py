@@ -15,8 +15,8 @@ import pytest
 
 from smarts_rl.cli import main, preflight
 from smarts_rl.config import compose_config, settings
-from smarts_rl.trained_run import MODULES_IN_CHECKPOINT, find_checkpoint
-from smarts_rl.warm_start import plan
+from smarts_rl.run_dir.trained_run import MODULES_IN_CHECKPOINT, find_checkpoint
+from smarts_rl.run.warm_start import plan
 from tests.conftest import REPO, TINY_TRAINING
 
 OBSERVATIONS = 64
@@ -147,9 +147,9 @@ def action_dist_inputs(module, obs: np.ndarray) -> np.ndarray:
 
 def build_warm_algorithm(overrides: list[str], cwd: Path):
     """The Algorithm a trial of this run builds (with its warm start), here in the test's Ray."""
-    from smarts_rl.rllib_setup import build_algorithm_config, register
-    from smarts_rl.scenarios import build_scenario, scenario_source
-    from smarts_rl.warm_start import on_algorithm_init
+    from smarts_rl.run.rllib_setup import build_algorithm_config, register
+    from smarts_rl.scenarios.build import build_scenario, scenario_source
+    from smarts_rl.run.warm_start import on_algorithm_init
 
     # Another seed than the source run's: its fresh weights are not the source's initial ones.
     cfg = settings(compose_config([*overrides, "seed=1"]))
@@ -175,7 +175,7 @@ def build_warm_algorithm(overrides: list[str], cwd: Path):
     ids=["pg", "per_agent_copies", "pg_into_ppo", "observation_statistics"],
 )
 def test_the_first_action_distribution_is_the_checkpoints(request, ray_local, tmp_path, source, overrides, module_ids):
-    from smarts_rl.policies import load_modules
+    from smarts_rl.evaluation.policies import load_modules
 
     run = request.getfixturevalue(source)
     algo, warm = build_warm_algorithm([f"init_from={run}", "agent.max_episode_steps=60", *overrides], tmp_path)
@@ -224,7 +224,7 @@ def test_a_grid_run_warm_starts_every_trial_and_trains_on(laner_run):
     assert len(summary["trials"]) == 2
 
     def weights(ckpt: Path) -> dict:
-        from smarts_rl.policies import load_modules
+        from smarts_rl.evaluation.policies import load_modules
 
         return {k: v.detach().clone() for k, v in load_modules(ckpt)["shared"].state_dict().items()}
 
@@ -239,7 +239,7 @@ def test_a_grid_run_warm_starts_every_trial_and_trains_on(laner_run):
 def test_a_resumed_run_keeps_recording_the_checkpoint_it_started_from(tmp_path):
     from types import SimpleNamespace
 
-    from smarts_rl.warm_start import recorded_checkpoint
+    from smarts_rl.run.warm_start import recorded_checkpoint
 
     started_in = tmp_path / "home"
     checkpoint = started_in / "old" / "checkpoint_000001"

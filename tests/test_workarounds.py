@@ -12,7 +12,7 @@ from smarts.core.controllers import ActionSpaceType
 from smarts.env.gymnasium.hiway_env_v1 import HiWayEnvV1
 
 from smarts_rl.agents import AgentSettings, agent_interface
-from smarts_rl.scenarios import build_scenario, sumo_tools_environment
+from smarts_rl.scenarios.build import build_scenario, sumo_tools_environment
 from smarts_rl.workarounds import (
     ego_yaw_rate,
     fix_via_point_sorting,
@@ -235,7 +235,7 @@ def test_smarts_starts_a_new_sumo_at_every_reset_until_it_reloads_the_same_episo
 
     from smarts_rl.workarounds import reload_sumo_between_episodes
 
-    from smarts_rl.scenarios import Settings, scenario_source
+    from smarts_rl.scenarios.build import Settings, scenario_source
 
     scenario = build_scenario(scenario_source(Settings(name="intersection"), cwd=REPO), tmp_path / "cache")
     reload_sumo_between_episodes()

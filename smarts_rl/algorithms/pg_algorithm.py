@@ -19,7 +19,7 @@ from ray.rllib.utils.metrics import (
 
 from smarts_rl.algorithms.actor_critic_module import ActorCriticModule
 from smarts_rl.algorithms.pg import BASELINES, Settings
-from smarts_rl.fault_tolerance import WaitForEnvRunners
+from smarts_rl.run.fault_tolerance import WaitForEnvRunners
 
 
 class PGConfig(AlgorithmConfig):

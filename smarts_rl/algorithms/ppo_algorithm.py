@@ -4,7 +4,7 @@ from ray.rllib.algorithms.ppo import PPO as RLlibPPO
 from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
 
 from smarts_rl.algorithms.lr_from_config import LrFromConfig
-from smarts_rl.fault_tolerance import WaitForEnvRunners
+from smarts_rl.run.fault_tolerance import WaitForEnvRunners
 
 
 class LrFromConfigPPOLearner(LrFromConfig, PPOTorchLearner):

@@ -30,7 +30,7 @@ from smarts.core.scenario import Scenario
 from smarts_rl.agents import AgentSettings, DoneSettings, RewardSettings, action_adapter, agent_interface
 from smarts_rl.env import observation
 from smarts_rl.env.reward import shaped_reward
-from smarts_rl.scenario_set import ScenarioSampler
+from smarts_rl.scenarios.sets import ScenarioSampler
 from smarts_rl.workarounds import apply_runtime_workarounds
 
 TIMESTEP_S = 0.1
@@ -75,10 +75,10 @@ def built_scenario_name(folder: str | Path) -> str:
 def locate_scenario(scenario: str, shipped: bool = False) -> str:
     """The built scenario folder to load: `scenario` (the driver's absolute path), or with
     `shipped`, the copy Ray made on this node of the job's runtime_env, which Ray puts on
-    `sys.path` (see `smarts_rl.cluster.runtime_env`): the job's working_dir (a copy of the first
+    `sys.path` (see `smarts_rl.run.cluster.runtime_env`): the job's working_dir (a copy of the first
     scenario) or, for the other scenarios of a set, a py_module named as the build folder. So
     worker nodes need not share the driver's disk. Falls back to `scenario` if no copy is found."""
-    from smarts_rl.scenarios import COMPLETE_MARKER
+    from smarts_rl.scenarios.build import COMPLETE_MARKER
 
     if shipped:
         for entry in sys.path:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict
 
-from smarts_rl.atomic_file import write_text_atomically
+from smarts_rl.run_dir.atomic_file import write_text_atomically
 
 EXPLOITS_FILE = "exploits.jsonl"
 

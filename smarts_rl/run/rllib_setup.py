@@ -7,12 +7,12 @@ from pathlib import Path
 from ray.rllib.algorithms import AlgorithmConfig
 from ray.tune.registry import register_env
 
-from smarts_rl.cluster import process_cpus
+from smarts_rl.run.cluster import process_cpus
 from smarts_rl.config import Config, algorithm_module
-from smarts_rl import fault_tolerance
-from smarts_rl.driving_metrics import DrivingMetrics
+from smarts_rl.run import fault_tolerance
+from smarts_rl.env.driving_metrics import DrivingMetrics
 from smarts_rl.env import SmartsEnv, agent_ids, env_config
-from smarts_rl.simulator_time import SimulatorTime
+from smarts_rl.env.simulator_time import SimulatorTime
 
 ENV_NAME = "smarts_rl/SmartsEnv"
 SHARED_POLICY = "shared"
@@ -46,7 +46,7 @@ def build_algorithm_config(
     config = (
         config.environment(
             ENV_NAME,
-            # On a cluster the job ships the built scenarios (smarts_rl.cluster.runtime_env).
+            # On a cluster the job ships the built scenarios (smarts_rl.run.cluster.runtime_env).
             env_config=env_config(scenario_dirs, cfg.agent, num_agents=cfg.agents.count, seed=cfg.seed,
                                   scenario_shipped=bool(cfg.ray.address),
                                   scenario_sampling=cfg.scenario.sampling, scenario_weights=cfg.scenario.weights,

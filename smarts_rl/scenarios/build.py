@@ -30,7 +30,8 @@ from filelock import FileLock
 
 from smarts_rl.workarounds import map_only_build_command, name_sumo_map_as_smarts_expects
 
-BUILTIN_SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+PACKAGE_PARENT = Path(__file__).resolve().parents[2]  # the folder holding smarts_rl/ (and scenarios/)
+BUILTIN_SCENARIOS = PACKAGE_PARENT / "scenarios"
 
 # Bump when the build steps change, so old cache entries are no longer picked up.
 BUILD_FORMAT = 3
@@ -87,7 +88,7 @@ class Settings:
     """With `set`, one weight per scenario after expansion: the share of episodes each gets (null: equal)."""
 
     def __post_init__(self):
-        from smarts_rl.scenario_set import SAMPLINGS, check_weights
+        from smarts_rl.scenarios.sets import SAMPLINGS, check_weights
 
         if self.sampling not in SAMPLINGS:
             raise ScenarioError(f"scenario.sampling={self.sampling!r}: must be one of {', '.join(SAMPLINGS)}")
@@ -121,7 +122,7 @@ def builtin_scenario_names() -> List[str]:
 
 def scenario_source(settings: Settings, cwd: Path) -> Path:
     """The absolute scenario folder the settings name; cheap, starts no process.
-    (A `scenario.set`'s folders: `smarts_rl.scenario_set.scenario_sources`.)"""
+    (A `scenario.set`'s folders: `smarts_rl.scenarios.sets.scenario_sources`.)"""
     if settings.set is not None:
         raise ScenarioError(f"scenario.set={settings.set}: this takes one scenario (scenario=<name> or scenario.path)")
     if settings.path is None:
@@ -313,8 +314,7 @@ def sumo_tools_environment() -> dict:
     env = dict(os.environ)
     env["SUMO_HOME"] = sumo.SUMO_HOME
     env["PATH"] = os.pathsep.join([str(Path(sumo.SUMO_HOME) / "bin"), env.get("PATH", "")])
-    package_parent = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [env.get("PYTHONPATH"), package_parent]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [env.get("PYTHONPATH"), str(PACKAGE_PARENT)]))
     return env
 
 

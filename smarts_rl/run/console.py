@@ -18,9 +18,9 @@ from pathlib import Path
 
 from ray.tune import Callback
 
-from smarts_rl.driving_metrics import THIS_ITER
-from smarts_rl.stopping import LIMITS, limits_from
-from smarts_rl.trial_results import ENV_RUNNER_KEY, ITER_STEPS_KEY, env_steps, episode_return, nested, short_name
+from smarts_rl.env.driving_metrics import THIS_ITER
+from smarts_rl.run.stopping import LIMITS, limits_from
+from smarts_rl.run_dir.trial_results import ENV_RUNNER_KEY, ITER_STEPS_KEY, env_steps, episode_return, nested, short_name
 
 COLUMNS = (("trial", 5), ("iter", 5), ("done", 5), ("ETA", 7), ("env steps", 10), ("return", 9),
            ("goal", 6), ("collision", 10), ("steps/s", 8))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import matplotlib
 
-from smarts_rl.trial_results import read_results
+from smarts_rl.run_dir.trial_results import read_results
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

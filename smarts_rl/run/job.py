@@ -16,16 +16,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from smarts_rl.config import Config, algo_keys, check_mutations, scheduler_module
-from smarts_rl.console import TrialLines
-from smarts_rl.curves import CURVES_FILE, plot_curves, read_exploits
+from smarts_rl.run.console import TrialLines
+from smarts_rl.run_dir.curves import CURVES_FILE, plot_curves, read_exploits
 from smarts_rl.errors import UsageError, one_line
-from smarts_rl.resume import RUN_CONFIG, experiment_dir, latest_experiment_state
-from smarts_rl.resumed_settings import RunSettings, sampling_settings, with_sampling_settings
-from smarts_rl.scenario_set import scenario_sources
+from smarts_rl.run.resume import RUN_CONFIG, experiment_dir, latest_experiment_state
+from smarts_rl.run.resumed_settings import RunSettings, sampling_settings, with_sampling_settings
+from smarts_rl.scenarios.sets import scenario_sources
 from smarts_rl.schedulers.pbt import EXPLOITS_FILE, drop_unsaved_exploits
-from smarts_rl.stopping import RunStopper, limits_from, reached
-from smarts_rl.summary import trial_records, write_summary
-from smarts_rl.warm_start import WarmStart, on_algorithm_init, recorded_checkpoint
+from smarts_rl.run.stopping import RunStopper, limits_from, reached
+from smarts_rl.run_dir.summary import trial_records, write_summary
+from smarts_rl.run.warm_start import WarmStart, on_algorithm_init, recorded_checkpoint
 
 log = logging.getLogger(__name__)
 # On a set of scenarios too: the mean over all the set's episodes (PBT and "best" compare it).
@@ -38,7 +38,7 @@ def ray_session(cfg: Config, scenario_dirs: list[Path]):
     run may use. On a cluster the job ships our package and the built scenarios to every node."""
     import ray
 
-    from smarts_rl.cluster import runtime_env
+    from smarts_rl.run.cluster import runtime_env
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     # Ray's notice that token authentication is on, printed at every start.
@@ -93,7 +93,7 @@ def build_tuner(
 ):
     from ray import tune
 
-    from smarts_rl.rllib_setup import build_algorithm_config, register
+    from smarts_rl.run.rllib_setup import build_algorithm_config, register
 
     register(cfg.algo.name)
     # Tune suggests actor reuse for PBT; we restart trials on purpose, so that an exploited
@@ -170,8 +170,8 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, warm: WarmStart | No
 
     The returned summary has `usage_error: True` (not saved) when the run was refused because
     the connected Ray cannot run what was asked (train.py then exits with 2)."""
-    from smarts_rl.cluster import check_fit, check_run_dir_shared, largest_node_cpus, run_cpus
-    from smarts_rl.scenario_set import build_scenarios
+    from smarts_rl.run.cluster import check_fit, check_run_dir_shared, largest_node_cpus, run_cpus
+    from smarts_rl.scenarios.sets import build_scenarios
 
     run_dir = Path(run_dir).resolve()
     status, records, error, usage_error = "failed", [], None, False

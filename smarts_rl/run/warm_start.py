@@ -1,7 +1,7 @@
 """`train.py init_from=<run dir | checkpoint dir>`: a new run whose policies start from a trained one.
 
 A run directory means one of its checkpoints, `init_checkpoint=best` (its best trial's) or
-`latest`, found as `evaluate` finds it (smarts_rl/trained_run.py). Every trial of the new run
+`latest`, found as `evaluate` finds it (smarts_rl/run_dir/trained_run.py). Every trial of the new run
 (each member of a PBT population, each grid point) builds its RLModules fresh and then takes their
 state from the checkpoint: the policy and value networks, and the observation statistics of a
 module that standardises its observations. The rest starts anew: iteration 0, the optimizer,
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smarts_rl.errors import UsageError
-from smarts_rl.resume import RUN_CONFIG
-from smarts_rl.trained_run import MODULES_IN_CHECKPOINT, Keys, find_checkpoint, is_checkpoint
+from smarts_rl.run.resume import RUN_CONFIG
+from smarts_rl.run_dir.trained_run import MODULES_IN_CHECKPOINT, Keys, find_checkpoint, is_checkpoint
 
 INIT_KEYS = Keys(run="init_from", choice="init_checkpoint", path="init_from")
 # A buffer the learner sets from the run's own schedule (actor_critic_module.py): not a weight.
@@ -58,7 +58,7 @@ def plan(cfg, cwd: Path) -> WarmStart | None:
         return None
     checkpoint = find_init_checkpoint(cfg.init_from, cfg.init_checkpoint, cwd)
     # torch and RLlib load only now: a mistyped path is answered at once.
-    from smarts_rl.policies import load_modules
+    from smarts_rl.evaluation.policies import load_modules
 
     trained, fresh = load_modules(checkpoint), fresh_modules(cfg)
     sources = module_sources(sorted(fresh), sorted(trained), checkpoint)
@@ -84,8 +84,8 @@ def fresh_modules(cfg) -> dict:
     """The RLModules the run's trials build, untrained (module id -> module)."""
     from smarts_rl.agents import action_adapter
     from smarts_rl.env import observation
-    from smarts_rl.policies import quiet_deprecations
-    from smarts_rl.rllib_setup import build_algorithm_config
+    from smarts_rl.evaluation.policies import quiet_deprecations
+    from smarts_rl.run.rllib_setup import build_algorithm_config
 
     # The env config is not read here: no scenario is needed.
     config = build_algorithm_config(cfg, Path("unused"))
@@ -142,7 +142,7 @@ def recorded_checkpoint(run_dir: Path, cfg) -> str | None:
 
     from omegaconf import OmegaConf
 
-    from smarts_rl.summary import SUMMARY_FILE
+    from smarts_rl.run_dir.summary import SUMMARY_FILE
 
     if not cfg.init_from:
         return None

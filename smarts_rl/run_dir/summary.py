@@ -6,8 +6,8 @@ import json
 import math
 from pathlib import Path
 
-from smarts_rl.atomic_file import write_text_atomically
-from smarts_rl.trial_results import env_steps, episode_return
+from smarts_rl.run_dir.atomic_file import write_text_atomically
+from smarts_rl.run_dir.trial_results import env_steps, episode_return
 
 SUMMARY_FILE = "summary.json"
 
@@ -29,7 +29,7 @@ def trial_records(result_grid, algo_keys: list[str]) -> list[dict]:
                 "checkpoint": str(Path(result.checkpoint.path).resolve()) if result.checkpoint else None,
                 "path": str(Path(result.path).resolve()),
                 "error": None if result.error is None else str(result.error).splitlines()[0][:300],
-                # Crashed simulations survived (smarts_rl/fault_tolerance.py): failed env steps
+                # Crashed simulations survived (smarts_rl/run/fault_tolerance.py): failed env steps
                 # (their episodes dropped) and env runner processes restarted.
                 "env_step_failures": int(metrics.get("env_runners", {}).get("num_env_step_failures", 0)),
                 "env_runner_restarts": int(metrics.get("fault_tolerance", {}).get("num_remote_worker_restarts", 0)),

@@ -1,4 +1,4 @@
-"""How a resumed run takes the sampling settings `resume=` may change (smarts_rl/resume.py).
+"""How a resumed run takes the sampling settings `resume=` may change (smarts_rl/run/resume.py).
 
 Tune restores each trial with the config it saved in the experiment state, and its own copies
 of the checkpoint and failure settings. So the new values get in two ways:
@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 from ray.tune import Callback
 
 # The AlgorithmConfig keys that env_runners.*, ray.* and fault_tolerance.* decide
-# (smarts_rl/rllib_setup.py, smarts_rl/fault_tolerance.py). env_config: whether the scenario
+# (smarts_rl/run/rllib_setup.py, smarts_rl/run/fault_tolerance.py). env_config: whether the scenario
 # is shipped to a cluster's nodes.
 SAMPLING_KEYS = (
     "num_env_runners",

@@ -95,7 +95,7 @@ def remember_overrides(run_dir: Path, cfg: DictConfig) -> None:
 
 def holds_run(directory: Path) -> bool:
     """Whether a run of train.py already lives in `directory` (its config, Tune experiment or summary)."""
-    from smarts_rl.summary import SUMMARY_FILE
+    from smarts_rl.run_dir.summary import SUMMARY_FILE
 
     directory = Path(directory)
     return any((directory / p).exists() for p in (RUN_CONFIG, EXPERIMENT_DIR, SUMMARY_FILE))

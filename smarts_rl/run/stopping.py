@@ -12,7 +12,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from ray.tune import Stopper
 
-from smarts_rl.trial_results import env_steps
+from smarts_rl.run_dir.trial_results import env_steps
 
 LIMITS = {
     "training_iteration": lambda result: result.get("training_iteration", 0),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from smarts_rl.errors import UsageError
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # smarts_rl/, shipped whole to cluster nodes
 # Not shipped: Python caches and lock files. (A ".*" pattern would match the module folder itself.)
 SHIPPED_EXCLUDES = ["__pycache__", "*.pyc", "*.lock"]
 # Ray's smallest resource unit is 1e-4; compare sums with some slack.

@@ -18,8 +18,8 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from smarts_rl.errors import UsageError
-from smarts_rl.resume import RUN_CONFIG, experiment_dir
-from smarts_rl.summary import SUMMARY_FILE
+from smarts_rl.run.resume import RUN_CONFIG, experiment_dir
+from smarts_rl.run_dir.summary import SUMMARY_FILE
 
 CHECKPOINT_CHOICES = ("best", "latest")
 

@@ -35,7 +35,7 @@ from smarts_rl.agents.laner import KEEP_LANE
 from smarts_rl.env import observation
 from smarts_rl.env.observation import SPEED_SCALE
 from smarts_rl.errors import UsageError
-from smarts_rl.trained_run import MODULES_IN_CHECKPOINT
+from smarts_rl.run_dir.trained_run import MODULES_IN_CHECKPOINT
 
 ACTION_CONNECTOR = Path("env_runner") / "module_to_env_connector" / "class_and_ctor_args.pkl"
 
@@ -148,7 +148,7 @@ class TrainedPolicy(Policy):
 def load_trained_policy(checkpoint: Path, agent: AgentSettings, agents_policy: str, agent_ids: list[str],
                         sample: bool = False, sample_dims: Optional[list[int]] = None) -> TrainedPolicy:
     """The checkpoint's policy for these agents, checked against the agent interface they use."""
-    from smarts_rl.rllib_setup import own_policy, shared_policy
+    from smarts_rl.run.rllib_setup import own_policy, shared_policy
 
     modules = load_modules(checkpoint)
     check_spaces(modules, agent, checkpoint)

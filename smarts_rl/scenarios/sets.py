@@ -19,7 +19,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from smarts_rl.scenarios import (
+from smarts_rl.scenarios.build import (
     BUILTIN_SCENARIOS,
     ScenarioError,
     Settings,
@@ -160,7 +160,7 @@ def build_scenarios(sources: dict[str, Path], cache_root: Optional[Path] = None)
     """Build every scenario of the set (each once per content, see `build_scenario`): {name: built folder}.
 
     A scenario that fails to build fails the lot, in one line naming it and its build log."""
-    from smarts_rl.scenarios import build_scenario
+    from smarts_rl.scenarios.build import build_scenario
 
     built = {}
     for name, source in sources.items():

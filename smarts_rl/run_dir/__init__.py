@@ -1,0 +1,1 @@
+"""A run directory: what a training run leaves behind (config, checkpoints, results, summary, curves)."""

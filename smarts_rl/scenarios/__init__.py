@@ -1,0 +1,1 @@
+"""Scenarios: finding and building scenario folders, and sets of them to train on."""
