@@ -31,6 +31,12 @@ same budget (and evaluated with the same episodes) is reused; a seed whose run w
 stopped, or that is asked for a larger `stop.*` budget, continues with `train.py resume=` (only
 what a resume may change, such as `stop.*` and `env_runners.*`, may differ from the seed's own
 config).
+
+On a set (`scenario.set=[...]` or `scenario=mixed`), each seed's line has `per_scenario` (each
+scenario's ratio and returns), the aggregate line has each scenario's IQM and CI under
+`per_scenario`, and the target holds on each of them. `--held-out intersection` (names or
+folders, comma-separated) also evaluates every seed's policy on scenarios it never trained on,
+on the same episodes' seeds: `held_out` in each seed's line and, over the seeds, in the aggregate.
 """
 
 from __future__ import annotations
@@ -96,8 +102,31 @@ def resume(run_dir: Path, stop_overrides: list[str]) -> dict:
 
 
 def ratio_to_keep_lane(report: dict) -> float:
+    """The policy's return over keep-lane's; on a set, the mean of the per-scenario ratios."""
+    if len(report.get("per_scenario") or {}) > 1:
+        return round(report["ratio_to_keep_lane_mean"], 3)
     policies = report["policies"]
     return round(policies["policy"]["episode_return_mean"] / policies["keep_lane"]["episode_return_mean"], 3)
+
+
+def scenario_figures(entry: dict) -> dict:
+    """One scenario's figures from an evaluation (a report, or one of its `per_scenario`)."""
+    policies = entry["policies"]
+    keep_lane = policies["keep_lane"]["episode_return_mean"]
+    return {
+        "ratio_to_keep_lane": round(policies["policy"]["episode_return_mean"] / keep_lane, 3) if keep_lane else None,
+        "policy_return": round(policies["policy"]["episode_return_mean"], 2),
+        "keep_lane_return": round(keep_lane, 2),
+        "random_return": round(policies["random"]["episode_return_mean"], 2),
+        "collision_rate": round(policies["policy"]["collision_rate"], 3),
+        "reached_goal_rate": round(policies["policy"]["reached_goal_rate"], 3),
+    }
+
+
+def per_scenario(report: dict) -> dict:
+    """Scenario name -> its figures, for every scenario the evaluation drove on."""
+    entries = report.get("per_scenario") or {report["scenario"]: report}
+    return {name: scenario_figures(entry) for name, entry in entries.items()}
 
 
 def result_line(summary: dict, wall_s: float, report: dict, run_dir: Path) -> dict:
@@ -122,6 +151,7 @@ def result_line(summary: dict, wall_s: float, report: dict, run_dir: Path) -> di
         "eval_episodes": len(report["seeds"]),
         "best_trial_env_steps": trial["env_steps"],
         "run_dir": str(run_dir),
+        **({"per_scenario": per_scenario(report)} if len(report.get("per_scenario") or {}) > 1 else {}),
     }
 
 
@@ -198,28 +228,30 @@ def override_value(value) -> str:
     return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def evaluation(run_dir: Path, episodes: int, sampled: bool) -> dict:
-    """The seed's evaluation of its best checkpoint with these episodes: the saved one if there is
-    one, else a new one."""
+def evaluation(run_dir: Path, episodes: int, sampled: bool, held_out: list[str] | None = None) -> dict:
+    """The seed's evaluation of its best checkpoint with these episodes, on its own scenarios or on
+    `held_out` ones: the saved one if there is one, else a new one."""
     from smarts_rl.evaluate import EVAL_FILE, evaluate, print_report
     from smarts_rl.run_dir.trained_run import find_checkpoint
 
     checkpoint = str(find_checkpoint(run_dir, "best", Path.cwd()))
+    label = held_out and "+".join(Path(entry).name for entry in held_out)
     for path in sorted(run_dir.glob(f"eval/*/{EVAL_FILE}"), reverse=True):
         report = json.loads(path.read_text())
         # By trial and checkpoint name: a run directory that was moved names its old place.
         same_checkpoint = Path(report["checkpoint"]).parts[-2:] == Path(checkpoint).parts[-2:]
         if same_checkpoint and (len(report["seeds"]), report["deterministic"]) == (episodes, not sampled) \
-                and report["scenario"] == report["trained_on"]:
+                and report["scenario"] == (label or report["trained_on"]):
             print(f"reused: {path}")
             return report
-    report = evaluate([f"run={run_dir}", f"checkpoint={checkpoint}", f"episodes={episodes}", "gif=false",
+    on = [f"scenario.set=[{','.join(held_out)}]", f"scenario.name={label}"] if held_out else []
+    report = evaluate([f"run={run_dir}", f"checkpoint={checkpoint}", f"episodes={episodes}", "gif=false", *on,
                        *(["sample_actions=true"] if sampled else [])], Path.cwd())
     print_report(report)
     return report
 
 
-def run_seed(overrides: list[str], run_dir: Path, episodes: int) -> dict:
+def run_seed(overrides: list[str], run_dir: Path, episodes: int, held_out: list[str]) -> dict:
     state, stop = seed_state(overrides, run_dir)
     print(f"learn_smarts: {run_dir.name}: " + {"new": "training", "done": "trained already: reused",
                                                "resume": "continuing its run"}[state], flush=True)
@@ -230,17 +262,21 @@ def run_seed(overrides: list[str], run_dir: Path, episodes: int) -> dict:
         # Tune's time over every session: the earlier sessions' wall times are gone.
         wall_s = max(t["time_total_s"] for t in summary["trials"])
     report, sampled = evaluation(run_dir, episodes, False), evaluation(run_dir, episodes, True)
-    return {**result_line(summary, wall_s, report, run_dir), **sampled_figures(sampled), "trained": state}
+    line = {**result_line(summary, wall_s, report, run_dir), **sampled_figures(sampled), "trained": state}
+    if held_out:
+        line["held_out"] = per_scenario(evaluation(run_dir, episodes, False, held_out))
+    return line
 
 
 def several_seeds(args, overrides: list[str]) -> dict:
-    from smarts_rl.report import report
+    from smarts_rl.report import aggregate, report
 
     if any(override_key(o) == "seed" for o in overrides):
         exit_with("give the seeds with --seeds, not as a seed= override", PROGRAM)
     seeds = parse_seeds(args.seeds)
     bench_dir = (args.run_dir or default_seeds_dir(overrides)).resolve()
-    lines = [run_seed([*overrides, f"seed={seed}"], bench_dir / f"seed_{seed}", args.episodes) for seed in seeds]
+    lines = [run_seed([*overrides, f"seed={seed}"], bench_dir / f"seed_{seed}", args.episodes, args.held_out)
+             for seed in seeds]
     runs = [str(bench_dir / f"seed_{seed}") for seed in seeds]
     try:
         built, written = report(runs + [f"out={bench_dir}"], Path.cwd())
@@ -251,6 +287,10 @@ def several_seeds(args, overrides: list[str]) -> dict:
     scenarios = group["scenarios"]
     ratio = group["all_scenarios"]["ratio_to_keep_lane"] if "all_scenarios" in group else \
         next(iter(scenarios.values()))["ratio_to_keep_lane"]
+    # On a set, the target holds on each scenario the policy trained on.
+    seen = {name: rounded(figures["ratio_to_keep_lane"]) for name, figures in scenarios.items()}
+    held_out = {name: rounded(aggregate(seeds, [line["held_out"][name]["ratio_to_keep_lane"] for line in lines]))
+                for name in (lines[0].get("held_out") or {})}
     first = lines[0]
     return {
         **{k: first[k] for k in ("scenario", "agent", "algo", "scheduler")},
@@ -258,12 +298,20 @@ def several_seeds(args, overrides: list[str]) -> dict:
         "ratio_iqm": round(ratio["iqm"], 3),
         "ratio_ci": ratio["ci"] and [round(v, 3) for v in ratio["ci"]],
         "ratio_per_seed": [line["ratio_to_keep_lane"] for line in lines],
+        **({"per_scenario": seen} if len(seen) > 1 else {}),
+        **({"held_out": held_out} if held_out else {}),
         "eval_episodes": args.episodes,
         "target_ratio": TARGET_RATIO,
-        "pass": ratio["iqm"] >= TARGET_RATIO,
+        "pass": all(figure["iqm"] >= TARGET_RATIO for figure in seen.values()),
         "report": str(bench_dir / "report.md"),
         "per_seed": lines,
     }
+
+
+def rounded(figure: dict) -> dict:
+    """A ratio's IQM, CI and per-seed values, as the JSON line gives them."""
+    return {"iqm": round(figure["iqm"], 3), "ci": figure["ci"] and [round(v, 3) for v in figure["ci"]],
+            "per_seed": [round(v, 3) for v in figure["per_seed"]]}
 
 
 def main() -> int:
@@ -272,21 +320,16 @@ def main() -> int:
     parser.add_argument("--episodes", type=int, default=20, help="evaluation episodes per policy")
     parser.add_argument("--run-dir", type=Path, default=None, help="where the run goes (with --seeds: the seeds' runs)")
     parser.add_argument("--seeds", default=None, help="comma-separated seeds, e.g. 0,1,2: one run each, then a report")
+    parser.add_argument("--held-out", type=lambda text: [s for s in text.split(",") if s], default=[],
+                        help="also evaluate on these scenarios (names or folders, comma-separated), e.g. intersection")
     args = parser.parse_args()
-
-    from smarts_rl.evaluate import evaluate, print_report
 
     overrides = training_overrides(args.overrides)
     if args.seeds is not None:
         print(json.dumps(several_seeds(args, overrides)))
         return 0
     run_dir = (args.run_dir or default_run_dir(overrides)).resolve()
-    summary, wall_s = train(overrides, run_dir)
-    report = evaluate([f"run={run_dir}", f"episodes={args.episodes}", "gif=false"], Path.cwd())
-    print_report(report)
-    sampled = evaluate([f"run={run_dir}", f"episodes={args.episodes}", "gif=false", "sample_actions=true"], Path.cwd())
-    print_report(sampled)
-    line = {**result_line(summary, wall_s, report, run_dir), **sampled_figures(sampled)}
+    line = run_seed(overrides, run_dir, args.episodes, args.held_out)
     line["target_ratio"] = TARGET_RATIO
     line["pass"] = line["ratio_to_keep_lane"] >= TARGET_RATIO
     print(json.dumps(line))

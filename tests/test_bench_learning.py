@@ -105,6 +105,34 @@ def test_learn_smarts_over_seeds_reuses_done_seeds_continues_a_stopped_one_and_r
     assert again["ratio_iqm"] == line["ratio_iqm"] and again["ratio_ci"] == line["ratio_ci"]
 
 
+def test_learn_smarts_on_a_set_reports_each_scenario_and_the_held_out_one(tmp_path):
+    bench = tmp_path / "bench"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "learn_smarts.py"), "--seeds", "0", "scenario.set=[loop,merge]",
+         *TINY_SEEDS_TRAINING, "--episodes", "1", "--held-out", "intersection", "--run-dir", str(bench)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=1200,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = json.loads(result.stdout.strip().splitlines()[-1])
+    [seed] = line["per_seed"]
+    assert set(seed["per_scenario"]) == set(line["per_scenario"]) == {"loop", "merge"}
+    assert set(seed["held_out"]) == set(line["held_out"]) == {"intersection"}
+    reports = [json.loads(f.read_text()) for f in (bench / "seed_0" / "eval").glob("*/eval.json")]
+    [seen] = [r for r in reports if r["deterministic"] and r["scenario"] == r["trained_on"]]
+    [held_out] = [r for r in reports if r["scenario"] == "intersection"]
+    assert held_out["trained_on_scenarios"] == ["loop", "merge"] and held_out["scenarios"] == ["intersection"]
+    for name in ("loop", "merge"):
+        policies = seen["per_scenario"][name]["policies"]
+        assert seed["per_scenario"][name]["policy_return"] == pytest.approx(
+            policies["policy"]["episode_return_mean"], abs=0.01)
+        assert line["per_scenario"][name]["per_seed"] == [seed["per_scenario"][name]["ratio_to_keep_lane"]]
+    assert seed["ratio_to_keep_lane"] == pytest.approx(seen["ratio_to_keep_lane_mean"], abs=1e-3)
+    ratio = held_out["policies"]["policy"]["episode_return_mean"] / held_out["policies"]["keep_lane"]["episode_return_mean"]
+    assert line["held_out"]["intersection"]["per_seed"] == [pytest.approx(ratio, abs=1e-3)]
+    assert line["held_out"]["intersection"]["ci"] is None  # one seed
+    assert line["pass"] == all(line["per_scenario"][name]["iqm"] >= 0.9 for name in ("loop", "merge"))
+
+
 def test_learn_smarts_refuses_a_seed_override_beside_seeds(tmp_path):
     result = subprocess.run([sys.executable, str(REPO / "bench" / "learn_smarts.py"), "--seeds", "0,1", "seed=3"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
