@@ -252,3 +252,19 @@ def test_tune_runs_pg_by_name(ray_local, tmp_path):
     [result] = tuner.fit()
     assert result.error is None
     assert result.metrics["training_iteration"] == 1
+
+
+@pytest.mark.parametrize("batch_mode", ["complete_episodes", "truncate_episodes"])
+def test_each_env_runner_samples_its_share_of_the_batch_in_one_call(ray_local, batch_mode):
+    # RLlib's synchronous sampling meets the runners after every episode (one call per episode
+    # each); ours asks each runner once per batch for its share.
+    config = small_config(train_batch_size=400, batch_mode=batch_mode).env_runners(num_env_runners=2)
+    algo = config.build_algo()
+    try:
+        episodes, results = algo.sample_train_batch()
+    finally:
+        algo.stop()
+    assert len(results) == 2  # one call per runner
+    assert sum(e.env_steps() for e in episodes) >= 400
+    if batch_mode == "complete_episodes":
+        assert len(episodes) > 2 and all(e.is_done for e in episodes)  # CartPole's random episodes: ~22 steps

@@ -1,11 +1,12 @@
 """PG's RLlib classes: its AlgorithmConfig and the Algorithm whose training step is one
 policy-gradient update (see `pg.py` for what an iteration does and for the settings)."""
 
+import math
+
 from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from ray.rllib.algorithms.ppo.ppo_catalog import PPOCatalog
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
-from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
 from ray.rllib.utils.metrics import (
     ALL_MODULES,
     ENV_RUNNER_RESULTS,
@@ -113,21 +114,8 @@ class PG(WaitForEnvRunners, Algorithm):
         return PGConfig()
 
     def training_step(self) -> None:
-        # `train_batch_size` counts env steps unless multi-agent `count_steps_by`
-        # says agent steps.
-        budget = self.config.total_train_batch_size
-        if self.config.count_steps_by == "agent_steps":
-            budget = {"max_agent_steps": budget}
-        else:
-            budget = {"max_env_steps": budget}
         with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
-            episodes, env_runner_results = synchronous_parallel_sample(
-                worker_set=self.env_runner_group,
-                sample_timeout_s=self.config.sample_timeout_s,
-                _uses_new_env_runners=True,
-                _return_metrics=True,
-                **budget,
-            )
+            episodes, env_runner_results = self.sample_train_batch()
         if not episodes:
             return
         self.metrics.aggregate(env_runner_results, key=ENV_RUNNER_RESULTS)
@@ -151,3 +139,47 @@ class PG(WaitForEnvRunners, Algorithm):
                 policies=trained_modules,
                 inference_only=True,
             )
+
+    def sample_train_batch(self) -> tuple[list, list[dict]]:
+        """`train_batch_size` env steps (agent steps with `count_steps_by=agent_steps`), each env
+        runner sampling its share in one call, and the runners' metrics.
+
+        RLlib's `synchronous_parallel_sample` asks every runner for one episode per sub-env per
+        round, so with complete episodes the runners met after every episode: the one whose
+        episode ended first waited for the other's, and each round paid a remote call. Here
+        each runner samples its share of the batch on its own; they meet once per iteration.
+        """
+        group, budget = self.env_runner_group, self.config.total_train_batch_size
+        by_agent_steps = self.config.count_steps_by == "agent_steps"
+        episodes, results, sampled = [], [], 0
+        while sampled < budget:
+            if group.num_remote_workers() <= 0:
+                batches = [sample_steps(group.local_env_runner, budget - sampled, by_agent_steps)]
+            else:
+                share = math.ceil((budget - sampled) / max(1, group.num_healthy_remote_workers()))
+                batches = group.foreach_env_runner(
+                    lambda runner: sample_steps(runner, share, by_agent_steps),
+                    local_env_runner=False,
+                    timeout_seconds=self.config.sample_timeout_s,
+                )
+                # A runner that crashed returns nothing; with none left, leave the rest to the next
+                # iteration, whose restore brings runners back (as RLlib's own sampling does).
+                if not batches or group.num_healthy_remote_workers() <= 0:
+                    break
+            for runner_episodes, runner_results, steps in batches:
+                episodes.extend(runner_episodes)
+                results.append(runner_results)
+                sampled += steps
+        return episodes, results
+
+
+def sample_steps(env_runner, steps: int, by_agent_steps: bool) -> tuple[list, dict, int]:
+    """On one env runner: whole `sample()` calls (complete episodes, or fragments with
+    `truncate_episodes`) until at least `steps` steps; the episodes, the runner's metrics and
+    the steps sampled."""
+    episodes, sampled = [], 0
+    while sampled < steps:
+        batch = env_runner.sample()
+        episodes.extend(batch)
+        sampled += sum(e.agent_steps() if by_agent_steps else e.env_steps() for e in batch)
+    return episodes, env_runner.get_metrics(), sampled
