@@ -38,6 +38,8 @@ MOVED = {
         "policies": "evaluation.policies",
         "rollout_gif": "evaluation.rollout_gif",
         "seed_statistics": "evaluation.seed_statistics",
+        # Since the uses of RLlib's internals have one home (smarts_rl/upstream/).
+        "algorithms.lr_from_config": "upstream.rllib",
     }.items()
 }
 

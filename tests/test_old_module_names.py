@@ -29,5 +29,5 @@ def test_no_old_name_is_also_a_module_of_today():
     # A real module of the same name would win over the alias and break old pickles.
     package = Path(smarts_rl.__file__).parent
     for old in MOVED:
-        leaf = old.removeprefix("smarts_rl.")
+        leaf = old.removeprefix("smarts_rl.").replace(".", "/")
         assert not (package / f"{leaf}.py").exists() and not (package / leaf).exists(), old

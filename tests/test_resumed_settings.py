@@ -6,7 +6,8 @@ tests/test_driver_faults.py's sampling case."""
 from pathlib import Path
 
 from smarts_rl.config import compose_config, settings
-from smarts_rl.run.resumed_settings import sampling_settings, set_trial_limits, with_sampling_settings
+from smarts_rl.run.resumed_settings import sampling_settings, with_sampling_settings
+from smarts_rl.upstream.tune import set_trial_limits
 
 
 def algorithm_config(*overrides: str):

@@ -20,11 +20,12 @@ from ray.rllib.utils.metrics import (
 
 from smarts_rl.algorithms.actor_critic_module import ActorCriticModule
 from smarts_rl.algorithms.pg import BASELINES, Settings
-from smarts_rl.run.fault_tolerance import WaitForEnvRunners
+from smarts_rl.upstream.rllib import SeparateValueNetwork, WaitForEnvRunners, config_error
 
 
-class PGConfig(AlgorithmConfig):
-    """RLlib config of PG; the PG-specific knobs are set through `.training(...)`."""
+class PGConfig(SeparateValueNetwork, AlgorithmConfig):
+    """RLlib config of PG; the PG-specific knobs are set through `.training(...)`. Separate
+    policy and value networks: the value loss must not shape the policy."""
 
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class or PG)
@@ -71,20 +72,21 @@ class PGConfig(AlgorithmConfig):
     def validate(self) -> None:
         super().validate()
         if self.baseline not in BASELINES:
-            self._value_error(f"`baseline` must be one of {BASELINES}, got {self.baseline!r}")
+            config_error(self, f"`baseline` must be one of {BASELINES}, got {self.baseline!r}")
         if self.batch_mode == "truncate_episodes" and self.baseline != "value":
-            self._value_error(
+            config_error(
+                self,
                 "`batch_mode=truncate_episodes` needs `baseline='value'` to bootstrap "
-                "the returns of cut-off episodes; use `complete_episodes`."
+                "the returns of cut-off episodes; use `complete_episodes`.",
             )
         if not isinstance(self.lambda_, (int, float)) or not 0 <= self.lambda_ <= 1:
-            self._value_error(f"`lambda_` must be in [0, 1], got {self.lambda_!r}")
+            config_error(self, f"`lambda_` must be in [0, 1], got {self.lambda_!r}")
         if self.lambda_ < 1 and self.baseline != "value":
-            self._value_error("`lambda_` < 1 (GAE) needs `baseline='value'`.")
+            config_error(self, "`lambda_` < 1 (GAE) needs `baseline='value'`.")
         if not isinstance(self.vf_iters, int) or self.vf_iters < 1:
-            self._value_error(f"`vf_iters` must be an int >= 1, got {self.vf_iters!r}")
+            config_error(self, f"`vf_iters` must be an int >= 1, got {self.vf_iters!r}")
         if not isinstance(self.entropy_coeff, (int, float)) or self.entropy_coeff < 0:
-            self._value_error(f"`entropy_coeff` must be a float >= 0, got {self.entropy_coeff!r}")
+            config_error(self, f"`entropy_coeff` must be a float >= 0, got {self.entropy_coeff!r}")
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:
         return RLModuleSpec(module_class=ActorCriticModule, catalog_class=PPOCatalog)
@@ -93,11 +95,6 @@ class PGConfig(AlgorithmConfig):
         from smarts_rl.algorithms.pg_learner import PGTorchLearner
 
         return PGTorchLearner
-
-    @property
-    def _model_config_auto_includes(self):
-        # Separate policy and value networks: the value loss must not shape the policy.
-        return super()._model_config_auto_includes | {"vf_share_layers": False}
 
 
 class PG(WaitForEnvRunners, Algorithm):

@@ -31,7 +31,7 @@ from ray.rllib.evaluation.postprocessing import Postprocessing
 from ray.rllib.utils.numpy import convert_to_numpy
 from ray.rllib.utils.torch_utils import explained_variance
 
-from smarts_rl.algorithms.lr_from_config import LrFromConfig
+from smarts_rl.upstream.rllib import BatchUpdateHooks, LrFromConfig, learner_connector, set_gradients
 
 ADVANTAGES = Postprocessing.ADVANTAGES  # "advantages"
 VALUE_TARGETS = Postprocessing.VALUE_TARGETS  # "value_targets": the reward-to-go
@@ -158,19 +158,17 @@ def _is_value_parameter(name: str) -> bool:
     return "critic_encoder" in name or name.startswith("vf.") or ".vf." in name
 
 
-class PGTorchLearner(LrFromConfig, TorchLearner):
+class PGTorchLearner(LrFromConfig, BatchUpdateHooks, TorchLearner):
     """REINFORCE with reward-to-go, an optional learned value baseline, one step per batch."""
 
     def build(self) -> None:
         super().build()
-        if (
-            self._learner_connector is not None
-            and self.config.add_default_connectors_to_learner_pipeline
-        ):
+        connector = learner_connector(self)
+        if connector is not None and self.config.add_default_connectors_to_learner_pipeline:
             value_baseline = self.config.baseline == "value"
             if value_baseline:
-                self._learner_connector.prepend(AddOneTsToEpisodesAndTruncate())
-            self._learner_connector.append(
+                connector.prepend(AddOneTsToEpisodesAndTruncate())
+            connector.append(
                 RewardToGo(gamma=self.config.gamma, value_baseline=value_baseline, lambda_=self.config.lambda_)
             )
 
@@ -184,7 +182,7 @@ class PGTorchLearner(LrFromConfig, TorchLearner):
                 self.metrics.log_value((module_id, "log_std_max"), float(module.log_std_max), window=1)
 
     def configure_optimizers_for_module(self, module_id, config=None) -> None:
-        named = list(self._module[module_id].named_parameters())
+        named = list(self.module[module_id].named_parameters())
         policy_params = [p for n, p in named if not _is_value_parameter(n)]
         value_params = [p for n, p in named if _is_value_parameter(n)]
         # Separate optimizers, so that extra value steps leave the policy's Adam
@@ -245,15 +243,7 @@ class PGTorchLearner(LrFromConfig, TorchLearner):
         self.metrics.log_dict(metrics, key=module_id, window=1)
         return total_loss
 
-    def _uncompiled_update(self, batch, **kwargs):
-        self._update_observation_stats(batch)
-        result = super()._uncompiled_update(batch, **kwargs)  # policy + first value step
-        if self.config.baseline == "value":
-            for _ in range(self.config.vf_iters - 1):
-                self._value_step(batch)
-        return result
-
-    def _update_observation_stats(self, batch) -> None:
+    def before_batch_update(self, batch) -> None:
         """Modules that standardise their observations take in this batch's (real) ones first."""
         for module_id, module_batch in batch.items():
             module = self.module[module_id].unwrapped()
@@ -261,6 +251,12 @@ class PGTorchLearner(LrFromConfig, TorchLearner):
                 observations = module_batch[Columns.OBS]
                 mask = module_batch.get(Columns.LOSS_MASK)
                 module.update_observation_stats(observations if mask is None else observations[mask])
+
+    def after_batch_update(self, batch) -> None:
+        # The update took the policy's step and the value function's first.
+        if self.config.baseline == "value":
+            for _ in range(self.config.vf_iters - 1):
+                self._value_step(batch)
 
     def _value_step(self, batch) -> None:
         losses = {}
@@ -272,9 +268,7 @@ class PGTorchLearner(LrFromConfig, TorchLearner):
             losses[module_id] = config.vf_loss_coeff * mean(
                 (values - module_batch[VALUE_TARGETS]) ** 2
             )
-        gradients = self.postprocess_gradients(self.compute_gradients(losses))
-        for param_ref, grad in gradients.items():
-            self._params[param_ref].grad = grad
+        set_gradients(self, self.postprocess_gradients(self.compute_gradients(losses)))
         for module_id in batch.keys():
             for name, optimizer in self.get_optimizers_for_module(module_id):
                 if name == "value":

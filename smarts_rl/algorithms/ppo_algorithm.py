@@ -3,8 +3,7 @@
 from ray.rllib.algorithms.ppo import PPO as RLlibPPO
 from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
 
-from smarts_rl.algorithms.lr_from_config import LrFromConfig
-from smarts_rl.run.fault_tolerance import WaitForEnvRunners
+from smarts_rl.upstream.rllib import LrFromConfig, WaitForEnvRunners
 
 
 class LrFromConfigPPOLearner(LrFromConfig, PPOTorchLearner):
@@ -12,4 +11,4 @@ class LrFromConfigPPOLearner(LrFromConfig, PPOTorchLearner):
 
 
 class PPO(WaitForEnvRunners, RLlibPPO):
-    """RLlib's PPO, waiting for its env runners to come back after a crash (see fault_tolerance)."""
+    """RLlib's PPO, waiting for its env runners to come back after a crash (see smarts_rl/upstream/rllib.py)."""

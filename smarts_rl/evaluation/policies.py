@@ -20,10 +20,7 @@ from it, so every run of an evaluation is the same).
 
 from __future__ import annotations
 
-import logging
 import math
-import pickle
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -36,8 +33,9 @@ from smarts_rl.env import observation
 from smarts_rl.env.observation import SPEED_SCALE
 from smarts_rl.errors import UsageError
 from smarts_rl.run_dir.trained_run import MODULES_IN_CHECKPOINT
+from smarts_rl.upstream.ray import quiet_deprecations
+from smarts_rl.upstream.rllib import ACTION_CONNECTOR, checkpoint_action_postprocessing
 
-ACTION_CONNECTOR = Path("env_runner") / "module_to_env_connector" / "class_and_ctor_args.pkl"
 
 # Lane keeping gains, tuned on the built-in loop (35 m bends at the 50 km/h limit): the car
 # stays within 0.3 lane widths of the centre there. Positive steering turns right.
@@ -177,18 +175,6 @@ def load_modules(checkpoint: Path) -> dict:
     return modules
 
 
-@contextmanager
-def quiet_deprecations():
-    """RLlib logs a deprecation notice about its own default modules whenever it builds one."""
-    deprecations = logging.getLogger("ray._common.deprecation")
-    level = deprecations.level
-    deprecations.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        deprecations.setLevel(level)
-
-
 def check_spaces(modules: dict, agent: AgentSettings, checkpoint: Path) -> None:
     """Each module must read our observation vector and act in this agent interface's action space."""
     want_obs, want_action = observation.observation_space(), action_adapter(agent).action_space()
@@ -207,13 +193,7 @@ def check_spaces(modules: dict, agent: AgentSettings, checkpoint: Path) -> None:
 
 def action_postprocessing(checkpoint: Path) -> tuple[bool, bool]:
     """(normalize_actions, clip_actions) of the env runner that sampled for this checkpoint."""
-    path = Path(checkpoint) / ACTION_CONNECTOR
-    if not path.is_file():
+    found = checkpoint_action_postprocessing(checkpoint)
+    if found is None:
         raise UsageError(f"checkpoint={checkpoint}: not an RLlib algorithm checkpoint (no {ACTION_CONNECTOR})")
-    with open(path, "rb") as f:
-        pipeline = pickle.load(f)
-    connectors = pipeline["ctor_args_and_kwargs"][1]["connectors"]
-    for cls, _, kwargs in connectors:
-        if cls.__name__ == "NormalizeAndClipActions":
-            return bool(kwargs["normalize_actions"]), bool(kwargs["clip_actions"])
-    return False, False
+    return found

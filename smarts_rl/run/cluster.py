@@ -99,9 +99,9 @@ def largest_node_cpus() -> float:
 
 
 def check_dashboard_installed() -> None:
-    from ray._private.utils import get_dashboard_dependency_error
+    from smarts_rl.upstream.ray import dashboard_dependency_error
 
-    missing = get_dashboard_dependency_error()
+    missing = dashboard_dependency_error()
     if missing is not None:
         raise UsageError(
             f"ray.dashboard=true needs Ray's dashboard packages ({missing}): "

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import traceback
-import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -39,11 +38,12 @@ def ray_session(cfg: Config, scenario_dirs: list[Path]):
     import ray
 
     from smarts_rl.run.cluster import runtime_env
+    from smarts_rl.upstream.ray import quiet_auth_token_notice
+    from smarts_rl.upstream.tune import use_classic_console_output
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    # Ray's notice that token authentication is on, printed at every start.
-    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    quiet_auth_token_notice()
+    use_classic_console_output()
     # Tune stages trial results and its experiment state outside the run directory and
     # copies them in every >= 10 s by default. After a `kill -9` the run directory must
     # already know the latest checkpoints and results, so copy every couple of seconds.
@@ -94,12 +94,12 @@ def build_tuner(
     from ray import tune
 
     from smarts_rl.run.rllib_setup import build_algorithm_config, register
+    from smarts_rl.upstream.rllib import quiet_config_warnings
+    from smarts_rl.upstream.tune import ignore_pbt_actor_reuse_hint, restore_every_trial
 
     register(cfg.algo.name)
-    # Tune suggests actor reuse for PBT; we restart trials on purpose, so that an exploited
-    # trial is rebuilt from its new config (including train_batch_size).
-    warnings.filterwarnings("ignore", message="Consider boosting PBT performance")
-    logging.getLogger("ray.rllib.algorithms.algorithm_config").setLevel(logging.ERROR)
+    ignore_pbt_actor_reuse_hint()
+    quiet_config_warnings()
     scheduler = scheduler_module(cfg.scheduler.name)
     trials = scheduler.num_trials(cfg.scheduler)
     algo_config = build_algorithm_config(cfg, scenario_dirs, cpus / trials, largest_node_cpus)
@@ -107,18 +107,11 @@ def build_tuner(
         algo_config.callbacks(on_algorithm_init=on_algorithm_init(warm))
     trainable = algo_config.algo_class
     if resume:
-        from ray.tune import ResumeConfig
-
         # The run's own config, with the sampling settings this resume may have changed.
         trainable = with_sampling_settings(trainable, sampling_settings(algo_config))
         tune.register_trainable(trainable.__name__, trainable)
-        everything = ResumeConfig.ResumeType.RESUME
-        return tune.Tuner.restore(
-            str(experiment_dir(run_dir)),
-            trainable=trainable,
-            # Finished trials too: a resume may extend `stop`; the stopper re-reads it.
-            _resume_config=ResumeConfig(finished=everything, unfinished=everything, errored=everything),
-        )
+        # Finished trials too: a resume may extend `stop`; the stopper re-reads it.
+        return restore_every_trial(str(experiment_dir(run_dir)), trainable)
     param_space = {**algo_config.to_dict(), **scheduler.param_space_overrides(cfg.scheduler, cfg.seed)}
     return tune.Tuner(
         trainable,

@@ -17,6 +17,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from ray.tune import Callback
 
+from smarts_rl.upstream.tune import set_trial_limits
+
 # The AlgorithmConfig keys that env_runners.*, ray.* and fault_tolerance.* decide
 # (smarts_rl/run/rllib_setup.py, smarts_rl/run/fault_tolerance.py). env_config: whether the scenario
 # is shipped to a cluster's nodes.
@@ -69,13 +71,3 @@ class RunSettings(Callback):
     def on_trial_start(self, iteration, trials, trial, **info):
         cfg = OmegaConf.load(self._config_file)
         set_trial_limits(trial, cfg.checkpoint.num_to_keep, cfg.fault_tolerance.max_trial_failures)
-
-
-def set_trial_limits(trial, num_to_keep: int, max_failures: int) -> None:
-    """Tune internals (ray 2.60): a restored trial keeps the CheckpointConfig of the run that created
-    it in its checkpoint manager, and its own `max_failures`; neither has a public setter."""
-    import dataclasses
-
-    manager = trial.run_metadata.checkpoint_manager
-    manager._checkpoint_config = dataclasses.replace(manager.checkpoint_config, num_to_keep=num_to_keep)
-    trial.max_failures = max_failures

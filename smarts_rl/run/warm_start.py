@@ -84,7 +84,7 @@ def fresh_modules(cfg) -> dict:
     """The RLModules the run's trials build, untrained (module id -> module)."""
     from smarts_rl.agents import action_adapter
     from smarts_rl.env import observation
-    from smarts_rl.evaluation.policies import quiet_deprecations
+    from smarts_rl.upstream.ray import quiet_deprecations
     from smarts_rl.run.rllib_setup import build_algorithm_config
 
     # The env config is not read here: no scenario is needed.

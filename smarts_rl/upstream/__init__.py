@@ -1,0 +1,25 @@
+"""Every use of Ray's, RLlib's and Tune's internals, and every patch of their behaviour: the
+checklist for the next Ray upgrade (written against Ray 2.60.0).
+
+Each is one function, or one small mixin class where RLlib or Tune wants a subclass, whose
+docstring names the upstream file (and issue or pull request) it relies on; tests/test_upstream.py
+(and the tests named in docs/workarounds.md#upgrading-ray) fail when upstream changes under it.
+On an upgrade, run those tests, then re-check what each module relies on:
+
+- `ray.py`: Ray core. `ray._private.utils.get_dashboard_dependency_error`; the loggers of
+  `ray._private.authentication.authentication_token_setup` and `ray._common.deprecation`.
+- `tune.py`: Tune. `Tuner.restore(_resume_config=...)`; a trial checkpoint manager's
+  `_checkpoint_config`; PopulationBasedTraining's `_get_new_config`, `_log_config_on_step`,
+  `_trial_state`, `_next_perturbation_sync` (and a stall of synchronous PBT after a resume);
+  `RAY_AIR_NEW_OUTPUT`; the text of the PBT actor-reuse warning.
+- `rllib.py`: RLlib. Env runners' `_try_env_reset` (unbounded retries; a seed at every
+  reset); `Algorithm.restore_env_runners` (a step with every env runner down);
+  `AlgorithmConfig._model_config_auto_includes`
+  and `_value_error`; the Learner's `_learner_connector`, `_params`, `_optimizer_lr_schedules`,
+  `_set_optimizer_lr` and `TorchLearner._uncompiled_update` (and the lr a restore brings back);
+  the checkpoint file that holds the env runner's action post-processing.
+
+SMARTS's fixes live in `smarts_rl/workarounds.py`. The mixins are combined into our classes in
+their own modules (`run/fault_tolerance.py`, `algorithms/pg_algorithm.py`, ...), which the
+pickles in run directories name.
+"""

@@ -1,0 +1,94 @@
+"""What smarts-rl takes from Ray Tune's internals (Ray 2.60.0): private arguments and attributes,
+and the PBT scheduler's undocumented methods. Imported only where Tune already is."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings
+
+from ray.tune.experiment import Trial
+from ray.tune.schedulers import PopulationBasedTraining
+
+# Tune 2.60.0's hint, warned at every PBT run with `reuse_actors=False` (ray/tune/tune.py, `run`).
+PBT_ACTOR_REUSE_HINT = "Consider boosting PBT performance"
+
+
+def use_classic_console_output() -> None:
+    """Tune's older console output, which `verbose=0` silences entirely (our `TrialLines`
+    callback prints instead). Ray 2.60.0 switches its output engine on the environment variable
+    `RAY_AIR_NEW_OUTPUT` (read in ray/tune/experimental/output.py, `get_air_verbosity`), documented
+    only in `RunConfig.verbose`'s docstring."""
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+
+
+def ignore_pbt_actor_reuse_hint() -> None:
+    """Tune suggests actor reuse for PBT; we restart trials on purpose, so that an exploited
+    trial is rebuilt from its new config (including train_batch_size). Matched by the text of
+    Tune 2.60.0's warning (`PBT_ACTOR_REUSE_HINT`)."""
+    warnings.filterwarnings("ignore", message=PBT_ACTOR_REUSE_HINT)
+
+
+def restore_every_trial(path: str, trainable):
+    """`Tuner.restore` resuming every trial, the finished and errored ones too (a resume may extend
+    `stop`; the stopper re-reads it). Ray 2.60.0's public flags cannot resume finished trials: only
+    the private `_resume_config` argument can (its `ResumeConfig` stayed private since
+    ray-project/ray#26826)."""
+    from ray import tune
+    from ray.tune import ResumeConfig
+
+    everything = ResumeConfig.ResumeType.RESUME
+    return tune.Tuner.restore(
+        path, trainable=trainable,
+        _resume_config=ResumeConfig(finished=everything, unfinished=everything, errored=everything),
+    )
+
+
+def set_trial_limits(trial: Trial, num_to_keep: int, max_failures: int) -> None:
+    """A restored trial keeps the `CheckpointConfig` of the run that created it in its checkpoint
+    manager, and its own `max_failures`; Ray 2.60.0 has no public setter for the first. Sets the
+    private `_checkpoint_config` of `trial.run_metadata.checkpoint_manager`
+    (ray/train/_internal/checkpoint_manager.py, `_CheckpointManager`)."""
+    manager = trial.run_metadata.checkpoint_manager
+    manager._checkpoint_config = dataclasses.replace(manager.checkpoint_config, num_to_keep=num_to_keep)
+    trial.max_failures = max_failures
+
+
+class PBTWithHooks(PopulationBasedTraining):
+    """Tune 2.60.0's PopulationBasedTraining (ray/tune/schedulers/pbt.py) with public hooks on its
+    private exploit steps, and synchronous PBT that cannot stall after a resume.
+
+    Subclasses implement `exploit_config(trial, new_config)` (the config a trial takes on when it
+    exploits, `_get_new_config`) and `exploited(trial, trial_to_clone, new_config)` (after the
+    exploit, `_log_config_on_step`). Only the subclass is named by Tune's pickles."""
+
+    def exploit_config(self, trial: Trial, new_config: dict) -> dict:
+        return new_config
+
+    def exploited(self, trial: Trial, trial_to_clone: Trial, new_config: dict) -> None:
+        pass
+
+    def _get_new_config(self, trial, trial_to_clone):
+        new_config, operations = super()._get_new_config(trial, trial_to_clone)
+        return self.exploit_config(trial, new_config), operations
+
+    def _log_config_on_step(self, trial_state, new_state, trial, trial_to_clone, new_config):
+        super()._log_config_on_step(trial_state, new_state, trial, trial_to_clone, new_config)
+        self.exploited(trial, trial_to_clone, new_config)
+
+    def choose_trial_to_run(self, tune_controller):
+        # Synchronous PBT runs only trials behind `_next_perturbation_sync`. After a resume the
+        # trials can restart from different iterations (one from its checkpoint, one from
+        # scratch); the first exploit then moves the sync point to the most advanced trial's
+        # iteration and the exploited trial to that same iteration, so no trial is behind it
+        # and Tune waits forever with every trial paused (a stall of the kind of
+        # ray-project/ray#23424, which ray-project/ray#23472 fixed for `burn_in_period` only).
+        # Every trial waiting means all have reached the sync point: move it on by one interval.
+        trial = super().choose_trial_to_run(tune_controller)
+        live = tune_controller.get_live_trials()
+        if trial is None and self._synch and live and all(t.status in (Trial.PENDING, Trial.PAUSED) for t in live):
+            times = [self._trial_state[t].last_train_time for t in live if t in self._trial_state]
+            if times:
+                self._next_perturbation_sync = min(times) + self._perturbation_interval
+                trial = super().choose_trial_to_run(tune_controller)
+        return trial
