@@ -1,0 +1,386 @@
+"""Each use of Ray's, RLlib's and Tune's internals (smarts_rl/upstream/) on the real thing: a test
+here fails when the Ray version under it no longer has what the function relies on, or no longer
+behaves as its docstring says. The checklist of docs/workarounds.md#upgrading-ray names these
+tests and the others that guard the same functions.
+
+Cheap on purpose: real env runners, learners, schedulers and trials built in this process, one
+tiny local Ray for the two tests that build an Algorithm, no training run."""
+
+import importlib
+import inspect
+import logging
+import warnings
+from types import SimpleNamespace
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from smarts_rl.upstream import ray as upstream_ray
+from smarts_rl.upstream import rllib as upstream_rllib
+from smarts_rl.upstream import tune as upstream_tune
+
+CARTPOLE = gym.make("CartPole-v1")
+
+
+def parameters(function) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+# -- Ray core ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [upstream_ray.AUTH_TOKEN_SETUP_LOGGER, upstream_ray.DEPRECATION_LOGGER])
+def test_the_ray_modules_we_quiet_log_through_loggers_of_their_own_names(name):
+    assert importlib.import_module(name).logger.name == name
+
+
+def test_quiet_auth_token_notice_leaves_the_auth_modules_errors_only():
+    module = importlib.import_module(upstream_ray.AUTH_TOKEN_SETUP_LOGGER)
+    level = module.logger.level
+    try:
+        upstream_ray.quiet_auth_token_notice()
+        assert not module.logger.isEnabledFor(logging.WARNING) and module.logger.isEnabledFor(logging.ERROR)
+    finally:
+        module.logger.setLevel(level)
+
+
+def test_quiet_deprecations_hides_rllibs_deprecation_notices_while_it_runs(caplog):
+    from ray._common.deprecation import deprecation_warning
+
+    with upstream_ray.quiet_deprecations():
+        deprecation_warning(old="old_thing", new="new_thing", error=False)
+    assert "old_thing" not in caplog.text
+    deprecation_warning(old="old_thing", new="new_thing", error=False)
+    assert "old_thing" in caplog.text
+
+
+def test_dashboard_dependency_error_answers_as_rays_own_check():
+    missing = upstream_ray.dashboard_dependency_error()
+    try:
+        import ray.dashboard.optional_deps  # noqa: F401
+
+        installed = True
+    except ImportError:
+        installed = False
+    assert (missing is None) == installed
+    assert missing is None or isinstance(missing, ImportError)
+
+
+# -- Tune ----------------------------------------------------------------------------------
+
+
+def test_classic_console_output_is_what_ray_air_new_output_0_selects(monkeypatch):
+    from ray.tune.experimental.output import get_air_verbosity
+
+    monkeypatch.delenv("RAY_AIR_NEW_OUTPUT", raising=False)
+    assert get_air_verbosity(1) is not None  # Tune's new output engine, by default
+    upstream_tune.use_classic_console_output()
+    assert get_air_verbosity(1) is None
+
+
+def test_the_pbt_actor_reuse_hint_is_tunes_warning_and_is_ignored():
+    import ray.tune.tune
+
+    assert upstream_tune.PBT_ACTOR_REUSE_HINT in inspect.getsource(ray.tune.tune.run)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        upstream_tune.ignore_pbt_actor_reuse_hint()
+        warnings.warn("Consider boosting PBT performance by enabling `reuse_actors` as well")
+    assert caught == []
+
+
+def test_tuner_restore_still_takes_a_resume_config_that_resumes_finished_trials():
+    from ray.tune import ResumeConfig, Tuner
+
+    assert "_resume_config" in parameters(Tuner.restore)
+    everything = ResumeConfig.ResumeType.RESUME
+    config = ResumeConfig(finished=everything, unfinished=everything, errored=everything)
+    assert (config.finished, config.unfinished, config.errored) == (everything,) * 3
+
+
+def test_set_trial_limits_sets_the_checkpoint_managers_private_config():
+    from ray.tune import CheckpointConfig
+    from ray.tune.experiment import Trial
+
+    trial = Trial("PG", config={}, stub=True, checkpoint_config=CheckpointConfig(num_to_keep=3))
+    manager = trial.run_metadata.checkpoint_manager
+    assert manager.checkpoint_config is manager._checkpoint_config
+    upstream_tune.set_trial_limits(trial, num_to_keep=1, max_failures=0)
+    assert manager.checkpoint_config.num_to_keep == 1
+
+
+def pbt_and_trials(tmp_path, interval=1):
+    from ray.tune.experiment import Trial
+    from ray.tune.schedulers.pbt import _PBTTrialState
+
+    from smarts_rl.schedulers.pbt import Settings, tune_scheduler
+
+    pbt = tune_scheduler(Settings(perturbation_interval=interval, hyperparam_mutations={"lr": [0.1, 0.2]}), "m",
+                         tmp_path)
+    trials = [Trial("PG", config={"seed": seed, "lr": 0.1}, stub=True) for seed in (1, 2)]
+    for trial in trials:
+        pbt._trial_state[trial] = _PBTTrialState(trial)
+    return pbt, trials
+
+
+def test_pbts_private_exploit_steps_have_the_signatures_our_hooks_override():
+    from ray.tune.schedulers import PopulationBasedTraining
+
+    assert parameters(PopulationBasedTraining._get_new_config) == ["self", "trial", "trial_to_clone"]
+    assert parameters(PopulationBasedTraining._log_config_on_step) == [
+        "self", "trial_state", "new_state", "trial", "trial_to_clone", "new_config"]
+    assert parameters(PopulationBasedTraining.choose_trial_to_run) == ["self", "tune_controller"]
+
+
+def test_an_exploiting_trial_keeps_its_own_seed_through_pbts_new_config(tmp_path):
+    pbt, (trial, to_clone) = pbt_and_trials(tmp_path)
+    new_config, _ = pbt._get_new_config(trial, to_clone)
+    assert new_config["seed"] == trial.config["seed"] != to_clone.config["seed"]
+    assert new_config["lr"] in (0.1, 0.2)
+
+
+def test_synchronous_pbt_moves_its_sync_point_when_every_real_trial_state_waits_at_it(tmp_path):
+    """Real `_PBTTrialState`s: the fix reads their `last_train_time` and moves `_next_perturbation_sync`
+    (tests/test_driver_faults.py checks the same through a resumed run's stall)."""
+    from ray.tune.experiment import Trial
+
+    pbt, trials = pbt_and_trials(tmp_path, interval=1)
+    assert pbt._synch and pbt._perturbation_interval == 1
+    for trial in trials:
+        trial.set_status(Trial.PAUSED)
+        pbt._trial_state[trial].last_train_time = 2
+    controller = SimpleNamespace(get_trials=lambda: trials, get_live_trials=lambda: trials, search_alg=None)
+    pbt._next_perturbation_sync = 2
+    assert pbt.choose_trial_to_run(controller) in trials
+    assert pbt._next_perturbation_sync == 3
+
+
+# -- RLlib: env runners --------------------------------------------------------------------
+
+
+class ResetRecorder(gym.Env):
+    """One-step episodes; records the seed of every reset, and fails the first `failures` resets.
+    Class attributes: the env runner builds (and rebuilds) its envs itself."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+    seeds: list = []
+    failures = 0
+
+    def __init__(self, config=None):
+        super().__init__()
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        ResetRecorder.seeds.append(seed)
+        if ResetRecorder.failures > 0:
+            ResetRecorder.failures -= 1
+            raise RuntimeError("reset failed")
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(2, np.float32), 1.0, True, False, {}
+
+
+def env_runner(cls, failures=0):
+    from ray.rllib.algorithms.ppo import PPOConfig
+
+    ResetRecorder.seeds, ResetRecorder.failures = [], failures
+    config = (
+        PPOConfig()
+        .environment(ResetRecorder)
+        .env_runners(num_env_runners=0)
+        .fault_tolerance(restart_failed_sub_environments=True)
+        .rl_module(model_config={"fcnet_hiddens": [4]})
+        .debugging(seed=7)
+    )
+    return cls(config=config)
+
+
+def test_env_runners_still_reset_through_try_env_reset_with_seed_and_options():
+    from ray.rllib.env.env_runner import EnvRunner
+
+    assert parameters(EnvRunner._try_env_reset) == ["self", "seed", "options"]
+
+
+def test_rllib_seeds_every_sample_of_episodes_and_ours_the_first_reset_only():
+    from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
+
+    from smarts_rl.run.fault_tolerance import SingleAgentRunner
+
+    seeded = {}
+    for cls in (SingleAgentEnvRunner, SingleAgentRunner):
+        runner = env_runner(cls)
+        for _ in range(3):
+            runner.sample(num_episodes=1)
+        seeded[cls] = [s for s in ResetRecorder.seeds if s is not None]
+        runner.stop()
+    assert len(seeded[SingleAgentEnvRunner]) == 3, "RLlib no longer reseeds each sample: SeedFirstResetOnly may go"
+    assert len(seeded[SingleAgentRunner]) == 1
+
+
+def test_rllib_retries_failed_resets_beyond_our_bound_and_ours_gives_up():
+    from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
+
+    from smarts_rl.run.fault_tolerance import SingleAgentRunner
+
+    failures = upstream_rllib.RESET_ATTEMPTS + 2
+    plain = env_runner(SingleAgentEnvRunner, failures=failures)
+    assert plain.sample(num_episodes=1)  # RLlib rebuilt and reset until it worked
+    assert len(ResetRecorder.seeds) == failures + 1
+    plain.stop()
+
+    ours = env_runner(SingleAgentRunner, failures=failures)
+    with pytest.raises(RuntimeError, match="reset failed"):
+        ours.sample(num_episodes=1)
+    assert len(ResetRecorder.seeds) == upstream_rllib.RESET_ATTEMPTS
+    assert ours.metrics.peek(upstream_rllib.NUM_ENV_RESET_FAILURES) == upstream_rllib.RESET_ATTEMPTS
+
+
+# -- RLlib: algorithms and configs ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_pg(ray_local):
+    from smarts_rl.algorithms import pg
+
+    algo = (
+        pg.algorithm_config(pg.Settings(train_batch_size=64, fcnet_hiddens=[8]))
+        .environment("CartPole-v1")
+        .env_runners(num_env_runners=0)
+        .debugging(seed=0)
+        .build_algo()
+    )
+    yield algo
+    algo.stop()
+
+
+def test_sample_episodes_returns_the_new_stacks_episodes_and_metrics(tiny_pg):
+    from ray.rllib.env.single_agent_episode import SingleAgentEpisode
+
+    episodes, metrics = upstream_rllib.sample_episodes(tiny_pg, max_env_steps=50)
+    assert episodes and all(isinstance(e, SingleAgentEpisode) for e in episodes)
+    assert sum(len(e) for e in episodes) >= 50
+    assert isinstance(metrics, list) and all(isinstance(m, dict) for m in metrics)
+
+
+def test_restore_env_runners_is_still_the_method_an_algorithm_overrides(tiny_pg):
+    from ray.rllib.algorithms.algorithm import Algorithm
+    from ray.rllib.env.env_runner_group import EnvRunnerGroup
+
+    assert parameters(Algorithm.restore_env_runners) == ["self", "env_runner_group"]
+    for method in ("num_remote_env_runners", "num_healthy_remote_env_runners"):
+        assert callable(getattr(EnvRunnerGroup, method))
+    # Without remote env runners there is nothing to wait for.
+    assert tiny_pg.restore_env_runners(tiny_pg.env_runner_group) == []
+
+
+def test_pg_config_gives_rllibs_default_module_a_separate_value_network():
+    from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+
+    from smarts_rl.algorithms import pg
+
+    assert "vf_share_layers" not in AlgorithmConfig()._model_config_auto_includes
+    config = pg.algorithm_config(pg.Settings(fcnet_hiddens=[8]))
+    assert config.model_config["vf_share_layers"] is False
+    learner = config.build_learner(env=CARTPOLE)
+    names = [name for name, _ in learner.module["default_policy"].named_parameters()]
+    assert any("critic_encoder" in name for name in names)
+
+
+def test_config_error_raises_unless_validation_is_off():
+    from smarts_rl.algorithms import pg
+
+    config = pg.algorithm_config(pg.Settings()).environment("CartPole-v1")
+    config.baseline = "nope"
+    with pytest.raises(ValueError, match="`baseline` must be one of"):
+        config.validate()
+    config.experimental(_validate_config=False)
+    config.validate()  # logged only
+
+
+def test_quiet_config_warnings_is_the_loggers_of_rllibs_algorithm_config():
+    import ray.rllib.algorithms.algorithm_config as algorithm_config
+
+    assert algorithm_config.logger.name == upstream_rllib.ALGORITHM_CONFIG_LOGGER
+    level = algorithm_config.logger.level
+    try:
+        upstream_rllib.quiet_config_warnings()
+        assert not algorithm_config.logger.isEnabledFor(logging.WARNING)
+    finally:
+        algorithm_config.logger.setLevel(level)
+
+
+# -- RLlib: learners -----------------------------------------------------------------------
+
+
+def pg_learner(**settings):
+    from smarts_rl.algorithms import pg
+
+    return pg.algorithm_config(pg.Settings(fcnet_hiddens=[8], **settings)).build_learner(env=CARTPOLE)
+
+
+def test_learner_connector_is_the_pipeline_pg_adds_its_pieces_to():
+    from ray.rllib.connectors.learner import AddOneTsToEpisodesAndTruncate
+
+    from smarts_rl.algorithms.pg_learner import RewardToGo
+
+    connector = upstream_rllib.learner_connector(pg_learner(baseline="value"))
+    assert isinstance(connector.connectors[-1], RewardToGo)
+    assert isinstance(connector.connectors[0], AddOneTsToEpisodesAndTruncate)
+
+
+def test_set_gradients_sets_the_parameters_grads_by_ref():
+    learner = pg_learner()
+    param = next(learner.module["default_policy"].parameters())
+    grad = torch.ones_like(param)
+    upstream_rllib.set_gradients(learner, {learner.get_param_ref(param): grad})
+    assert param.grad is grad
+
+
+def test_batch_update_hooks_run_around_each_gradient_update():
+    """`before_batch_update`: a standardising module takes in the batch's observations (the
+    value steps after it: tests/test_pg_learner.py, vf_iters)."""
+    from ray.rllib.core.learner.torch.torch_learner import TorchLearner
+    from ray.rllib.env.single_agent_episode import SingleAgentEpisode
+
+    assert parameters(TorchLearner._uncompiled_update) == ["self", "batch", "kwargs"]
+    learner = pg_learner(normalize_observations=True)
+    module = learner.module["default_policy"]
+    episode = SingleAgentEpisode(observations=list(np.ones((3, 4), np.float32)), actions=[0, 1], rewards=[1.0, 1.0],
+                                 terminated=True, len_lookback_buffer=0).to_numpy()
+    assert float(module.obs_count) == 0
+    learner.update(episodes=[episode])
+    assert float(module.obs_count) > 0
+
+
+def test_learner_lr_schedules_and_setter_are_where_lr_from_config_finds_them():
+    """Their effect after a restore: tests/test_lr_from_config.py."""
+    learner = pg_learner()
+    assert learner._optimizer_lr_schedules
+    optimizer = next(iter(learner._optimizer_lr_schedules))
+    learner._set_optimizer_lr(optimizer, lr=0.123)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.123)
+
+
+# -- RLlib: checkpoints --------------------------------------------------------------------
+
+
+def test_checkpoint_action_postprocessing_reads_the_env_runners_settings(ray_local, tmp_path):
+    from ray.rllib.algorithms.ppo import PPOConfig
+
+    algo = (
+        PPOConfig()
+        .environment("Pendulum-v1", normalize_actions=False, clip_actions=True)
+        .env_runners(num_env_runners=0)
+        .rl_module(model_config={"fcnet_hiddens": [4]})
+        .build_algo()
+    )
+    try:
+        algo.save_to_path(str(tmp_path / "checkpoint"))
+    finally:
+        algo.stop()
+    assert upstream_rllib.checkpoint_action_postprocessing(tmp_path / "checkpoint") == (False, True)
+    assert upstream_rllib.checkpoint_action_postprocessing(tmp_path) is None
