@@ -257,15 +257,6 @@ def tiny_pg(ray_local):
     algo.stop()
 
 
-def test_sample_episodes_returns_the_new_stacks_episodes_and_metrics(tiny_pg):
-    from ray.rllib.env.single_agent_episode import SingleAgentEpisode
-
-    episodes, metrics = upstream_rllib.sample_episodes(tiny_pg, max_env_steps=50)
-    assert episodes and all(isinstance(e, SingleAgentEpisode) for e in episodes)
-    assert sum(len(e) for e in episodes) >= 50
-    assert isinstance(metrics, list) and all(isinstance(m, dict) for m in metrics)
-
-
 def test_restore_env_runners_is_still_the_method_an_algorithm_overrides(tiny_pg):
     from ray.rllib.algorithms.algorithm import Algorithm
     from ray.rllib.env.env_runner_group import EnvRunnerGroup
