@@ -268,3 +268,17 @@ def test_each_env_runner_samples_its_share_of_the_batch_in_one_call(ray_local, b
     assert sum(e.env_steps() for e in episodes) >= 400
     if batch_mode == "complete_episodes":
         assert len(episodes) > 2 and all(e.is_done for e in episodes)  # CartPole's random episodes: ~22 steps
+
+
+def test_an_iteration_logs_its_own_sampling_learning_and_sync_seconds(ray_local):
+    algo = small_config().build_algo()
+    try:
+        results = [algo.train() for _ in range(2)]
+    finally:
+        algo.stop()
+    for result in results:  # the iteration's own seconds, not RLlib's smoothed timers
+        this_iter = result["timers"]["this_iter"]
+        parts = [this_iter[k] for k in ("env_runner_sampling_timer", "learner_update_timer", "synch_weights")]
+        assert all(p > 0 for p in parts[:2]) and sum(parts) <= result["time_this_iter_s"]
+    assert results[1]["timers"]["this_iter"]["env_runner_sampling_timer"] != \
+        results[1]["timers"]["env_runner_sampling_timer"]

@@ -2,6 +2,7 @@
 policy-gradient update (see `pg.py` for what an iteration does and for the settings)."""
 
 import math
+from contextlib import contextmanager
 
 from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
@@ -21,6 +22,9 @@ from ray.rllib.utils.metrics import (
 from smarts_rl.algorithms.actor_critic_module import ActorCriticModule
 from smarts_rl.algorithms.pg import BASELINES, Settings
 from smarts_rl.upstream.rllib import SeparateValueNetwork, WaitForEnvRunners, config_error
+
+# Timers of this iteration alone, beside RLlib's smoothed ones: timers/this_iter/<timer>.
+THIS_ITER = "this_iter"
 
 
 class PGConfig(SeparateValueNetwork, AlgorithmConfig):
@@ -110,14 +114,21 @@ class PG(WaitForEnvRunners, Algorithm):
     def get_default_config(cls) -> PGConfig:
         return PGConfig()
 
+    @contextmanager
+    def timed(self, timer: str):
+        """RLlib's timer (smoothed over iterations), and the same seconds for this iteration alone
+        under `timers/this_iter/`, which bench/train_throughput.py's profile adds up."""
+        with self.metrics.log_time((TIMERS, timer)), self.metrics.log_time((TIMERS, THIS_ITER, timer), reduce="sum"):
+            yield
+
     def training_step(self) -> None:
-        with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
+        with self.timed(ENV_RUNNER_SAMPLING_TIMER):
             episodes, env_runner_results = self.sample_train_batch()
         if not episodes:
             return
         self.metrics.aggregate(env_runner_results, key=ENV_RUNNER_RESULTS)
 
-        with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
+        with self.timed(LEARNER_UPDATE_TIMER):
             learner_results = self.learner_group.update(
                 episodes=episodes,
                 timesteps={
@@ -128,7 +139,7 @@ class PG(WaitForEnvRunners, Algorithm):
             )
         self.metrics.aggregate(learner_results, key=LEARNER_RESULTS)
 
-        with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
+        with self.timed(SYNCH_WORKER_WEIGHTS_TIMER):
             # Only modules that were in this batch changed.
             trained_modules = set(learner_results[0].keys()) - {ALL_MODULES}
             self.env_runner_group.sync_weights(
