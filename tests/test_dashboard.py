@@ -1,7 +1,7 @@
 """The Ray dashboard: off by default; with `ray.dashboard=true`, reachable on 127.0.0.1 only.
 
-The dashboard needs `ray[default]`; without it `ray.dashboard=true` is refused in one line.
-(Run this file with an interpreter that has `ray[default]` to check the listening side too.)
+The dashboard needs `ray[default]` (the test extra installs it); without it `ray.dashboard=true`
+is refused in one line.
 """
 
 import subprocess
@@ -56,20 +56,29 @@ def test_the_dashboard_is_off_by_default(tmp_path):
 
 
 def test_the_dashboard_listens_on_127_0_0_1_only(tmp_path):
-    if not dashboard_installed():
-        result = subprocess.run(
-            [sys.executable, str(REPO / "train.py"), "ray.dashboard=true", f"hydra.run.dir={tmp_path / 'run'}"],
-            cwd=tmp_path, capture_output=True, text=True, timeout=120,
-        )
-        assert result.returncode == 2
-        [line] = result.stderr.strip().splitlines()
-        assert line.startswith("train.py: error: ray.dashboard=true needs Ray's dashboard packages")
-        assert "pip install 'ray[default]==2.60.0'" in line
-        assert not (tmp_path / "run").exists()
-        return
-
+    assert dashboard_installed(), "the test extra installs ray[default] (pip install -e '.[test]'): without it this checks nothing"
     listening = listening_while_training(tmp_path / "run", "ray.dashboard=true")
     dashboard = [entry for entry in listening if entry[1] in DASHBOARD_PORTS and "dashboard" in entry[2]]
     assert dashboard, listening
     # Bound to the loopback address only: not reachable from other machines.
     assert {address for address, _, _ in dashboard} == {"127.0.0.1"}, dashboard
+
+
+# Run as train.py is, but with the dashboard's packages unimportable (None in sys.modules makes
+# `import` raise ImportError), as in an install without ray[default].
+WITHOUT_DASHBOARD_PACKAGES = (
+    "import sys; sys.modules['ray.dashboard.optional_deps'] = None; sys.argv[0] = 'train.py'; "
+    "from smarts_rl import cli; sys.exit(cli.main(sys.argv[1:]))"
+)
+
+
+def test_without_the_dashboard_packages_ray_dashboard_true_is_refused_in_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_DASHBOARD_PACKAGES, "ray.dashboard=true", f"hydra.run.dir={tmp_path / 'run'}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("train.py: error: ray.dashboard=true needs Ray's dashboard packages")
+    assert "pip install 'ray[default]==2.60.0'" in line
+    assert not (tmp_path / "run").exists()
