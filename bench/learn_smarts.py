@@ -55,6 +55,7 @@ sys.path.insert(0, str(REPO))
 
 from smarts_rl.errors import UsageError, exit_with  # noqa: E402
 from smarts_rl.run.resume import override_key  # noqa: E402
+from smarts_rl.run_dir.layout import RUN_CONFIG, SUMMARY_FILE, eval_reports, tuner_file  # noqa: E402
 
 PROGRAM = "learn_smarts"
 
@@ -84,7 +85,7 @@ def train(overrides: list[str], run_dir: Path) -> tuple[dict, float]:
     started = time.monotonic()
     code = cli.main([*overrides, f"hydra.run.dir={run_dir}"])
     wall_s = time.monotonic() - started
-    summary_file = run_dir / "summary.json"
+    summary_file = run_dir / SUMMARY_FILE
     if code != 0 or not summary_file.is_file():
         raise SystemExit(f"learn_smarts: training ended with exit code {code}; see {run_dir}")
     return json.loads(summary_file.read_text()), wall_s
@@ -95,7 +96,7 @@ def resume(run_dir: Path, stop_overrides: list[str]) -> dict:
     from smarts_rl import cli
 
     code = cli.main([f"resume={run_dir}", *stop_overrides])
-    summary_file = run_dir / "summary.json"
+    summary_file = run_dir / SUMMARY_FILE
     if code != 0 or not summary_file.is_file():
         raise SystemExit(f"learn_smarts: resuming {run_dir} ended with exit code {code}")
     return json.loads(summary_file.read_text())
@@ -193,9 +194,9 @@ def seed_state(overrides: list[str], run_dir: Path) -> tuple[str, list[str]]:
 
     from smarts_rl.cli import absolute_scenario_path
     from smarts_rl.config import compose_config
-    from smarts_rl.run.resume import RUN_CONFIG, experiment_dir, holds_run, may_change_on_resume
+    from smarts_rl.run.resume import holds_run, may_change_on_resume
 
-    if not (experiment_dir(run_dir) / "tuner.pkl").is_file():
+    if not tuner_file(run_dir).is_file():
         if holds_run(run_dir):  # killed before Tune saved its experiment: nothing to continue
             aside = run_dir.with_name(f"{run_dir.name}_unstarted_{datetime.now():%Y-%m-%d_%H-%M-%S}")
             run_dir.rename(aside)
@@ -209,7 +210,7 @@ def seed_state(overrides: list[str], run_dir: Path) -> tuple[str, list[str]]:
     if refused:
         exit_with(f"{run_dir} was trained with other settings (of {', '.join(refused)}), which a resume cannot "
                   "change: give another --run-dir", PROGRAM)
-    summary_file = run_dir / "summary.json"
+    summary_file = run_dir / SUMMARY_FILE
     status = json.loads(summary_file.read_text()).get("status") if summary_file.is_file() else None
     if status == "completed" and not any(k.startswith("stop.") for k in differing):
         return "done", []
@@ -231,12 +232,12 @@ def override_value(value) -> str:
 def evaluation(run_dir: Path, episodes: int, sampled: bool, held_out: list[str] | None = None) -> dict:
     """The seed's evaluation of its best checkpoint with these episodes, on its own scenarios or on
     `held_out` ones: the saved one if there is one, else a new one."""
-    from smarts_rl.evaluate import EVAL_FILE, evaluate, print_report
+    from smarts_rl.evaluate import evaluate, print_report
     from smarts_rl.run_dir.trained_run import find_checkpoint
 
     checkpoint = str(find_checkpoint(run_dir, "best", Path.cwd()))
     label = held_out and "+".join(Path(entry).name for entry in held_out)
-    for path in sorted(run_dir.glob(f"eval/*/{EVAL_FILE}"), reverse=True):
+    for path in reversed(eval_reports(run_dir)):
         report = json.loads(path.read_text())
         # By trial and checkpoint name: a run directory that was moved names its old place.
         same_checkpoint = Path(report["checkpoint"]).parts[-2:] == Path(checkpoint).parts[-2:]
@@ -258,7 +259,7 @@ def run_seed(overrides: list[str], run_dir: Path, episodes: int, held_out: list[
     if state == "new":
         summary, wall_s = train(overrides, run_dir)
     else:
-        summary = resume(run_dir, stop) if state == "resume" else json.loads((run_dir / "summary.json").read_text())
+        summary = resume(run_dir, stop) if state == "resume" else json.loads((run_dir / SUMMARY_FILE).read_text())
         # Tune's time over every session: the earlier sessions' wall times are gone.
         wall_s = max(t["time_total_s"] for t in summary["trials"])
     report, sampled = evaluation(run_dir, episodes, False), evaluation(run_dir, episodes, True)

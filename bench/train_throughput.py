@@ -47,6 +47,7 @@ sys.path.insert(0, str(REPO))
 from smarts_rl.config import compose_config, settings  # noqa: E402
 from smarts_rl.scenarios.build import build_scenario, scenario_source  # noqa: E402
 from smarts_rl.env.throughput import side_by_side_limit, time_raw  # noqa: E402
+from smarts_rl.run_dir.layout import progress_files  # noqa: E402
 
 TARGET = 0.90
 # RLlib's per-step work in an env runner, each timer the mean seconds per env step.
@@ -56,7 +57,7 @@ PER_STEP_TIMERS = ("env_to_module_connector/connector_pipeline_timer", "rlmodule
 
 def training_speed(run_dir: Path) -> tuple[float, float, int]:
     """(env steps/s, seconds in SMARTS per second of training, env steps) after the first iteration."""
-    [progress] = run_dir.glob("tune/trial_*/progress.csv")
+    [progress] = progress_files(run_dir)
     with open(progress, newline="") as f:
         rows = list(csv.DictReader(f))[1:]
     steps = sum(float(r["env_runners/num_env_steps_sampled"]) for r in rows)

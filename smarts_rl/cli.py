@@ -30,6 +30,7 @@ from smarts_rl.run.resume import (
     remember_overrides,
     resumed_config,
 )
+from smarts_rl.run_dir.layout import CURVES_FILE, EXPERIMENT_DIR, SUMMARY_FILE
 from smarts_rl.run_dir.trial_results import short_name
 
 PROGRAM = "train.py"
@@ -238,7 +239,7 @@ def print_summary(summary: dict, run_dir: Path) -> None:
         line += f"; error: {summary['error']}"
     print(line)
     where = shlex.quote(str(run_dir))
-    print(f"outputs: {run_dir}/  (curves.png, summary.json; TensorBoard: tensorboard --logdir {where}/tune)")
+    print(f"outputs: {run_dir}/  ({CURVES_FILE}, {SUMMARY_FILE}; TensorBoard: tensorboard --logdir {where}/{EXPERIMENT_DIR})")
     if summary["status"] != "completed" and summary["trials"]:
         print(f"continue it with: python train.py resume={where}")
     if best.get("checkpoint"):

@@ -50,10 +50,9 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from smarts_rl.errors import USAGE_EXIT_CODE, UsageError, one_line
+from smarts_rl.run_dir.layout import ENVISION_RECORDS, EVAL_FILE, GIF_FILE, eval_root, replay_file, user_path
 
 PROGRAM = "evaluate"
-EVAL_FILE = "eval.json"
-REPLAY_FILE = "envision_replay.jsonl"
 POLICIES = ("policy", "random", "keep_lane")
 # Keys that change the run's own config for the evaluation.
 RUN_OVERRIDES = ("scenario", "scenario.name", "scenario.path", "scenario.set", "agents.count", "agent.max_episode_steps")
@@ -112,8 +111,7 @@ def evaluation_config(run_dir: Path, overrides: dict, cwd: Path):
     if entries is not None:
         cfg.scenario = {"name": name or "held_out", "path": None, "set": absolute_entries(parse_list(entries), cwd)}
     elif path is not None:
-        folder = Path(path).expanduser()
-        folder = (folder if folder.is_absolute() else Path(cwd) / folder).resolve()
+        folder = user_path(path, cwd)
         cfg.scenario = {"name": name or folder.name, "path": str(folder)}
     elif scenario is not None or name is not None:
         cfg.scenario = {"name": scenario or name, "path": None}
@@ -140,13 +138,13 @@ def parse_list(value: str) -> list[str]:
 def new_eval_dir(run_dir: Path) -> Path:
     stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     for attempt in range(100):
-        path = run_dir / "eval" / (stamp if attempt == 0 else f"{stamp}_{attempt}")
+        path = eval_root(run_dir) / (stamp if attempt == 0 else f"{stamp}_{attempt}")
         try:
             path.mkdir(parents=True)
             return path
         except FileExistsError:
             continue
-    raise UsageError(f"cannot make a new evaluation directory in {run_dir / 'eval'}")
+    raise UsageError(f"cannot make a new evaluation directory in {eval_root(run_dir)}")
 
 
 def sampled_components(options: Options, agent: str) -> Optional[list[str]]:
@@ -206,7 +204,7 @@ def evaluate(argv: list[str], cwd: Path) -> dict:
     from smarts_rl.env import agent_ids
     from smarts_rl.evaluation.episodes import summarize
     from smarts_rl.evaluation.policies import KeepLanePolicy, RandomPolicy, load_trained_policy
-    from smarts_rl.evaluation.rollout_gif import GIF_FILE, RolloutRecorder, write_episodes_gif
+    from smarts_rl.evaluation.rollout_gif import RolloutRecorder, write_episodes_gif
 
     agents = agent_ids(cfg.agents.count)
     trained = load_trained_policy(checkpoint, cfg.agent, cfg.agents.policy, agents, sample=options.sample_actions,
@@ -247,7 +245,7 @@ def evaluate(argv: list[str], cwd: Path) -> dict:
         if options.envision:
             envision["envision_endpoint"] = options.envision_endpoint
         if options.envision_record:
-            envision["envision_record_dir"] = str(eval_dir / "envision" / name)
+            envision["envision_record_dir"] = str(eval_dir / ENVISION_RECORDS / name)
         # Envision shows the trained policy only, in real time when streamed.
         records = {"policy": rollouts(trained, {name: scenario_dir}, cfg, seeds,
                                       watch_first=recorder and recorder.capture, realtime=options.envision, **envision)}
@@ -259,11 +257,11 @@ def evaluate(argv: list[str], cwd: Path) -> dict:
         for policy in POLICIES:
             pooled[policy] += records[policy]
         if options.envision_record:
-            replay = eval_dir / (REPLAY_FILE if len(scenario_dirs) == 1 else f"envision_replay_{name}.jsonl")
-            report["per_scenario"][name]["envision_replay"] = _collect_replay(eval_dir / "envision" / name, replay)
+            replay = replay_file(eval_dir, name, one_of_many=len(scenario_dirs) > 1)
+            report["per_scenario"][name]["envision_replay"] = _collect_replay(eval_dir / ENVISION_RECORDS / name, replay)
         if recorder:
             recorders.append((recorder, f"{cfg.algo.name} policy, {name}, seed {seeds[0]}"))
-    shutil.rmtree(eval_dir / "envision", ignore_errors=True)
+    shutil.rmtree(eval_dir / ENVISION_RECORDS, ignore_errors=True)
 
     report["policies"] = {policy: summarize(pooled[policy], len(seeds) * len(scenario_dirs)) for policy in POLICIES}
     ratios = [r["ratio_to_keep_lane"] for r in report["per_scenario"].values() if r["ratio_to_keep_lane"] is not None]

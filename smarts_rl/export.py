@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from smarts_rl.errors import USAGE_EXIT_CODE, UsageError
+from smarts_rl.run_dir.layout import user_path
 
 PROGRAM = "export"
 TEMPLATE = Path(__file__).resolve().parent / "export_template" / "package_init.py"
@@ -122,8 +123,7 @@ def plain_network(module, activation: str, module_id: str):
 def _checked_out(path: str, cwd: Path) -> Path:
     if not path:
         raise UsageError("out=<dir> is required: the folder to write the package to (its name is the import name)")
-    out = Path(path).expanduser()
-    out = (out if out.is_absolute() else Path(cwd) / out).resolve()
+    out = user_path(path, cwd)
     if not out.name.isidentifier() or _names_another_module(out):
         raise UsageError(
             f"out={path}: the folder name {out.name!r} is the package's import name, so it must be a Python "

@@ -27,19 +27,17 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from smarts_rl.run_dir.atomic_file import write_text_atomically
-from smarts_rl.run_dir.curves import RETURN_COLUMN, final_return, read_progress
+from smarts_rl.run_dir.curves import final_return, read_progress, scenario_names, scenario_return_column
 from smarts_rl.errors import USAGE_EXIT_CODE, UsageError
-from smarts_rl.run.resume import RUN_CONFIG, experiment_dir
+from smarts_rl.run_dir.layout import (
+    EXPERIMENT_DIR, OVERRIDES_FILE, RESULT_FILE, RUN_CONFIG, eval_reports, holds_config, result_files, user_directory, user_path,
+)
 from smarts_rl.evaluation.seed_statistics import describe, iqm, iqm_ci, mean_band
 from smarts_rl.run_dir.trained_run import run_config
-from smarts_rl.run_dir.trial_results import RESULT_FILE, flatten, read_results
+from smarts_rl.run_dir.trial_results import RETURN_COLUMN, flatten
 
 PROGRAM = "report"
 REPORT_FILES = ("report.md", "report.png", "report.json")
-OVERRIDES_FILE = Path(".hydra") / "overrides.yaml"
-EVAL_GLOB = "eval/*/eval.json"
-# The scenario-sets metrics: one return per scenario of the set.
-SCENARIO_PREFIX, SCENARIO_SUFFIX = "env_runners/driving/scenario/", "/return"
 CURVE_POINTS = 50
 NOT_GROUPED = ("seed", "resume")  # a run's seed, and a resumed run's own path, do not make another config
 
@@ -63,7 +61,7 @@ class Run:
 
 def run_dirs(path: Path) -> list[Path]:
     """`path` itself if it is a run directory, else every run directory below it."""
-    if (path / RUN_CONFIG).is_file():
+    if holds_config(path):
         return [path]
     return sorted(config.parent.parent for config in path.rglob(str(RUN_CONFIG)))
 
@@ -79,7 +77,7 @@ def read_run(run_dir: Path) -> Run:
         raise Skipped(f"{run_dir}: its {RUN_CONFIG} names no integer seed ({seed!r}); left out")
     curves = best_trial_curves(run_dir, config)
     if not curves:
-        raise Skipped(f"{run_dir}: no trial has finished an episode yet (no return in tune/*/{RESULT_FILE}); left out")
+        raise Skipped(f"{run_dir}: no trial has finished an episode yet (no return in {EXPERIMENT_DIR}/*/{RESULT_FILE}); left out")
     return Run(
         dir=run_dir,
         seed=seed,
@@ -99,18 +97,16 @@ def read_overrides(run_dir: Path) -> list[str]:
 def scenario_columns(trial_dir: Path, config: dict) -> dict[str, str]:
     """Scenario name -> the result column of its return: one per scenario of a scenario set,
     else the run's scenario and the overall mean return."""
-    keys = {k for result in read_results(trial_dir) for k in result}
-    names = sorted(k[len(SCENARIO_PREFIX):-len(SCENARIO_SUFFIX)] for k in keys
-                   if k.startswith(SCENARIO_PREFIX) and k.endswith(SCENARIO_SUFFIX))
+    names = sorted(scenario_names([trial_dir]))
     if names:
-        return {name: f"{SCENARIO_PREFIX}{name}{SCENARIO_SUFFIX}" for name in names}
+        return {name: scenario_return_column(name) for name in names}
     return {config["scenario"]["name"]: RETURN_COLUMN}
 
 
 def best_trial_curves(run_dir: Path, config: dict) -> dict[str, tuple[list[float], list[float]]]:
     """The per-scenario curves of the run's trial with the highest final return."""
     best, best_return = None, None
-    for result_file in sorted(experiment_dir(run_dir).glob(f"*/{RESULT_FILE}")):
+    for result_file in result_files(run_dir):
         _, returns, _ = read_progress(result_file.parent)
         score = final_return(returns)
         if score is not None and (best_return is None or score > best_return):
@@ -131,7 +127,7 @@ def read_evaluation(run_dir: Path, config: dict) -> dict[str, dict]:
     """Scenario -> the policy's evaluation return and its ratio to keep-lane, from the run's newest
     deterministic evaluation on its own scenario (a transfer evaluation is another question)."""
     reports = []
-    for path in sorted(run_dir.glob(EVAL_GLOB)):
+    for path in eval_reports(run_dir):
         try:
             report = json.loads(path.read_text())
         except (OSError, ValueError):
@@ -368,11 +364,8 @@ def parse(argv: list[str], cwd: Path) -> tuple[list[Path], Path]:
     if not paths:
         raise UsageError("give one or more run, sweep or bench directories: "
                          "python -m smarts_rl.report <dir> [...] [out=<dir>]")
-    resolved = [(Path(cwd) / Path(p).expanduser()).resolve() for p in paths]
-    for path, given in zip(resolved, paths):
-        if not path.is_dir():
-            raise UsageError(f"{given}: no such directory ({path})")
-    out_dir = (Path(cwd) / Path(out).expanduser()).resolve() if out else resolved[0]
+    resolved = [user_directory(p, cwd, key=None) for p in paths]
+    out_dir = user_path(out, cwd) if out else resolved[0]
     return resolved, out_dir
 
 

@@ -117,7 +117,7 @@ BAD_INPUT = {
     "wrong_type": (["seed=abc"], "seed"),
     "missing_scenario_path": (["scenario.path=/no/such/scenario"], "/no/such/scenario"),
     "scenario_path_not_a_scenario": (["scenario.path=."], "not a scenario folder"),
-    "missing_run_dir": (["resume=/no/such/run"], "no such run directory: /no/such/run"),
+    "missing_run_dir": (["resume=/no/such/run"], "resume=/no/such/run: no such directory (/no/such/run)"),
     "run_dir_not_a_run": (["resume=."], "is not a run directory of train.py"),
     "unwritable_output": (["hydra.run.dir=/etc/hostname/run"], "cannot write the output directory"),
     "bad_value_in_a_sweep": (["-m", "algo.lr=1e-3,-1"], "algo.lr must be > 0"),

@@ -255,7 +255,8 @@ def exploit_line(t: float) -> str:
 
 
 def test_resume_forgets_exploits_the_experiment_state_never_saved(tmp_path):
-    from smarts_rl.schedulers.pbt import EXPLOITS_FILE, drop_unsaved_exploits
+    from smarts_rl.run_dir.layout import EXPLOITS_FILE
+    from smarts_rl.schedulers.pbt import drop_unsaved_exploits
 
     state = tmp_path / "experiment_state-x.json"
     metas = [{"last_result_time": 100.0}, {"last_result_time": float("-inf")}]

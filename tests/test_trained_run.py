@@ -6,7 +6,8 @@ import os
 import pytest
 
 from smarts_rl.errors import UsageError
-from smarts_rl.run_dir.trained_run import MODULES_IN_CHECKPOINT, find_checkpoint, open_run
+from smarts_rl.run_dir.layout import MODULES_IN_CHECKPOINT
+from smarts_rl.run_dir.trained_run import find_checkpoint, open_run
 
 
 def fake_checkpoint(run, trial, number, mtime):

@@ -32,7 +32,7 @@ from smarts_rl.agents.laner import KEEP_LANE
 from smarts_rl.env import observation
 from smarts_rl.env.observation import SPEED_SCALE
 from smarts_rl.errors import UsageError
-from smarts_rl.run_dir.trained_run import MODULES_IN_CHECKPOINT
+from smarts_rl.run_dir.layout import MODULES_IN_CHECKPOINT
 from smarts_rl.upstream.ray import quiet_deprecations
 from smarts_rl.upstream.rllib import ACTION_CONNECTOR, checkpoint_action_postprocessing
 

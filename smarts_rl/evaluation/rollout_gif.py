@@ -17,7 +17,6 @@ from PIL import Image, ImageDraw, ImageFont
 
 from smarts_rl.env.smarts_env import TIMESTEP_S
 
-GIF_FILE = "rollout.gif"
 # The map gets about this many pixels whatever its shape (a long road is drawn wide, not
 # thin), with no side longer than MAX_SIDE_PX.
 PIXEL_BUDGET = 480 * 360

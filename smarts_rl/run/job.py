@@ -1,9 +1,6 @@
 """One training job: settings → scenario build → Ray → Tune (fresh or resumed) → summary.
 
-Everything a job writes lives in its run directory:
-`.hydra/` (config), `train.log`, `tune/` (the Tune experiment: one directory per trial with
-`progress.csv`, `result.json`, TensorBoard events and checkpoints), `exploits.jsonl` (PBT),
-`curves.png` and `summary.json`.
+Everything a job writes lives in its run directory (what goes where: smarts_rl/run_dir/layout.py).
 """
 
 from __future__ import annotations
@@ -16,19 +13,22 @@ from pathlib import Path
 
 from smarts_rl.config import Config, algo_keys, check_mutations, scheduler_module
 from smarts_rl.run.console import TrialLines
-from smarts_rl.run_dir.curves import CURVES_FILE, plot_curves, read_exploits
+from smarts_rl.run_dir.curves import write_run_curves
 from smarts_rl.errors import UsageError, one_line
-from smarts_rl.run.resume import RUN_CONFIG, experiment_dir, latest_experiment_state
+from smarts_rl.run_dir.layout import (
+    LOG_FILE, RUN_CONFIG, experiment_dir, latest_experiment_state,
+)
 from smarts_rl.run.resumed_settings import RunSettings, sampling_settings, with_sampling_settings
 from smarts_rl.scenarios.sets import scenario_sources
-from smarts_rl.schedulers.pbt import EXPLOITS_FILE, drop_unsaved_exploits
+from smarts_rl.schedulers.pbt import drop_unsaved_exploits
 from smarts_rl.run.stopping import RunStopper, limits_from, reached
 from smarts_rl.run_dir.summary import trial_records, write_summary
+from smarts_rl.run_dir.trial_results import RETURN_COLUMN
 from smarts_rl.run.warm_start import WarmStart, on_algorithm_init, recorded_checkpoint
 
 log = logging.getLogger(__name__)
 # On a set of scenarios too: the mean over all the set's episodes (PBT and "best" compare it).
-METRIC = "env_runners/episode_return_mean"
+METRIC = RETURN_COLUMN
 
 
 @contextmanager
@@ -152,9 +152,9 @@ def run_status(records: list[dict], limits: dict) -> str:
     return "interrupted"
 
 
-def write_curves(run_dir: Path, records: list[dict], title: str, scenarios: list[str]) -> None:
-    trial_dirs = {r["trial_id"]: Path(r["path"]) for r in records}
-    plot_curves(trial_dirs, run_dir / CURVES_FILE, read_exploits(run_dir / EXPLOITS_FILE), title, scenarios)
+def curves_title(cfg: Config, summary: dict) -> str:
+    label = summary["scenario"] + (f" ({', '.join(summary['scenarios'])})" if cfg.scenario.set is not None else "")
+    return f"{cfg.algo.name} on {label}"
 
 
 def train(cfg: Config, run_dir: Path, resume: bool = False, warm: WarmStart | None = None) -> dict:
@@ -198,9 +198,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, warm: WarmStart | No
     finally:
         summary = write_summary(run_dir, status, header(cfg, init_from), records, error)
         try:
-            scenarios = summary["scenarios"]
-            label = summary["scenario"] + (f" ({', '.join(scenarios)})" if cfg.scenario.set is not None else "")
-            write_curves(run_dir, records, f"{cfg.algo.name} on {label}", scenarios)
+            write_run_curves(run_dir, records, curves_title(cfg, summary), summary["scenarios"])
         except Exception:  # a plot must never hide the run's outcome
             _log_traceback(run_dir)
     return {**summary, "usage_error": True} if usage_error else summary
@@ -228,5 +226,5 @@ def _records_on_disk(run_dir: Path, cfg: Config) -> list[dict]:
 
 def _log_traceback(run_dir: Path) -> None:
     """Tracebacks go to the run's train.log; the console gets one line (in the summary)."""
-    with open(Path(run_dir) / "train.log", "a") as f:
+    with open(Path(run_dir) / LOG_FILE, "a") as f:
         f.write(traceback.format_exc())

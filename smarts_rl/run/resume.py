@@ -14,26 +14,14 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from smarts_rl.errors import UsageError
-
-RUN_CONFIG = Path(".hydra") / "config.yaml"
-EXPERIMENT_DIR = "tune"
-
-
-def experiment_dir(run_dir: Path) -> Path:
-    return Path(run_dir) / EXPERIMENT_DIR
-
-
-def latest_experiment_state(run_dir: Path) -> Path | None:
-    """The experiment state Tune restores from: the newest by name (one per session)."""
-    return max(experiment_dir(run_dir).glob("experiment_state-*.json"), default=None)
+from smarts_rl.run_dir.layout import (
+    EXPERIMENT_DIR, RUN_CONFIG, SUMMARY_FILE, holds_config, tuner_file, user_directory,
+)
 
 
 def check_run_dir(path: str, cwd: Path) -> Path:
-    run_dir = Path(path).expanduser()
-    run_dir = (run_dir if run_dir.is_absolute() else Path(cwd) / run_dir).resolve()
-    if not run_dir.is_dir():
-        raise UsageError(f"resume: no such run directory: {run_dir}")
-    if not (run_dir / RUN_CONFIG).is_file() or not (experiment_dir(run_dir) / "tuner.pkl").is_file():
+    run_dir = user_directory(path, cwd, "resume")
+    if not holds_config(run_dir) or not tuner_file(run_dir).is_file():
         raise UsageError(
             f"resume: {run_dir} is not a run directory of train.py "
             f"(it needs {RUN_CONFIG} and a Tune experiment in {EXPERIMENT_DIR}/)"
@@ -95,8 +83,6 @@ def remember_overrides(run_dir: Path, cfg: DictConfig) -> None:
 
 def holds_run(directory: Path) -> bool:
     """Whether a run of train.py already lives in `directory` (its config, Tune experiment or summary)."""
-    from smarts_rl.run_dir.summary import SUMMARY_FILE
-
     directory = Path(directory)
     return any((directory / p).exists() for p in (RUN_CONFIG, EXPERIMENT_DIR, SUMMARY_FILE))
 

@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smarts_rl.errors import UsageError
-from smarts_rl.run.resume import RUN_CONFIG
-from smarts_rl.run_dir.trained_run import MODULES_IN_CHECKPOINT, Keys, find_checkpoint, is_checkpoint
+from smarts_rl.run_dir.layout import (
+    HYDRA_FILE, MODULES_IN_CHECKPOINT, RUN_CONFIG, SUMMARY_FILE, holds_config, is_checkpoint, user_directory,
+)
+from smarts_rl.run_dir.trained_run import Keys, find_checkpoint
 
 INIT_KEYS = Keys(run="init_from", choice="init_checkpoint", path="init_from")
 # A buffer the learner sets from the run's own schedule (actor_critic_module.py): not a weight.
@@ -38,13 +40,10 @@ class WarmStart:
 
 def find_init_checkpoint(init_from: str, choice: str, cwd: Path) -> Path:
     """The checkpoint `init_from` names: a checkpoint directory, or a run directory's best/latest one."""
-    path = Path(init_from).expanduser()
-    path = (path if path.is_absolute() else Path(cwd) / path).resolve()
-    if not path.exists():
-        raise UsageError(f"init_from={init_from}: no such directory ({path})")
+    path = user_directory(init_from, cwd, "init_from")
     if is_checkpoint(path):
         return path
-    if (path / RUN_CONFIG).is_file():
+    if holds_config(path):
         return find_checkpoint(path, choice, cwd, INIT_KEYS)
     raise UsageError(
         f"init_from={init_from}: {path} is neither a run directory of train.py (no {RUN_CONFIG}) "
@@ -142,8 +141,6 @@ def recorded_checkpoint(run_dir: Path, cfg) -> str | None:
 
     from omegaconf import OmegaConf
 
-    from smarts_rl.run_dir.summary import SUMMARY_FILE
-
     if not cfg.init_from:
         return None
     try:
@@ -151,7 +148,7 @@ def recorded_checkpoint(run_dir: Path, cfg) -> str | None:
     except (OSError, ValueError, KeyError):
         pass
     try:
-        started_in = OmegaConf.load(Path(run_dir) / ".hydra" / "hydra.yaml").hydra.runtime.cwd
+        started_in = OmegaConf.load(Path(run_dir) / HYDRA_FILE).hydra.runtime.cwd
         return str(find_init_checkpoint(cfg.init_from, cfg.init_checkpoint, Path(started_in)))
     except Exception:  # the summary keeps the run's outcome whatever happened to the source run
         return cfg.init_from

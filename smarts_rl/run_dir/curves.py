@@ -6,16 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
+from matplotlib.figure import Figure
 
-from smarts_rl.run_dir.trial_results import read_results
+from smarts_rl.run_dir.layout import CURVES_FILE, EXPLOITS_FILE
+from smarts_rl.run_dir.trial_results import RETURN_COLUMN, STEPS_COLUMN, read_results
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-CURVES_FILE = "curves.png"
-RETURN_COLUMN = "env_runners/episode_return_mean"
-STEPS_COLUMN = "env_runners/num_env_steps_sampled_lifetime"
 SCENARIO_PREFIX = "env_runners/driving/scenario/"
 
 
@@ -75,24 +70,36 @@ def _split_points(steps: list[float], times: list[float], exploits: list[dict]) 
     return sorted(starts)
 
 
-def plot_curves(trial_dirs: dict[str, Path], out: Path, exploits: list[dict] = (), title: str = "",
-                scenarios: list[str] | None = None) -> Path:
-    """`scenarios`: the set's names, in its order (default: those the results have)."""
+def write_run_curves(run_dir: Path, records: list[dict], title: str, scenarios: list[str]) -> Path:
+    """The run's curves.png, from its summary's trial records (and its PBT exploits)."""
+    out = Path(run_dir) / CURVES_FILE
+    run_figure(run_dir, records, title, scenarios).savefig(out)
+    return out
+
+
+def run_figure(run_dir: Path, records: list[dict], title: str, scenarios: list[str]) -> Figure:
+    trial_dirs = {r["trial_id"]: Path(r["path"]) for r in records}
+    return curves_figure(trial_dirs, read_exploits(Path(run_dir) / EXPLOITS_FILE), title, scenarios)
+
+
+def curves_figure(trial_dirs: dict[str, Path], exploits: list[dict] = (), title: str = "",
+                  scenarios: list[str] | None = None) -> Figure:
+    """The figure of curves.png. `scenarios`: the set's names, in its order (default: those the results have)."""
     scenarios = scenario_names(trial_dirs.values()) if scenarios is None else scenarios
     panels = [(RETURN_COLUMN, title + (" (all scenarios)" if len(scenarios) > 1 else ""))]
     if len(scenarios) > 1:
         panels += [(scenario_return_column(name), f"scenario {name}") for name in scenarios]
     columns = 1 if len(panels) == 1 else 2
     rows = (len(panels) + columns - 1) // columns
-    fig, axes = plt.subplots(rows, columns, figsize=(8 * columns, 4.5 * rows), dpi=100, squeeze=False)
+    # A Figure of its own, not pyplot's: nothing global to close, whoever draws it.
+    fig = Figure(figsize=(8 * columns, 4.5 * rows), dpi=100)
+    axes = fig.subplots(rows, columns, squeeze=False)
     for ax, (column, panel_title) in zip(axes.flat, panels):
         _plot_panel(ax, trial_dirs, exploits, column, panel_title)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
     fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return fig
 
 
 def _plot_panel(ax, trial_dirs: dict[str, Path], exploits: list[dict], column: str, title: str) -> None:

@@ -7,9 +7,8 @@ import math
 from pathlib import Path
 
 from smarts_rl.run_dir.atomic_file import write_text_atomically
+from smarts_rl.run_dir.layout import SUMMARY_FILE
 from smarts_rl.run_dir.trial_results import env_steps, episode_return
-
-SUMMARY_FILE = "summary.json"
 
 
 def trial_records(result_grid, algo_keys: list[str]) -> list[dict]:

@@ -18,8 +18,10 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from smarts_rl.errors import UsageError
-from smarts_rl.run.resume import RUN_CONFIG, experiment_dir
-from smarts_rl.run_dir.summary import SUMMARY_FILE
+from smarts_rl.run_dir.layout import (
+    MODULES_IN_CHECKPOINT, RUN_CONFIG, SUMMARY_FILE, checkpoint_markers, experiment_dir, holds_config, is_checkpoint,
+    user_directory,
+)
 
 CHECKPOINT_CHOICES = ("best", "latest")
 
@@ -34,19 +36,14 @@ class Keys:
 
 
 EVALUATE_KEYS = Keys()
-# Where an RLlib Algorithm checkpoint keeps its RLModules (one folder per module id).
-MODULES_IN_CHECKPOINT = Path("learner_group") / "learner" / "rl_module"
 
 
 def open_run(path: str, cwd: Path) -> Path:
     """The run directory `path` names, checked to be one that train.py wrote."""
     if not path:
         raise UsageError("run=<run directory> is required (a directory train.py wrote, e.g. outputs/2026-11-23/10-00-00)")
-    run_dir = Path(path).expanduser()
-    run_dir = (run_dir if run_dir.is_absolute() else Path(cwd) / run_dir).resolve()
-    if not run_dir.is_dir():
-        raise UsageError(f"run={path}: no such directory ({run_dir})")
-    if not (run_dir / RUN_CONFIG).is_file():
+    run_dir = user_directory(path, cwd, "run")
+    if not holds_config(run_dir):
         raise UsageError(f"run={path}: not a run directory of train.py (no {RUN_CONFIG} in {run_dir})")
     return run_dir
 
@@ -59,8 +56,8 @@ def all_checkpoints(run_dir: Path) -> list[Path]:
     """Every complete RLlib checkpoint of the run, oldest first."""
     found = [
         marker.parent
-        for marker in experiment_dir(run_dir).glob("*/checkpoint_*/rllib_checkpoint.json")
-        if (marker.parent / MODULES_IN_CHECKPOINT).is_dir() and _inside_run(marker.parent, run_dir)
+        for marker in checkpoint_markers(run_dir)
+        if is_checkpoint(marker.parent) and _inside_run(marker.parent, run_dir)
     ]
     return sorted(found, key=lambda p: (p.stat().st_mtime, str(p)))
 
@@ -93,7 +90,7 @@ def find_checkpoint(run_dir: Path, choice: str, cwd: Path, keys: Keys = EVALUATE
                 f"a checkpoint is a pickle, so it is loaded only when named: pass {keys.path}=<path> if you trust it"
             )
         best = moved
-    if not (best / MODULES_IN_CHECKPOINT).is_dir():
+    if not is_checkpoint(best):
         raise UsageError(f"{keys.run}={run_dir}: the best checkpoint {best} is gone; use {keys.choice}=latest")
     return best
 
@@ -104,20 +101,13 @@ def _inside_run(path: Path, run_dir: Path) -> bool:
 
 
 def checked_checkpoint(path: str, cwd: Path, keys: Keys = EVALUATE_KEYS) -> Path:
-    checkpoint = Path(path).expanduser()
-    checkpoint = (checkpoint if checkpoint.is_absolute() else Path(cwd) / checkpoint).resolve()
-    if not checkpoint.is_dir():
-        raise UsageError(f"{keys.path}={path}: no such directory (use best, latest or a checkpoint directory)")
+    checkpoint = user_directory(path, cwd, keys.path, hint="use best, latest or a checkpoint directory")
     if not is_checkpoint(checkpoint):
         raise UsageError(
             f"{keys.path}={path}: not an RLlib algorithm checkpoint of train.py "
             f"(no {MODULES_IN_CHECKPOINT} in {checkpoint})"
         )
     return checkpoint
-
-
-def is_checkpoint(path: Path) -> bool:
-    return (Path(path) / MODULES_IN_CHECKPOINT).is_dir()
 
 
 def _best_from_summary(run_dir: Path) -> Path | None:

@@ -13,11 +13,15 @@ import json
 import re
 from pathlib import Path
 
-RESULT_FILE = "result.json"
+from smarts_rl.run_dir.layout import RESULT_FILE
+
 ENV_RUNNER_KEY = "env_runners"
 RETURN_KEY = (ENV_RUNNER_KEY, "episode_return_mean")
 STEPS_KEY = (ENV_RUNNER_KEY, "num_env_steps_sampled_lifetime")
 ITER_STEPS_KEY = (ENV_RUNNER_KEY, "num_env_steps_sampled")
+# The same keys flattened, as progress.csv, `flatten` and Tune's `metric` name them.
+RETURN_COLUMN = "/".join(RETURN_KEY)
+STEPS_COLUMN = "/".join(STEPS_KEY)
 
 
 def nested(result: dict, path: tuple, default=None):

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any, Dict
 
 from smarts_rl.run_dir.atomic_file import write_text_atomically
-
-EXPLOITS_FILE = "exploits.jsonl"
+from smarts_rl.run_dir.layout import EXPLOITS_FILE
 
 
 @dataclass

@@ -1,0 +1,108 @@
+"""What a run directory of `train.py` holds, and where: the one place that names its files.
+
+    <run dir>/
+      .hydra/config.yaml      the run's config (resume, the stopper and evaluate re-read it)
+      .hydra/overrides.yaml   the command line's overrides (report names groups by them)
+      .hydra/hydra.yaml       Hydra's own settings (the directory the run was started in)
+      train.log               tracebacks of what went wrong
+      tune/                   the Tune experiment: tuner.pkl, experiment_state-<time>.json and
+        <trial>/              one folder per trial: result.json, progress.csv, TensorBoard events,
+          checkpoint_<n>/     RLlib checkpoints (their RLModules in learner_group/learner/rl_module/)
+      exploits.jsonl          PBT's exploits, one JSON line each
+      summary.json            what the run did (written at its end, also when interrupted)
+      curves.png              its learning curves
+      eval/<time>/            one folder per `evaluate`: eval.json, rollout.gif, envision_replay.jsonl
+
+Paths the user types are made absolute here too (`user_path`), against the directory the
+command was started in, before anything (Hydra, Ray) changes it or hands it on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from smarts_rl.errors import UsageError
+
+RUN_CONFIG = Path(".hydra") / "config.yaml"
+OVERRIDES_FILE = Path(".hydra") / "overrides.yaml"
+HYDRA_FILE = Path(".hydra") / "hydra.yaml"
+LOG_FILE = "train.log"
+EXPERIMENT_DIR = "tune"
+TUNER_FILE = "tuner.pkl"
+RESULT_FILE = "result.json"
+PROGRESS_FILE = "progress.csv"
+EXPLOITS_FILE = "exploits.jsonl"
+SUMMARY_FILE = "summary.json"
+CURVES_FILE = "curves.png"
+EVAL_DIR = "eval"
+EVAL_FILE = "eval.json"
+GIF_FILE = "rollout.gif"
+REPLAY_FILE = "envision_replay.jsonl"  # per scenario of a set: envision_replay_<name>.jsonl
+ENVISION_RECORDS = "envision"  # SMARTS's recordings while evaluate runs (then gathered into the replay)
+# Where an RLlib Algorithm checkpoint keeps its RLModules (one folder per module id).
+MODULES_IN_CHECKPOINT = Path("learner_group") / "learner" / "rl_module"
+
+
+def user_path(path: str | Path, cwd: Path) -> Path:
+    """A path as the user typed it (`~` allowed), absolute against `cwd`, symlinks resolved."""
+    path = Path(path).expanduser()
+    return (path if path.is_absolute() else Path(cwd) / path).resolve()
+
+
+def user_directory(path: str | Path, cwd: Path, key: str | None, hint: str | None = None) -> Path:
+    """`user_path`, refused in one line unless it is a directory: "<key>=<path>: no such directory (<hint>)"."""
+    directory = user_path(path, cwd)
+    if not directory.is_dir():
+        given = f"{key}={path}" if key else str(path)
+        raise UsageError(f"{given}: no such directory ({hint or directory})")
+    return directory
+
+
+def holds_config(directory: Path) -> bool:
+    """Whether `directory` has a run's config: a run directory of train.py."""
+    return (Path(directory) / RUN_CONFIG).is_file()
+
+
+def experiment_dir(run_dir: Path) -> Path:
+    return Path(run_dir) / EXPERIMENT_DIR
+
+
+def tuner_file(run_dir: Path) -> Path:
+    return experiment_dir(run_dir) / TUNER_FILE
+
+
+def latest_experiment_state(run_dir: Path) -> Path | None:
+    """The experiment state Tune restores from: the newest by name (one per session)."""
+    return max(experiment_dir(run_dir).glob("experiment_state-*.json"), default=None)
+
+
+def result_files(run_dir: Path) -> list[Path]:
+    """Each trial's result.json, by trial folder name."""
+    return sorted(experiment_dir(run_dir).glob(f"*/{RESULT_FILE}"))
+
+
+def progress_files(run_dir: Path) -> list[Path]:
+    """Each trial's progress.csv, by trial folder name."""
+    return sorted(experiment_dir(run_dir).glob(f"*/{PROGRESS_FILE}"))
+
+
+def checkpoint_markers(run_dir: Path) -> list[Path]:
+    """The file RLlib writes into each algorithm checkpoint of the run's trials."""
+    return list(experiment_dir(run_dir).glob("*/checkpoint_*/rllib_checkpoint.json"))
+
+
+def is_checkpoint(path: Path) -> bool:
+    return (Path(path) / MODULES_IN_CHECKPOINT).is_dir()
+
+
+def eval_root(run_dir: Path) -> Path:
+    return Path(run_dir) / EVAL_DIR
+
+
+def eval_reports(run_dir: Path) -> list[Path]:
+    """Each evaluation's eval.json, oldest first (the folders are named by time)."""
+    return sorted(eval_root(run_dir).glob(f"*/{EVAL_FILE}"))
+
+
+def replay_file(eval_dir: Path, scenario: str, one_of_many: bool) -> Path:
+    return Path(eval_dir) / (f"envision_replay_{scenario}.jsonl" if one_of_many else REPLAY_FILE)
