@@ -99,3 +99,15 @@ def test_bad_settings_raise_value_error_naming_the_field(name, overrides, field)
 def test_error_message_shows_the_bad_value():
     with pytest.raises(ValueError, match=r"^algo\.lr must be > 0, got -1\.0$"):
         pg.Settings(lr=-1.0)
+
+
+def test_every_activation_a_config_accepts_is_a_layer_of_the_exported_network():
+    from smarts_rl.algorithms import ACTIVATIONS
+    from smarts_rl.policy_network import ACTIVATIONS as TORCH_LAYERS
+
+    assert set(ACTIVATIONS) == set(TORCH_LAYERS)
+    for algo in ALGOS.values():
+        for activation in ACTIVATIONS:
+            assert dataclasses.replace(algo.Settings(), fcnet_activation=activation).fcnet_activation == activation
+        with pytest.raises(ValueError, match="algo.fcnet_activation"):
+            dataclasses.replace(algo.Settings(), fcnet_activation="sigmoid")

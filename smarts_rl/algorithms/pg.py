@@ -19,11 +19,10 @@ networks) with a chosen initial spread of continuous actions
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
-from smarts_rl.algorithms import checks, mlp_model_config
+from smarts_rl.algorithms import ACTIVATIONS, checks, mlp_model_config
 
 BASELINES = ("none", "value")
 BATCH_MODES = ("complete_episodes", "truncate_episodes")
-ACTIVATIONS = ("tanh", "relu", "elu", "swish", "silu", "linear")
 
 
 @dataclass

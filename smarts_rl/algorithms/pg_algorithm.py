@@ -59,18 +59,11 @@ class PGConfig(SeparateValueNetwork, AlgorithmConfig):
     ) -> "PGConfig":
         """Sets RLlib's training settings plus PG's (see `Settings` for their meaning)."""
         super().training(**kwargs)
-        if lambda_ is not NotProvided:
-            self.lambda_ = lambda_
-        if baseline is not NotProvided:
-            self.baseline = baseline
-        if normalize_advantages is not NotProvided:
-            self.normalize_advantages = normalize_advantages
-        if entropy_coeff is not NotProvided:
-            self.entropy_coeff = entropy_coeff
-        if vf_loss_coeff is not NotProvided:
-            self.vf_loss_coeff = vf_loss_coeff
-        if vf_iters is not NotProvided:
-            self.vf_iters = vf_iters
+        given = {"lambda_": lambda_, "baseline": baseline, "normalize_advantages": normalize_advantages,
+                 "entropy_coeff": entropy_coeff, "vf_loss_coeff": vf_loss_coeff, "vf_iters": vf_iters}
+        for name, value in given.items():
+            if value is not NotProvided:
+                setattr(self, name, value)
         return self
 
     def validate(self) -> None:

@@ -187,19 +187,15 @@ class PGTorchLearner(LrFromConfig, BatchUpdateHooks, TorchLearner):
         value_params = [p for n, p in named if _is_value_parameter(n)]
         # Separate optimizers, so that extra value steps leave the policy's Adam
         # moments alone and gradient clipping is per network.
-        self.register_optimizer(
-            module_id=module_id,
-            optimizer_name="policy",
-            optimizer=torch.optim.Adam(policy_params),
-            params=policy_params,
-            lr_or_lr_schedule=config.lr,
-        )
+        optimized = {"policy": policy_params}
         if config.baseline == "value" and value_params:
+            optimized["value"] = value_params
+        for name, params in optimized.items():
             self.register_optimizer(
                 module_id=module_id,
-                optimizer_name="value",
-                optimizer=torch.optim.Adam(value_params),
-                params=value_params,
+                optimizer_name=name,
+                optimizer=torch.optim.Adam(params),
+                params=params,
                 lr_or_lr_schedule=config.lr,
             )
 

@@ -9,9 +9,7 @@ module is the config group's schema and imports Ray only when a run asks for the
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
-from smarts_rl.algorithms import checks, mlp_model_config
-
-ACTIVATIONS = ("tanh", "relu", "elu", "swish", "silu", "linear")
+from smarts_rl.algorithms import ACTIVATIONS, checks, mlp_model_config
 
 
 @dataclass

@@ -19,10 +19,9 @@ import re
 
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
-from smarts_rl.env.smarts_env import TIMESTEP_S
+from smarts_rl.env.smarts_env import OUTCOMES, TIMESTEP_S
 
 WINDOW = 100
-OUTCOMES = ("collision", "off_road", "off_route", "reached_goal")
 THIS_ITER = ("driving", "this_iter")
 # Random routes would make a new mission of every start road; past this many, no more are split out.
 MAX_MISSIONS = 8

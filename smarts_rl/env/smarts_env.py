@@ -34,6 +34,8 @@ from smarts_rl.scenarios.sets import ScenarioSampler
 from smarts_rl.workarounds import apply_runtime_workarounds
 
 TIMESTEP_S = 0.1
+# How an agent's episode can end: each a flag in its step info (whether it happened so far).
+OUTCOMES = ("collision", "off_road", "off_route", "reached_goal")
 log = logging.getLogger(__name__)
 
 
@@ -287,8 +289,7 @@ class SmartsEnv(MultiAgentEnv):
         return terminated, truncated
 
     def _new_episode(self, agent_obs) -> dict:
-        return {"mission": self._mission(agent_obs), "distance": 0.0, "collision": False, "off_road": False,
-                "off_route": False, "reached_goal": False}
+        return {"mission": self._mission(agent_obs), "distance": 0.0, **dict.fromkeys(OUTCOMES, False)}
 
     def _mission(self, agent_obs) -> str:
         """'<start road> -> <goal road>': which of a scenario's missions the agent drives (SMARTS
@@ -309,10 +310,7 @@ class SmartsEnv(MultiAgentEnv):
             "mission": episode["mission"],
             "speed": float(agent_obs.ego_vehicle_state.speed),
             "distance_travelled": episode["distance"],
-            "collision": episode["collision"],
-            "off_road": episode["off_road"],
-            "off_route": episode["off_route"],
-            "reached_goal": episode["reached_goal"],
+            **{outcome: episode[outcome] for outcome in OUTCOMES},
         }
 
 

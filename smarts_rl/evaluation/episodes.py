@@ -9,9 +9,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from smarts_rl.env.smarts_env import TIMESTEP_S
-
-OUTCOMES = ("collision", "off_road", "off_route", "reached_goal")
+from smarts_rl.env.smarts_env import OUTCOMES, TIMESTEP_S
 
 
 @dataclass

@@ -101,11 +101,11 @@ def lane_keeping_control(obs: np.ndarray) -> np.ndarray:
 class TrainedPolicy(Policy):
     name = "policy"
 
-    def __init__(self, modules: dict, policy_of: Callable[[str], str], action_space: gym.Space,
+    def __init__(self, modules: dict, module_of: Callable[[str], str], action_space: gym.Space,
                  normalize_actions: bool, clip_actions: bool, sample: bool = False,
                  sample_dims: Optional[list[int]] = None):
         self.modules = modules
-        self.policy_of = policy_of
+        self.module_of = module_of
         self._space = action_space
         self._normalize, self._clip = normalize_actions, clip_actions
         self.sample = sample
@@ -119,7 +119,7 @@ class TrainedPolicy(Policy):
             torch.manual_seed(seed)
 
     def act(self, agent_id: str, obs: np.ndarray):
-        return self.actions(self.policy_of(agent_id), obs[None])[0]
+        return self.actions(self.module_of(agent_id), obs[None])[0]
 
     def actions(self, module_id: str, observations: np.ndarray) -> list:
         """Env actions of one module for a batch of observation vectors."""
@@ -150,8 +150,8 @@ def load_trained_policy(checkpoint: Path, agent: AgentSettings, agents_policy: s
 
     modules = load_modules(checkpoint)
     check_spaces(modules, agent, checkpoint)
-    policy_of = shared_policy if agents_policy == "shared" else own_policy
-    missing = sorted({policy_of(a) for a in agent_ids} - set(modules))
+    module_of = shared_policy if agents_policy == "shared" else own_policy
+    missing = sorted({module_of(a) for a in agent_ids} - set(modules))
     if missing:
         raise UsageError(
             f"agents.count={len(agent_ids)}: the run trained agents.policy={agents_policy} with policies "
@@ -159,7 +159,7 @@ def load_trained_policy(checkpoint: Path, agent: AgentSettings, agents_policy: s
             f"evaluate with at most {len(modules)} agent(s), or use a run trained with agents.policy=shared"
         )
     normalize, clip = action_postprocessing(checkpoint)
-    return TrainedPolicy(modules, policy_of, action_adapter(agent).action_space(), normalize, clip, sample,
+    return TrainedPolicy(modules, module_of, action_adapter(agent).action_space(), normalize, clip, sample,
                          sample_dims)
 
 
