@@ -23,6 +23,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from smarts_rl.agents import AgentSettings
 from smarts_rl.scenarios.build import Settings as ScenarioSettings
+from smarts_rl.run_dir.trained_run import CHECKPOINT_CHOICES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO_ROOT / "conf"
@@ -171,7 +172,7 @@ class Config:
     """With init_from a run directory: its best trial's checkpoint (`best`) or its newest (`latest`)."""
 
     def __post_init__(self):
-        if self.init_checkpoint not in ("best", "latest"):
+        if self.init_checkpoint not in CHECKPOINT_CHOICES:
             raise ValueError(
                 f"init_checkpoint must be best or latest, got {self.init_checkpoint!r} "
                 "(name a checkpoint directory with init_from=<path>)"

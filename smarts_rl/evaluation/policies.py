@@ -146,11 +146,11 @@ class TrainedPolicy(Policy):
 def load_trained_policy(checkpoint: Path, agent: AgentSettings, agents_policy: str, agent_ids: list[str],
                         sample: bool = False, sample_dims: Optional[list[int]] = None) -> TrainedPolicy:
     """The checkpoint's policy for these agents, checked against the agent interface they use."""
-    from smarts_rl.run.rllib_setup import own_policy, shared_policy
+    from smarts_rl.run.rllib_setup import module_mapping
 
     modules = load_modules(checkpoint)
     check_spaces(modules, agent, checkpoint)
-    module_of = shared_policy if agents_policy == "shared" else own_policy
+    module_of = module_mapping(agents_policy)
     missing = sorted({module_of(a) for a in agent_ids} - set(modules))
     if missing:
         raise UsageError(

@@ -28,6 +28,11 @@ def own_policy(agent_id, episode=None, **kwargs) -> str:
     return agent_id
 
 
+def module_mapping(agents_policy: str):
+    """`agents.policy` as RLlib's policy mapping: agent id -> the id of the module that drives it."""
+    return shared_policy if agents_policy == "shared" else own_policy
+
+
 def register(algo_name: str) -> None:
     """Register the env and the algorithm with this Ray session (lost at `ray.shutdown`)."""
     register_env(ENV_NAME, SmartsEnv)
@@ -39,10 +44,8 @@ def build_algorithm_config(
 ) -> AlgorithmConfig:
     config = algorithm_module(cfg.algo.name).algorithm_config(cfg.algo)
     ids = agent_ids(cfg.agents.count)
-    if cfg.agents.policy == "shared":
-        policies, mapping = {SHARED_POLICY}, shared_policy
-    else:
-        policies, mapping = set(ids), own_policy
+    mapping = module_mapping(cfg.agents.policy)
+    policies = {mapping(agent_id) for agent_id in ids}
     config = (
         config.environment(
             ENV_NAME,
