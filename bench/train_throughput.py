@@ -55,11 +55,16 @@ PER_STEP_TIMERS = ("env_to_module_connector/connector_pipeline_timer", "rlmodule
                    "module_to_env_connector/connector_pipeline_timer")
 
 
-def training_speed(run_dir: Path) -> tuple[float, float, int]:
-    """(env steps/s, seconds in SMARTS per second of training, env steps) after the first iteration."""
+def iterations_after_the_first(run_dir: Path) -> list[dict]:
+    """The run's one trial's progress.csv rows, but its first iteration's (it includes starting SUMO)."""
     [progress] = progress_files(run_dir)
     with open(progress, newline="") as f:
-        rows = list(csv.DictReader(f))[1:]
+        return list(csv.DictReader(f))[1:]
+
+
+def training_speed(run_dir: Path) -> tuple[float, float, int]:
+    """(env steps/s, seconds in SMARTS per second of training, env steps) after the first iteration."""
+    rows = iterations_after_the_first(run_dir)
     steps = sum(float(r["env_runners/num_env_steps_sampled"]) for r in rows)
     seconds = sum(float(r["time_this_iter_s"]) for r in rows)
     smarts_seconds = sum(float(r["env_runners/smarts_seconds"]) for r in rows)
@@ -68,9 +73,7 @@ def training_speed(run_dir: Path) -> tuple[float, float, int]:
 
 def profile(run_dir: Path, runners: int) -> dict:
     """Shares of wall time per iteration (see the module docstring), medians after the first iteration."""
-    [progress] = run_dir.glob("tune/trial_*/progress.csv")
-    with open(progress, newline="") as f:
-        rows = list(csv.DictReader(f))[1:]
+    rows = iterations_after_the_first(run_dir)
 
     def median(values) -> float:
         return statistics.median(values)
