@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from smarts_rl.env.observation import OBS_DIM
+from smarts_rl.agents.observation import OBS_DIM
 
 PROGRAM = "check_env"
 DEFAULT_STEPS = 500

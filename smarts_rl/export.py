@@ -1,26 +1,20 @@
 """`python -m smarts_rl.export run=<run dir> out=<dir> [checkpoint=best|latest|<path>]`: a trained
 policy as a small Python package that SMARTS users load as an agent, with torch and without Ray.
 
-`out` becomes the package (its folder name is the import name):
-  __init__.py        entry_point() → smarts.zoo AgentSpec; ExportedAgent; registers `<name>-v0`
+`out` becomes the package (its folder name is the import name): a copy of the folder
+smarts_rl/agents/ as it is, which imports no Ray and nothing else of smarts-rl, plus
   policy.json        the agent settings, each policy's network shape, the action space, provenance
   weights/<id>.pt    each policy network's torch state dict
-  policy_network.py  the plain-torch MLP and its deterministic action
-  observation.py, agents/, workarounds.py   copies of smarts-rl's observation encoder, agent
-                     interface and action adapters, and the SMARTS work-arounds they use
   README.md
-
-The copies are smarts-rl's own files with their `smarts_rl.` imports made relative: the
-package then behaves exactly as in training without installing smarts-rl (which needs Ray).
-The export checks that the plain-torch network gives the RLlib module's outputs.
+The package then behaves exactly as in training without installing smarts-rl (which needs Ray):
+its `__init__.py` gives entry_point() → smarts.zoo AgentSpec, ExportedAgent, and registers
+`<name>-v0`. The export checks that the plain-torch network gives the RLlib module's outputs.
 """
 
 from __future__ import annotations
 
-import ast
 import importlib.util
 import json
-import re
 import shutil
 import sys
 from dataclasses import asdict, dataclass
@@ -31,17 +25,9 @@ from smarts_rl.errors import USAGE_EXIT_CODE, UsageError
 from smarts_rl.run_dir.layout import user_path
 
 PROGRAM = "export"
-TEMPLATE = Path(__file__).resolve().parent / "export_template" / "package_init.py"
-# smarts-rl module → where the package keeps its copy.
-VENDORED = {
-    "smarts_rl.agents": "agents",
-    "smarts_rl.agents.laner": "agents.laner",
-    "smarts_rl.agents.continuous": "agents.continuous",
-    "smarts_rl.env.observation": "observation",
-    "smarts_rl.policy_network": "policy_network",
-    "smarts_rl.workarounds": "workarounds",
-}
-FORBIDDEN_IMPORTS = ("ray", "smarts_rl")
+# The folder the package is a copy of (smarts_rl/agents/__init__.py says why it is one folder).
+AGENT_FOLDER = Path(__file__).resolve().parent / "agents"
+NOT_SHIPPED = ("__pycache__", "*.pyc")
 VERIFY_SAMPLES = 512
 VERIFY_TOLERANCE = 1e-5
 
@@ -86,7 +72,7 @@ def plain_network(module, activation: str, module_id: str):
     from ray.rllib.core.models.base import ENCODER_OUT
     from torch import nn
 
-    from smarts_rl.policy_network import PolicyNetwork
+    from smarts_rl.agents.policy_network import PolicyNetwork
 
     actor = getattr(getattr(module, "encoder", None), "actor_encoder", None)
     head = getattr(module, "pi", None)
@@ -147,12 +133,9 @@ def _write_package(out: Path, cfg, run_dir: Path, checkpoint: Path, networks: di
     import torch
 
     from smarts_rl.agents import action_adapter
-    from smarts_rl.env.observation import FEATURES
+    from smarts_rl.agents.observation import FEATURES
 
-    for module_name, target in VENDORED.items():
-        _vendor(module_name, target, out)
-    shutil.copyfile(TEMPLATE, out / "__init__.py")
-
+    shutil.copytree(AGENT_FOLDER, out, ignore=shutil.ignore_patterns(*NOT_SHIPPED), dirs_exist_ok=True)
     (out / "weights").mkdir()
     policies = {}
     for module_id, network in networks.items():
@@ -186,41 +169,6 @@ def _write_package(out: Path, cfg, run_dir: Path, checkpoint: Path, networks: di
     }
     (out / "policy.json").write_text(json.dumps(metadata, indent=2) + "\n")
     (out / "README.md").write_text(_readme(out.name, metadata))
-    _check_imports(out)
-
-
-def _vendor(module_name: str, target: str, out: Path) -> None:
-    """Copy a smarts-rl module into the package, its `from smarts_rl.x import` made relative."""
-    source = Path(importlib.util.find_spec(module_name).origin)
-    is_package = source.name == "__init__.py"
-    path = out / Path(*target.split("."))
-    path = path / "__init__.py" if is_package else path.with_suffix(".py")
-    # Relative imports count from the module's package: the package itself for an __init__.py.
-    package_depth = len(target.split(".")) - (0 if is_package else 1)
-
-    def relative(match: re.Match) -> str:
-        imported = match.group(2)
-        if imported not in VENDORED:
-            raise UsageError(f"cannot export: {module_name} imports {imported}, which the package does not include")
-        return f"{match.group(1)}{'.' * (package_depth + 1)}{VENDORED[imported]}{match.group(3)}"
-
-    text = re.sub(r"^(\s*from\s+)(smarts_rl(?:\.\w+)*)(\s+import\b)", relative, source.read_text(), flags=re.M)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-
-
-def _check_imports(out: Path) -> None:
-    """The package must not import Ray or smarts-rl, at any depth of its code."""
-    for path in sorted(out.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0:
-                names = [node.module or ""]
-            for name in names:
-                if name.split(".")[0] in FORBIDDEN_IMPORTS:
-                    raise UsageError(f"cannot export: {path.relative_to(out)} imports {name}")
 
 
 def _readme(name: str, metadata: dict) -> str:
@@ -284,18 +232,23 @@ that). The policy only makes sense with this interface.
 No exploration: the same observation always gives the same action.
 
 If your scenario has ego missions with via points, call
-`from {name}.workarounds import apply_runtime_workarounds; apply_runtime_workarounds()` before making
-the env: SMARTS 2.0.1 crashes on them otherwise (see `workarounds.py`).
+`from {name}.smarts_fixes import apply_runtime_workarounds; apply_runtime_workarounds()` before making
+the env: SMARTS 2.0.1 crashes on them otherwise (see `smarts_fixes.py`).
 
 ## Files
 
 | file | what |
 |---|---|
-| `__init__.py` | `entry_point()`, `ExportedAgent`, `ExportedPolicy`, zoo registration |
 | `policy.json` | agent settings, each policy network's shape, the action space, where it came from |
 | `weights/*.pt` | the policy networks' weights (torch state dicts; no value network) |
+| `__init__.py` | the agent settings and interface; `entry_point()`, `ExportedAgent`, zoo registration |
+| `exported_agent.py` | `entry_point()`, `ExportedAgent`, `ExportedPolicy`: policy.json and the weights as a SMARTS agent |
 | `policy_network.py` | the network (Linear + {policy_activation(metadata)} layers) and its deterministic action |
-| `observation.py`, `agents/`, `workarounds.py` | smarts-rl's observation encoder, agent interface and action adapters, as trained with |
+| `observation.py` | the observation encoder (46 features) |
+| `laner.py`, `continuous.py` | the action adapters (this policy's: `{agent['name']}.py`) |
+| `smarts_fixes.py` | fixes of SMARTS 2.0.1 bugs the agent meets while driving |
+
+The Python files are smarts-rl's own `smarts_rl/agents/` folder, as trained with.
 """
 
 

@@ -40,6 +40,9 @@ MOVED = {
         "seed_statistics": "evaluation.seed_statistics",
         # Since the uses of RLlib's internals have one home (smarts_rl/upstream/).
         "algorithms.lr_from_config": "upstream.rllib",
+        # The agent's files in one folder, which export ships as it is.
+        "env.observation": "agents.observation",
+        "policy_network": "agents.policy_network",
     }.items()
 }
 

@@ -6,7 +6,7 @@ import pytest
 from smarts_rl.agents import AgentSettings
 from smarts_rl.agents import continuous, laner
 from smarts_rl.env import SmartsEnv, env_config
-from smarts_rl.env.observation import FEATURES, OBS_DIM
+from smarts_rl.agents.observation import FEATURES, OBS_DIM
 from tests.helpers import sumo_children
 
 
@@ -226,7 +226,7 @@ def _events(**flags):
 
 def test_reward_terms_add_up_as_configured():
     from smarts_rl.agents import RewardSettings
-    from smarts_rl.env.observation import FEATURES
+    from smarts_rl.agents.observation import FEATURES
     from smarts_rl.env.reward import shaped_reward
 
     settings = RewardSettings(progress=2.0, collision=-10, off_road=-7, off_route=-5, goal=10,

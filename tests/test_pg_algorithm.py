@@ -177,7 +177,7 @@ def test_log_std_max_lowers_the_spread_on_its_schedule_in_learner_and_env_runner
 
 
 def test_running_observation_stats_merge_batches_exactly():
-    from smarts_rl.policy_network import OBS_CLIP
+    from smarts_rl.agents.policy_network import OBS_CLIP
 
     import gymnasium as gym
 

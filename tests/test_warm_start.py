@@ -131,7 +131,7 @@ def test_a_directory_that_holds_no_run_stays_fine(tmp_path):
 
 
 def observations(count: int) -> np.ndarray:
-    from smarts_rl.env import observation
+    from smarts_rl.agents import observation
 
     space = observation.observation_space()
     space.seed(0)

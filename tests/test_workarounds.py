@@ -1,4 +1,5 @@
-"""Each SMARTS 2.0.1 bug in smarts_rl.workarounds still bites without its work-around."""
+"""Each SMARTS 2.0.1 bug in smarts_rl.workarounds (building scenarios) and
+smarts_rl.agents.smarts_fixes (simulating) still bites without its work-around."""
 
 import os
 import subprocess
@@ -12,14 +13,9 @@ from smarts.core.controllers import ActionSpaceType
 from smarts.env.gymnasium.hiway_env_v1 import HiWayEnvV1
 
 from smarts_rl.agents import AgentSettings, agent_interface
+from smarts_rl.agents.smarts_fixes import ego_yaw_rate, fix_via_point_sorting, smarts_max_episode_steps
 from smarts_rl.scenarios.build import build_scenario, sumo_tools_environment
-from smarts_rl.workarounds import (
-    ego_yaw_rate,
-    fix_via_point_sorting,
-    map_only_build_command,
-    name_sumo_map_as_smarts_expects,
-    smarts_max_episode_steps,
-)
+from smarts_rl.workarounds import map_only_build_command, name_sumo_map_as_smarts_expects
 from tests.helpers import USER_SCENARIO_PY, drive, three_node_road
 
 REPO = Path(__file__).resolve().parent.parent
@@ -169,7 +165,7 @@ def test_suppress_output_closes_another_threads_file_until_fixed(tmp_path, monke
     from smarts.core import sumo_traffic_simulation
     from smarts.core.utils import core_logging
 
-    from smarts_rl.workarounds import _suppress_output, apply_runtime_workarounds
+    from smarts_rl.agents.smarts_fixes import _suppress_output, apply_runtime_workarounds
 
     def file_opened_meanwhile_survives(suppress_output) -> bool:
         """Right after suppress_output's first close, "another thread" opens a file: it gets the
@@ -199,7 +195,7 @@ def test_suppress_output_closes_another_threads_file_until_fixed(tmp_path, monke
 
 
 def test_the_fixed_suppress_output_still_silences_what_is_printed_meanwhile(capfd):
-    from smarts_rl.workarounds import _suppress_output
+    from smarts_rl.agents.smarts_fixes import _suppress_output
 
     with _suppress_output(stderr=False):
         print("hidden")
@@ -233,7 +229,7 @@ def _traffic_after_resets(scenario: Path, episodes: int) -> tuple[list, set]:
 def test_smarts_starts_a_new_sumo_at_every_reset_until_it_reloads_the_same_episodes(tmp_path, monkeypatch):
     from smarts.core.utils.sumo_utils import TraciConn
 
-    from smarts_rl.workarounds import reload_sumo_between_episodes
+    from smarts_rl.agents.smarts_fixes import reload_sumo_between_episodes
 
     from smarts_rl.scenarios.build import Settings, scenario_source
 

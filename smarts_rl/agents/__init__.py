@@ -1,18 +1,30 @@
-"""The `agent` config group: how an ego vehicle is interfaced to SMARTS.
+"""The `agent` config group, and everything a trained agent needs to drive in SMARTS.
 
 `conf/agent/<name>.yaml` is validated by `AgentSettings`; its action adapter lives in
 `smarts_rl/agents/<name>.py` (a module exposing `ACTION_SPACE_TYPE`, `action_space()` and
-`to_smarts(action, agent_id)`).
+`to_smarts(action, agent_id)`). Beside them: the observation encoder (`observation.py`), the
+policy network in plain torch (`policy_network.py`), the SMARTS fixes they need
+(`smarts_fixes.py`) and the exported agent (`exported_agent.py`).
+
+Why one folder: it is a SMARTS agent as SMARTS's zoo knows one (interface, observation and
+action adapters, policy), and `export` ships it as it is, as the trained agent's package. So it
+imports no Ray and nothing of smarts-rl outside itself (its modules import each other
+relatively; tests/test_export.py checks both), and smarts-rl's env, algorithms and evaluation
+import these same files rather than copies.
+
+In an exported package (a policy.json next to this file) `entry_point` and `ExportedAgent` are
+the trained agent, and importing the package registers it with SMARTS's zoo as `<package>-v0`.
 """
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from smarts_rl.workarounds import smarts_max_episode_steps
+from .smarts_fixes import smarts_max_episode_steps
 
 if TYPE_CHECKING:
     from smarts.core.agent_interface import AgentInterface
@@ -111,3 +123,19 @@ def agent_interface(settings: AgentSettings) -> AgentInterface:
         lane_positions=True,
         accelerometer=False,
     )
+
+
+def __getattr__(name: str):
+    # The exported agent loads torch and SMARTS: only when asked for, so that the config schema
+    # above stays quick to import.
+    if name in ("entry_point", "ExportedAgent", "ExportedPolicy"):
+        from . import exported_agent
+
+        return getattr(exported_agent, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+if (Path(__file__).parent / "policy.json").exists():  # an exported package
+    from .exported_agent import register
+
+    register()

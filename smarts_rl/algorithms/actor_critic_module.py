@@ -34,7 +34,7 @@ import torch
 from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import DefaultPPOTorchRLModule
 from ray.rllib.core.columns import Columns
 
-from smarts_rl.policy_network import standardized
+from smarts_rl.agents.policy_network import standardized
 
 LOG_STD_INIT = "log_std_init"  # model_config key: the initial log std (None: RLlib's start)
 LOG_STD_MAX = "log_std_max"  # model_config key: None, a number or [[env_step, log std], ...]

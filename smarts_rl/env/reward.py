@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from smarts_rl.agents import RewardSettings
-from smarts_rl.env.observation import FEATURES, TTC_HORIZON_S
+from smarts_rl.agents.observation import FEATURES, TTC_HORIZON_S
 
 OWN_AHEAD_TTC = FEATURES.index("own_ahead_ttc")
 HEADING_ERROR = FEATURES.index("heading_error")

@@ -28,10 +28,10 @@ from smarts.core import seed as smarts_seed
 from smarts.core.scenario import Scenario
 
 from smarts_rl.agents import AgentSettings, DoneSettings, RewardSettings, action_adapter, agent_interface
-from smarts_rl.env import observation
+from smarts_rl.agents import observation
 from smarts_rl.env.reward import shaped_reward
 from smarts_rl.scenarios.sets import ScenarioSampler
-from smarts_rl.workarounds import apply_runtime_workarounds
+from smarts_rl.agents.smarts_fixes import apply_runtime_workarounds
 
 TIMESTEP_S = 0.1
 # How an agent's episode can end: each a flag in its step info (whether it happened so far).

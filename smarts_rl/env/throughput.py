@@ -28,7 +28,7 @@ from smarts.core import seed as smarts_seed
 from smarts_rl.agents import AgentSettings, action_adapter, agent_interface
 from smarts_rl.env import SmartsEnv, agent_ids, env_config
 from smarts_rl.env.smarts_env import TIMESTEP_S
-from smarts_rl.workarounds import apply_runtime_workarounds
+from smarts_rl.agents.smarts_fixes import apply_runtime_workarounds
 
 CHUNK_STEPS = 25
 WARMUP_STEPS = 100

@@ -1,6 +1,6 @@
 """What drives the ego vehicles in an evaluation: the trained policy and two baselines.
 
-Every policy maps one agent's observation vector (`smarts_rl.env.observation`) to an action in
+Every policy maps one agent's observation vector (`smarts_rl.agents.observation`) to an action in
 the env's action space, and is told the episode's seed at reset (the random baseline draws
 from it, so every run of an evaluation is the same).
 
@@ -29,8 +29,8 @@ import numpy as np
 
 from smarts_rl.agents import AgentSettings, action_adapter
 from smarts_rl.agents.laner import KEEP_LANE
-from smarts_rl.env import observation
-from smarts_rl.env.observation import SPEED_SCALE
+from smarts_rl.agents import observation
+from smarts_rl.agents.observation import SPEED_SCALE
 from smarts_rl.errors import UsageError
 from smarts_rl.run_dir.layout import MODULES_IN_CHECKPOINT
 from smarts_rl.upstream.ray import quiet_deprecations

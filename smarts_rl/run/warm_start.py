@@ -82,7 +82,7 @@ def module_sources(targets: list[str], trained: list[str], checkpoint: Path) -> 
 def fresh_modules(cfg) -> dict:
     """The RLModules the run's trials build, untrained (module id -> module)."""
     from smarts_rl.agents import action_adapter
-    from smarts_rl.env import observation
+    from smarts_rl.agents import observation
     from smarts_rl.upstream.ray import quiet_deprecations
     from smarts_rl.run.rllib_setup import build_algorithm_config
 

@@ -1,6 +1,6 @@
 """The acting half of RLlib's default MLP module in plain torch, and its deterministic action.
 
-`export` ships this file (with the observation encoder and action adapters) so that a trained
+`export` ships this file (with the rest of smarts_rl/agents/) so that a trained
 policy runs where Ray is not installed; it imports nothing but numpy and torch.
 
 RLlib's default torch module for PG and PPO (separate policy and value networks) computes the

@@ -1,20 +1,13 @@
-"""A driving policy trained with smarts-rl, as a SMARTS agent that needs torch but not Ray.
+"""The trained agent of an exported package: policy.json and weights/ (written by `export`
+next to this folder's files) as a SMARTS agent and its zoo entry point.
 
-    from <this package> import entry_point
-    spec = entry_point()                  # a smarts.zoo AgentSpec
-    agent = spec.build_agent()
-    action = agent.act(observation)       # the agent's raw SMARTS Observation
-
-Importing the package also registers it with SMARTS's agent zoo as `<package>-v0`, so
-`smarts.zoo.registry.make("<package>:<package>-v0")` gives the same AgentSpec.
-README.md says more; policy.json records what was exported, from which run.
-
-(`smarts_rl.export` writes this file as the package's `__init__.py`, next to copies of
-smarts-rl's observation encoder, action adapters and policy network.)
+In smarts-rl itself this module has nothing to read: only the exported package uses it, through
+`entry_point` and `ExportedAgent` in its `__init__.py`.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -24,18 +17,28 @@ from smarts.core.agent import Agent
 from smarts.zoo import registry
 from smarts.zoo.agent_spec import AgentSpec
 
-from .agents import AgentSettings, DoneSettings, RewardSettings, action_adapter, agent_interface
+from . import AgentSettings, DoneSettings, RewardSettings, action_adapter, agent_interface
 from .observation import encode
 from .policy_network import PolicyNetwork, deterministic_action
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-METADATA = json.loads((PACKAGE_DIR / "policy.json").read_text())
-LOCATOR = f"{__name__.rpartition('.')[2]}-v0"
+METADATA_FILE = "policy.json"
+
+
+@functools.cache
+def metadata() -> dict:
+    """policy.json: the agent settings, each policy network's shape, the action space, provenance."""
+    return json.loads((PACKAGE_DIR / METADATA_FILE).read_text())
+
+
+def locator() -> str:
+    """The name SMARTS's zoo knows the agent by: `<package>-v0`."""
+    return f"{__package__.rpartition('.')[2]}-v0"
 
 
 def agent_settings() -> AgentSettings:
     """The agent interface settings the policy was trained with (policy.json's `agent`)."""
-    values = dict(METADATA["agent"])
+    values = dict(metadata()["agent"])
     values["done"] = DoneSettings(**values["done"])
     values["reward"] = RewardSettings(**values["reward"])
     return AgentSettings(**values)
@@ -43,7 +46,7 @@ def agent_settings() -> AgentSettings:
 
 def policy_ids() -> list[str]:
     """`shared` for a policy that drove every agent, else one id per trained agent (agent_0, ...)."""
-    return sorted(METADATA["policies"])
+    return sorted(metadata()["policies"])
 
 
 def _checked_policy_id(policy_id: str | None) -> str:
@@ -62,7 +65,7 @@ class ExportedPolicy:
 
     def __init__(self, policy_id: str | None = None):
         self.policy_id = _checked_policy_id(policy_id)
-        spec = METADATA["policies"][self.policy_id]
+        spec = metadata()["policies"][self.policy_id]
         self.network = PolicyNetwork(spec["obs_dim"], spec["hidden"], spec["activation"], spec["outputs"],
                                      normalize_observations=spec.get("normalize_observations", False))
         self.network.load_state_dict(torch.load(PACKAGE_DIR / spec["weights"], weights_only=True))
@@ -71,7 +74,7 @@ class ExportedPolicy:
     def __call__(self, vector: np.ndarray):
         with torch.no_grad():
             outputs = self.network(torch.as_tensor(vector, dtype=torch.float32)[None])[0].numpy()
-        return deterministic_action(outputs, METADATA["action"])
+        return deterministic_action(outputs, metadata()["action"])
 
 
 class ExportedAgent(Agent):
@@ -103,4 +106,6 @@ def entry_point(policy_id: str | None = None, max_episode_steps: int | None = No
     )
 
 
-registry.register(LOCATOR, entry_point)
+def register() -> None:
+    """Make `smarts.zoo.registry.make("<package>:<package>-v0")` give `entry_point()`'s AgentSpec."""
+    registry.register(locator(), entry_point)

@@ -31,7 +31,7 @@ import math
 import gymnasium as gym
 import numpy as np
 
-from smarts_rl.workarounds import ego_yaw_rate
+from .smarts_fixes import ego_yaw_rate
 
 SPEED_SCALE = 30.0
 TTC_HORIZON_S = 10.0
