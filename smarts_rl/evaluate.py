@@ -29,6 +29,10 @@ The policy is the checkpoint's RLModules acting deterministically (argmax / mean
 sample_actions=true; the baselines are uniformly random actions and keep-lane (see
 `smarts_rl.evaluation.policies`). Everything goes to `<run dir>/eval/<timestamp>/`: eval.json,
 rollout.gif, envision_replay.jsonl.
+
+A Hydra app: `-m` evaluates every combination, e.g. `-m run=<dir a>,<dir b> episodes=2` or
+`-m checkpoint=best,latest` (in a multirun, values follow Hydra's grammar: quote one that holds a
+comma). Every job is checked before the first starts; Hydra writes no outputs/ of its own.
 """
 
 from __future__ import annotations
@@ -40,88 +44,107 @@ import shutil
 import sys
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Optional
+from typing import Any, List, Optional
 from urllib.parse import urlparse
 
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from smarts_rl.errors import USAGE_EXIT_CODE, UsageError, one_line
+from smarts_rl.cli import App, compose_app, hydra_overrides, quoted, run_app
+from smarts_rl.errors import UsageError, one_line
+from smarts_rl.run.resume import override_key
 from smarts_rl.run_dir.layout import ENVISION_RECORDS, EVAL_FILE, GIF_FILE, eval_root, replay_file, user_path
 
 PROGRAM = "evaluate"
 POLICIES = ("policy", "random", "keep_lane")
-# Keys that change the run's own config for the evaluation.
-RUN_OVERRIDES = ("scenario", "scenario.name", "scenario.path", "scenario.set", "agents.count", "agent.max_episode_steps")
+SCENARIO_CHOICE = "give one of scenario=<name>, scenario.path=<dir> or scenario.set=[...] (with an optional scenario.name)"
 ENVISION_SIM_NAME = "smarts_rl_eval"
 
 
 @dataclass
+class ScenarioChoice:
+    """Where to evaluate (none of them: every scenario of the run's own set)."""
+
+    name: Optional[str] = None
+    """A built-in scenario (`scenario=<name>` says the same), or the label of `path` or `set`."""
+    path: Optional[str] = None
+    """A scenario folder of your own."""
+    set: Optional[List[str]] = None
+    """A set: built-in names, scenario folders, folders of scenario folders."""
+
+
+@dataclass
+class AgentsChoice:
+    count: Optional[int] = None
+    """Ego vehicles (null: the run's)."""
+
+
+@dataclass
+class AgentChoice:
+    max_episode_steps: Optional[int] = None
+    """Truncate each episode after this many steps (null: the run's)."""
+
+
+@dataclass
 class Options:
+    """Schema of evaluate's command line."""
+
     run: str = ""
+    """A run directory written by train.py (required)."""
     checkpoint: str = "best"
+    """best (the best trial's, in summary.json), latest, or a checkpoint directory."""
     episodes: int = 10
+    """Episodes per policy; episode i is reset with seed + i."""
     seed: Optional[int] = None
+    """The first episode's seed (null: the run's seed)."""
     sample_actions: bool = False
+    """Sample the policy's actions as in training, instead of taking the most likely one."""
     sample_only: str = ""
+    """With sample_actions and the continuous agent: the components to sample (comma-separated)."""
     gif: bool = True
+    """Write rollout.gif of the policy's first episode on each scenario."""
     envision: bool = False
+    """Stream the policy's episodes, in real time, to an Envision server."""
     envision_endpoint: str = "ws://localhost:8081"
+    """The Envision server to stream to."""
     envision_record: bool = False
+    """Save the policy's episodes as an Envision replay."""
+    scenario: ScenarioChoice = field(default_factory=ScenarioChoice)
+    agents: AgentsChoice = field(default_factory=AgentsChoice)
+    agent: AgentChoice = field(default_factory=AgentChoice)
 
 
-def parse(argv: list[str], known: type = Options, run_overrides: tuple = RUN_OVERRIDES) -> tuple:
-    """`key=value` arguments → (options, overrides of the run's config)."""
-    options, overrides = [], {}
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if not sep or not key:
-            raise UsageError(f"arguments take the form key=value; got {arg!r}")
-        if key in run_overrides:
-            overrides[key] = value
-        elif key in known.__dataclass_fields__:
-            options.append(arg)
-        else:
-            keys = [*known.__dataclass_fields__, *run_overrides]
-            raise UsageError(f"unknown argument {key!r} (expected one of: {', '.join(keys)})")
-    try:
-        parsed = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(known), OmegaConf.from_dotlist(options)))
-    except OmegaConfBaseException as exc:
-        raise UsageError(one_line(exc)) from None
-    return parsed, overrides
+@dataclass
+class Plan:
+    """A checked evaluation: what it evaluates, where, with which checkpoint."""
+
+    options: Options
+    run_dir: Path
+    cfg: Any
+    """The run's typed config, with the evaluation's scenario and agent counts."""
+    sources: dict
+    checkpoint: Path
+    sampled: Optional[list[str]]
 
 
-def evaluation_config(run_dir: Path, overrides: dict, cwd: Path):
-    """The run's typed config with the evaluation's overrides (a transfer scenario, ...) applied."""
-    from smarts_rl.config import settings
-    from smarts_rl.scenarios.sets import absolute_entries
-    from smarts_rl.scenarios.build import ScenarioError
-    from smarts_rl.run_dir.trained_run import run_config
-
-    cfg = run_config(run_dir)
-    scenario, name, path, entries = (
-        overrides.get(k) for k in ("scenario", "scenario.name", "scenario.path", "scenario.set")
-    )
-    if sum(x is not None for x in (scenario, path, entries)) > 1 or (scenario is not None and name is not None):
-        raise UsageError("give one of scenario=<name>, scenario.path=<dir> or scenario.set=[...] "
-                         "(with an optional scenario.name)")
-    if entries is not None:
-        cfg.scenario = {"name": name or "held_out", "path": None, "set": absolute_entries(parse_list(entries), cwd)}
-    elif path is not None:
-        folder = user_path(path, cwd)
-        cfg.scenario = {"name": name or folder.name, "path": str(folder)}
-    elif scenario is not None or name is not None:
-        cfg.scenario = {"name": scenario or name, "path": None}
-    for key in ("agents.count", "agent.max_episode_steps"):
-        if key in overrides:
-            OmegaConf.update(cfg, key, overrides[key])
-    try:
-        return settings(cfg)
-    except (ValueError, ScenarioError, OmegaConfBaseException) as exc:
-        raise UsageError(one_line(exc)) from None
+def rewrite(overrides: list[str], multirun: bool = False) -> list[str]:
+    """`scenario=<name>` is `scenario.name=<name>`, given alone. A single run's `scenario.set` is
+    read as YAML, as before evaluate was a Hydra app (so `~/folder` is a folder, not a syntax error)."""
+    keys = [override_key(o) for o in overrides]
+    if "scenario" in keys and len([k for k in keys if k.startswith("scenario")]) > 1:
+        raise UsageError(SCENARIO_CHOICE)
+    out = []
+    for override in overrides:
+        key, value = override_key(override), override.partition("=")[2]
+        if key == "scenario":
+            override = f"scenario.name={value}"
+        elif key == "scenario.set" and not multirun:
+            override = f"scenario.set=[{','.join(map(quoted, parse_list(value)))}]"
+        out.append(override)
+    return out
 
 
 def parse_list(value: str) -> list[str]:
@@ -133,6 +156,51 @@ def parse_list(value: str) -> list[str]:
     if not isinstance(parsed, list):
         raise UsageError(f"scenario.set={value}: expected a list, e.g. scenario.set=[loop,merge]")
     return [str(entry) for entry in parsed]
+
+
+def check(options: Options, cwd: Path) -> Plan:
+    """Everything about the input that can be checked before SMARTS, Ray and torch load."""
+    from smarts_rl.run_dir.trained_run import find_checkpoint, open_run
+    from smarts_rl.scenarios.sets import scenario_sources
+
+    if options.episodes < 1:
+        raise UsageError(f"episodes must be >= 1, got {options.episodes}")
+    run_dir = open_run(options.run, cwd)
+    cfg = evaluation_config(run_dir, cwd, options)
+    sources = scenario_sources(cfg.scenario, cwd=cwd)
+    checkpoint = find_checkpoint(run_dir, options.checkpoint, cwd)
+    if options.envision:
+        check_envision_server(options.envision_endpoint)
+    return Plan(options, run_dir, cfg, sources, checkpoint, sampled_components(options, cfg.agent.name))
+
+
+def evaluation_config(run_dir: Path, cwd: Path, options: Optional[Options] = None):
+    """The run's typed config with the evaluation's choices (a transfer scenario, ...) applied."""
+    from smarts_rl.config import settings
+    from smarts_rl.scenarios.build import ScenarioError
+    from smarts_rl.scenarios.sets import absolute_entries
+    from smarts_rl.run_dir.trained_run import run_config
+
+    cfg = run_config(run_dir)
+    options = options or Options()
+    name, path, entries = options.scenario.name, options.scenario.path, options.scenario.set
+    if path is not None and entries is not None:
+        raise UsageError(SCENARIO_CHOICE)
+    if entries is not None:
+        cfg.scenario = {"name": name or "held_out", "path": None, "set": absolute_entries(entries, cwd)}
+    elif path is not None:
+        folder = user_path(path, cwd)
+        cfg.scenario = {"name": name or folder.name, "path": str(folder)}
+    elif name is not None:
+        cfg.scenario = {"name": name, "path": None}
+    if options.agents.count is not None:
+        cfg.agents.count = options.agents.count
+    if options.agent.max_episode_steps is not None:
+        cfg.agent.max_episode_steps = options.agent.max_episode_steps
+    try:
+        return settings(cfg)
+    except (ValueError, ScenarioError, OmegaConfBaseException) as exc:
+        raise UsageError(one_line(exc)) from None
 
 
 def new_eval_dir(run_dir: Path) -> Path:
@@ -184,28 +252,24 @@ def check_envision_server(endpoint: str) -> None:
 
 
 def evaluate(argv: list[str], cwd: Path) -> dict:
-    from smarts_rl.scenarios.sets import build_scenarios, scenario_sources
-    from smarts_rl.run_dir.trained_run import find_checkpoint, open_run
+    """One evaluation from command-line arguments (`["run=<dir>", "episodes=2"]`), for code that
+    evaluates a run itself (bench/learn_smarts.py); returns eval.json's report."""
+    return run_evaluation(check(compose_app(APP, hydra_overrides(APP, list(argv))), cwd))
 
-    options, overrides = parse(argv)
-    if options.episodes < 1:
-        raise UsageError(f"episodes must be >= 1, got {options.episodes}")
-    run_dir = open_run(options.run, cwd)
-    cfg = evaluation_config(run_dir, overrides, cwd)
-    sources = scenario_sources(cfg.scenario, cwd=cwd)
-    checkpoint = find_checkpoint(run_dir, options.checkpoint, cwd)
-    if options.envision:
-        check_envision_server(options.envision_endpoint)
-    sampled = sampled_components(options, cfg.agent.name)
 
-    # SMARTS, Ray and torch load only now, so that a mistake above is answered at once.
+def run_evaluation(plan: Plan) -> dict:
+    """Evaluates the policy and both baselines; writes and returns the report."""
+    # SMARTS, Ray and torch load only now, so that a mistake in the input is answered at once.
     from smarts_rl.agents import action_adapter
     from smarts_rl.agents.continuous import ACTION_NAMES
     from smarts_rl.env import agent_ids
     from smarts_rl.evaluation.episodes import summarize
     from smarts_rl.evaluation.policies import KeepLanePolicy, RandomPolicy, load_trained_policy
     from smarts_rl.evaluation.rollout_gif import RolloutRecorder, write_episodes_gif
+    from smarts_rl.scenarios.sets import build_scenarios
 
+    options, run_dir, cfg, sources, checkpoint, sampled = (
+        plan.options, plan.run_dir, plan.cfg, plan.sources, plan.checkpoint, plan.sampled)
     agents = agent_ids(cfg.agents.count)
     trained = load_trained_policy(checkpoint, cfg.agent, cfg.agents.policy, agents, sample=options.sample_actions,
                                   sample_dims=sampled and [ACTION_NAMES.index(n) for n in sampled])
@@ -395,23 +459,15 @@ def _collect_replay(record_dir: Path, target: Path) -> Optional[str]:
     return str(target)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from smarts_rl.scenarios.build import ScenarioError
+def print_evaluation(plan: Plan, cwd: Path) -> None:
+    print_report(run_evaluation(plan))
 
-    argv = sys.argv[1:] if argv is None else argv
-    if {"-h", "--help"} & set(argv):
-        print(__doc__)
-        return 0
-    try:
-        report = evaluate(argv, Path.cwd())
-    except (UsageError, ScenarioError) as exc:
-        print(f"{PROGRAM}: error: {exc}", file=sys.stderr)
-        return USAGE_EXIT_CODE
-    except KeyboardInterrupt:
-        print(f"{PROGRAM}: interrupted", file=sys.stderr)
-        return 130
-    print_report(report)
-    return 0
+
+APP = App(PROGRAM, Options, __doc__, check=check, job=print_evaluation, rewrite=rewrite, shorthands=("scenario",))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_app(APP, sys.argv[1:] if argv is None else list(argv))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,14 @@ smarts_rl/agents/ as it is, which imports no Ray and nothing else of smarts-rl, 
 The package then behaves exactly as in training without installing smarts-rl (which needs Ray):
 its `__init__.py` gives entry_point() → smarts.zoo AgentSpec, ExportedAgent, and registers
 `<name>-v0`. The export checks that the plain-torch network gives the RLlib module's outputs.
+
+Options (defaults in brackets):
+  run=<dir>                 a run directory written by train.py (required)
+  out=<dir>                 the package's folder, new or empty; its name is the import name (required)
+  checkpoint=best|latest|<path>   [best] best: the best trial's checkpoint in summary.json
+
+A Hydra app: `-m` exports every combination; each job needs its own out, e.g.
+`-m checkpoint=best,latest 'out=exported/agent_${checkpoint}'`.
 """
 
 from __future__ import annotations
@@ -20,8 +28,10 @@ import sys
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
-from smarts_rl.errors import USAGE_EXIT_CODE, UsageError
+from smarts_rl.cli import App, compose_app, hydra_overrides, run_app
+from smarts_rl.errors import UsageError
 from smarts_rl.run_dir.layout import user_path
 
 PROGRAM = "export"
@@ -34,21 +44,52 @@ VERIFY_TOLERANCE = 1e-5
 
 @dataclass
 class Options:
+    """Schema of export's command line."""
+
     run: str = ""
+    """A run directory written by train.py (required)."""
     out: str = ""
+    """The folder to write the package to, new or empty; its name is the import name (required)."""
     checkpoint: str = "best"
+    """best (the best trial's, in summary.json), latest, or a checkpoint directory."""
+
+
+@dataclass
+class Plan:
+    """A checked export: from which run and checkpoint, to where."""
+
+    out: Path
+    run_dir: Path
+    cfg: Any
+    checkpoint: Path
+
+
+def check(options: Options, cwd: Path) -> Plan:
+    """Everything about the input that can be checked before Ray and torch load."""
+    from smarts_rl.evaluate import evaluation_config
+    from smarts_rl.run_dir.trained_run import find_checkpoint, open_run
+
+    out = _checked_out(options.out, cwd)
+    run_dir = open_run(options.run, cwd)
+    return Plan(out, run_dir, evaluation_config(run_dir, cwd), find_checkpoint(run_dir, options.checkpoint, cwd))
+
+
+def check_sweep(plans: list[Plan]) -> None:
+    outs = [plan.out for plan in plans]
+    if len(set(outs)) < len(outs):
+        raise UsageError("every job of a multirun needs its own out=<dir>, e.g. "
+                         "-m checkpoint=best,latest 'out=exported/agent_${checkpoint}'")
 
 
 def export(argv: list[str], cwd: Path) -> dict:
-    from smarts_rl.evaluate import evaluation_config, parse
-    from smarts_rl.evaluation.policies import action_postprocessing, check_spaces, load_modules
-    from smarts_rl.run_dir.trained_run import find_checkpoint, open_run
+    """One export from command-line arguments (`["run=<dir>", "out=<dir>"]`); returns what it wrote."""
+    return run_export(check(compose_app(APP, hydra_overrides(APP, list(argv))), cwd))
 
-    options, _ = parse(argv, known=Options, run_overrides=())
-    out = _checked_out(options.out, cwd)
-    run_dir = open_run(options.run, cwd)
-    cfg = evaluation_config(run_dir, {}, cwd)
-    checkpoint = find_checkpoint(run_dir, options.checkpoint, cwd)
+
+def run_export(plan: Plan) -> dict:
+    from smarts_rl.evaluation.policies import action_postprocessing, check_spaces, load_modules
+
+    out, run_dir, cfg, checkpoint = plan.out, plan.run_dir, plan.cfg, plan.checkpoint
     modules = load_modules(checkpoint)
     check_spaces(modules, cfg.agent, checkpoint)
     normalize, clip = action_postprocessing(checkpoint)
@@ -260,20 +301,18 @@ def policy_activation(metadata: dict) -> str:
     return next(iter(metadata["policies"].values()))["activation"]
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if {"-h", "--help"} & set(argv):
-        print(__doc__)
-        return 0
-    try:
-        result = export(argv, Path.cwd())
-    except UsageError as exc:
-        print(f"{PROGRAM}: error: {exc}", file=sys.stderr)
-        return USAGE_EXIT_CODE
+def print_export(plan: Plan, cwd: Path) -> None:
+    result = run_export(plan)
     print(f"exported {', '.join(result['policies'])} from {result['checkpoint']}")
     print(f"written: {result['out']} ({result['bytes'] // 1024} KiB); use it: "
           f"PYTHONPATH={Path(result['out']).parent} python -c \"from {result['name']} import entry_point; spec = entry_point()\"")
-    return 0
+
+
+APP = App(PROGRAM, Options, __doc__, check=check, job=print_export, check_sweep=check_sweep)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_app(APP, sys.argv[1:] if argv is None else list(argv))
 
 
 if __name__ == "__main__":
