@@ -302,8 +302,8 @@ class App:
     """What `--help` prints."""
     check: Callable[[Any, Path], Any]
     """A job's options (the schema's object) and the cwd → what the job needs; raises UsageError."""
-    job: Callable[[Any, Path], None]
-    """Does the checked job's work and prints its outcome."""
+    job: Callable[[Any], None]
+    """Does a checked job's work and prints its outcome."""
     rewrite: Callable[[list[str], bool], list[str]] = lambda overrides, multirun: overrides
     """The command line's overrides (and whether it is a multirun) → Hydra's."""
     check_sweep: Optional[Callable[[list], None]] = None
@@ -405,9 +405,10 @@ def run_app(app: App, argv: list[str]) -> int:
         flags = [a for a in argv if a.startswith("-")]
         multirun = any(f in MULTIRUN_FLAGS for f in flags)
         overrides = [a for a in argv if not a.startswith("-")]
-        if not any(f.split("=")[0] in PASS_THROUGH_FLAGS for f in flags):
-            overrides = hydra_overrides(app, overrides, multirun)
-            checked = [app.check(compose_app(app, job), cwd) for job in (expand_sweeps(overrides) if multirun else [overrides])]
+        overrides = hydra_overrides(app, overrides, multirun)
+        if not any(f.split("=")[0] in PASS_THROUGH_FLAGS for f in flags):  # not --cfg, --info, ...
+            jobs = expand_sweeps(overrides) if multirun else [overrides]
+            checked = [app.check(compose_app(app, job), cwd) for job in jobs]
             if multirun and app.check_sweep:
                 app.check_sweep(checked)
     except (UsageError, ScenarioError) as exc:
@@ -423,7 +424,7 @@ def run_app(app: App, argv: list[str]) -> int:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             print(f"[{app.program} #{HydraConfig.get().job.num}] {' '.join(HydraConfig.get().overrides.task)}")
         try:
-            app.job(app.check(to_options(app, cfg), cwd), cwd)
+            app.job(app.check(to_options(app, cfg), cwd))
             statuses.append("completed")
         except (UsageError, ScenarioError) as exc:
             print(f"{app.program}: error: {exc}", file=sys.stderr)

@@ -459,7 +459,7 @@ def _collect_replay(record_dir: Path, target: Path) -> Optional[str]:
     return str(target)
 
 
-def print_evaluation(plan: Plan, cwd: Path) -> None:
+def print_evaluation(plan: Plan) -> None:
     print_report(run_evaluation(plan))
 
 

@@ -301,7 +301,7 @@ def policy_activation(metadata: dict) -> str:
     return next(iter(metadata["policies"].values()))["activation"]
 
 
-def print_export(plan: Plan, cwd: Path) -> None:
+def print_export(plan: Plan) -> None:
     result = run_export(plan)
     print(f"exported {', '.join(result['policies'])} from {result['checkpoint']}")
     print(f"written: {result['out']} ({result['bytes'] // 1024} KiB); use it: "

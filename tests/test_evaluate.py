@@ -2,6 +2,8 @@
 Envision replay, transfer to another scenario with more agents, the continuous agent."""
 
 import json
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ from PIL import Image
 
 from smarts_rl import evaluate
 from smarts_rl.evaluation.rollout_gif import EGO, HEADER_PX, TRAFFIC
-from tests.conftest import written_eval_dir
+from tests.conftest import run_module, written_eval_dir
 
 POLICIES = ("policy", "random", "keep_lane")
 FIGURES = ("episode_return_mean", "episode_return_std", "collision_rate", "off_road_rate",
@@ -165,3 +167,21 @@ def test_sample_only_samples_some_action_components_and_takes_the_mean_for_the_o
     assert everything["policies"]["policy"] == evaluate_here(capfd, *args)["policies"]["policy"]
     assert steering["policies"]["policy"] != everything["policies"]["policy"]
 
+
+def test_a_multirun_evaluates_each_run_into_its_own_eval_dir_and_writes_nothing_else(laner_run, continuous_run,
+                                                                                       tmp_path):
+    temporary = set(Path(tempfile.gettempdir()).glob("smarts_rl_evaluate_*"))
+    result = run_module("smarts_rl.evaluate", "-m", f"run={laner_run},{continuous_run}", "episodes=1", "gif=false",
+                        "agent.max_episode_steps=20", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [line.split()[:2] for line in result.stdout.splitlines() if line.startswith("[")] == [
+        ["[evaluate", "#0]"], ["[evaluate", "#1]"]]
+    written = [Path(line.split(maxsplit=1)[1]) for line in result.stdout.splitlines()
+               if line.startswith("written:") and line.endswith("eval.json")]
+    assert [path.parents[2] for path in written] == [laner_run, continuous_run]
+    reports = [json.loads(path.read_text()) for path in written]
+    assert [(r["agent"], r["seeds"], r["max_episode_steps"]) for r in reports] == [
+        ("laner", [0], 20), ("continuous", [0], 20)]
+    # No outputs/, .hydra/, multirun.yaml or log: not here, and the sweep's temporary folder is gone.
+    assert list(tmp_path.iterdir()) == []
+    assert set(Path(tempfile.gettempdir()).glob("smarts_rl_evaluate_*")) == temporary

@@ -8,6 +8,7 @@ import pytest
 import smarts.core.utils.pybullet  # noqa: F401
 
 from smarts_rl import evaluate, export
+from smarts_rl.cli import schema_keys
 from tests.browser import free_port
 
 
@@ -59,7 +60,13 @@ def test_more_agents_than_per_agent_policies(continuous_run, capfd):
         (["run=/no/such/run"], "no such directory"),
         (["run={tmp}"], "not a run directory of train.py"),
         (["run={run}", "episode=3"], "unknown argument 'episode'"),
-        (["run={run}", "episodes=many"], "episodes"),
+        (["run={run}", "agents.cont=2"], "unknown argument 'agents.cont'"),
+        (["run={run}", "episodes=many"], "episodes: Value 'many' of type 'str' could not be converted to Integer"),
+        (["run={run}", "agents.count=two"], "agents.count: Value 'two' of type 'str' could not be converted to Integer"),
+        (["run={run}", "gif=maybe"], "gif: Value 'maybe' is not a valid bool"),
+        (["run={run}", "scenario.set=merge"], "scenario.set=merge: expected a list"),
+        (["run={run}", "scenario=merge", "scenario.name=other"], "give one of scenario=<name>"),
+        (["-m", "run={run},/no/such/run"], "no such directory"),  # every job checked before the first starts
         (["run={run}", "scenario=nowhere"], "no built-in scenario 'nowhere'"),
         (["run={run}", "scenario.path={tmp}"], "not a scenario folder"),
         (["run={run}", "scenario.set=[merge,nowhere]"], "no built-in scenario 'nowhere' (built-ins: intersection, loop, merge)"),
@@ -78,6 +85,30 @@ def test_evaluate_refuses_bad_arguments(args, message, laner_run, continuous_run
     args = [a.format(run=laner_run, continuous=continuous_run, tmp=tmp_path, port=free_port()) for a in args]
     assert evaluate.main(args) == 2
     assert message in one_error_line(capfd, "evaluate")
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["run={run}", "out={tmp}/agent", "checkpont=latest"], "unknown argument 'checkpont' (expected one of: run, out, checkpoint)"),
+        (["run={run}"], "out=<dir> is required"),
+        (["-m", "run={run}", "out={tmp}/agent", "checkpoint=best,latest"], "every job of a multirun needs its own out"),
+    ],
+)
+def test_export_refuses_bad_arguments(args, message, laner_run, tmp_path, capfd):
+    args = [a.format(run=laner_run, tmp=tmp_path) for a in args]
+    assert export.main(args) == 2
+    assert message in one_error_line(capfd, "export")
+    assert not (tmp_path / "agent").exists()
+
+
+@pytest.mark.parametrize("program", [evaluate, export])
+def test_help_lists_every_key(program, capfd):
+    assert program.main(["--help"]) == 0
+    out = capfd.readouterr().out
+    keys = [k for k in schema_keys(program.Options) if k != "scenario.name"]  # named by scenario=<name>
+    assert all(f"{key}=" in out for key in keys), [key for key in keys if f"{key}=" not in out]
+    assert "-m" in out
 
 
 def test_export_refuses_a_folder_that_is_not_empty_or_not_a_package_name(laner_run, tmp_path, capfd):

@@ -116,6 +116,7 @@ def test_exported_laner_policy_drives_the_merge_without_ray_as_rllib_does(laner_
     package = tmp_path / "exported" / "loop_agent"
     result = run_module("smarts_rl.export", f"run={laner_run}", f"out={package}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert list(tmp_path.iterdir()) == [tmp_path / "exported"]  # nothing of Hydra's
     assert sum(p.stat().st_size for p in package.rglob("*") if p.is_file()) < 1_000_000
     metadata = json.loads((package / "policy.json").read_text())
     assert list(metadata["policies"]) == ["shared"] and metadata["action"] == {"kind": "discrete", "n": 4}
@@ -146,3 +147,13 @@ def test_exported_continuous_per_agent_policy_matches_rllib(continuous_run, merg
     agent = AgentSettings(name="continuous", max_episode_steps=60)
     for vectors, exported in ((data["vectors"], data["actions"]), (data["probes"], data["probe_actions"])):
         np.testing.assert_allclose(rllib_actions(continuous_run, agent, "per_agent", "agent_0", vectors), exported, atol=1e-5)
+
+
+def test_a_multirun_exports_each_checkpoint_to_its_own_package(laner_run, tmp_path):
+    result = run_module("smarts_rl.export", "-m", f"run={laner_run}", "checkpoint=best,latest",
+                        "out=exported/agent_${checkpoint}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in (tmp_path / "exported").iterdir()) == ["agent_best", "agent_latest"]
+    for name in ("agent_best", "agent_latest"):
+        assert_is_the_agent_folder_plus_policy(tmp_path / "exported" / name, ["shared"])
+    assert list(tmp_path.iterdir()) == [tmp_path / "exported"]

@@ -87,10 +87,31 @@ def test_evaluate_help_and_bad_input_import_no_ray_torch_or_smarts(tmp_path):
         (["run=/no/such/run"], 2),
         (["runn=x"], 2),
         ([f"run={run}", "episodes=0"], 2),
+        ([f"run={run}", "episodes=many"], 2),
         ([f"run={run}", "scenario=nope"], 2),
         ([f"run={run}"], 2),  # no checkpoint
+        (["-m", f"run={run},/no/such/run", "episodes=1,2"], 2),
     ):
         result = run_with_importtime("-m", "smarts_rl.evaluate", *args, cwd=tmp_path)
         assert result.returncode == code, (args, result.stderr[-2000:])
         assert imported_heavy(result.stderr) == set(), args
     assert not (run / "eval").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # nothing of Hydra's
+
+
+def test_export_help_and_bad_input_import_no_ray_torch_or_smarts(tmp_path):
+    run = tmp_path / "run"
+    (run / "tune").mkdir(parents=True)
+    (run / ".hydra").mkdir()
+    OmegaConf.save(compose_config(), run / ".hydra" / "config.yaml")
+    for args, code in (
+        (["--help"], 0),
+        ([f"run={run}"], 2),  # no out
+        ([f"run={run}", "out=agent", "outt=x"], 2),
+        ([f"run={run}", "out=agent"], 2),  # no checkpoint
+        (["-m", f"run={run}", "out=agent", "checkpoint=best,latest"], 2),  # both jobs write to agent/
+    ):
+        result = run_with_importtime("-m", "smarts_rl.export", *args, cwd=tmp_path)
+        assert result.returncode == code, (args, result.stderr[-2000:])
+        assert imported_heavy(result.stderr) == set(), args
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
