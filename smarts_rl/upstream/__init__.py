@@ -19,7 +19,8 @@ On an upgrade, run those tests, then re-check what each module relies on:
   `_set_optimizer_lr` and `TorchLearner._uncompiled_update` (and the lr a restore brings back);
   the checkpoint file that holds the env runner's action post-processing.
 
-SMARTS's fixes live in `smarts_rl/workarounds.py`. The mixins are combined into our classes in
-their own modules (`run/fault_tolerance.py`, `algorithms/pg_algorithm.py`, ...), which the
-pickles in run directories name.
+SMARTS's fixes live in `smarts_rl/workarounds.py` (building scenarios) and
+`smarts_rl/agents/smarts_fixes.py` (simulating; exported agents ship it). The mixins are
+combined into our classes in their own modules (`run/fault_tolerance.py`,
+`algorithms/pg_algorithm.py`, ...), which the pickles in run directories name.
 """
