@@ -103,7 +103,7 @@ def test_error_message_shows_the_bad_value():
 
 def test_every_activation_a_config_accepts_is_a_layer_of_the_exported_network():
     from smarts_rl.algorithms import ACTIVATIONS
-    from smarts_rl.policy_network import ACTIVATIONS as TORCH_LAYERS
+    from smarts_rl.agents.policy_network import ACTIVATIONS as TORCH_LAYERS
 
     assert set(ACTIVATIONS) == set(TORCH_LAYERS)
     for algo in ALGOS.values():

@@ -4,7 +4,7 @@ Each module (`pg`, `ppo`) exposes the same contract: `Settings` (the schema of
 `conf/algo/<name>.yaml`), `algorithm_config(settings)` and `register()`.
 """
 
-# RLlib's `fcnet_activation` choices (smarts_rl/policy_network.py maps each to its torch layer).
+# RLlib's `fcnet_activation` choices (smarts_rl/agents/policy_network.py maps each to its torch layer).
 ACTIVATIONS = ("tanh", "relu", "elu", "swish", "silu", "linear")
 
 
