@@ -20,6 +20,7 @@ MOVED = {
         "simulator_time": "env.simulator_time",
         "throughput": "env.throughput",
         "training": "run.job",
+        "workarounds": "upstream.smarts",
         "rllib_setup": "run.rllib_setup",
         "fault_tolerance": "run.fault_tolerance",
         "resume": "run.resume",

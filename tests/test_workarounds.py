@@ -1,4 +1,4 @@
-"""Each SMARTS 2.0.1 bug in smarts_rl.workarounds (building scenarios) and
+"""Each SMARTS 2.0.1 bug in smarts_rl.upstream.smarts (building scenarios) and
 smarts_rl.agents.smarts_fixes (simulating) still bites without its work-around."""
 
 import os
@@ -15,7 +15,7 @@ from smarts.env.gymnasium.hiway_env_v1 import HiWayEnvV1
 from smarts_rl.agents import AgentSettings, agent_interface
 from smarts_rl.agents.smarts_fixes import ego_yaw_rate, fix_via_point_sorting, smarts_max_episode_steps
 from smarts_rl.scenarios.build import build_scenario, sumo_tools_environment
-from smarts_rl.workarounds import map_only_build_command, name_sumo_map_as_smarts_expects
+from smarts_rl.upstream.smarts import map_only_build_command, name_sumo_map_as_smarts_expects
 from tests.helpers import USER_SCENARIO_PY, drive, three_node_road
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,7 +37,7 @@ def test_map_only_folder_crashes_smarts_until_built_as_an_empty_scenario(tmp_pat
 def smarts_build(folder: Path, *workarounds: str) -> subprocess.CompletedProcess:
     """Build ``folder``'s scenario.py the way SMARTS does, after the given work-around calls."""
     code = "; ".join(
-        ["import sys", "from smarts_rl import workarounds", *workarounds,
+        ["import sys", "from smarts_rl.upstream import smarts as workarounds", *workarounds,
          "from smarts.sstudio import scenario_builder", "scenario_builder._build(sys.argv[1], 42)"]
     )
     return subprocess.run(

@@ -4,7 +4,7 @@ They live here, beside the observation encoder and the agent interface that use 
 `export` ships this folder as the trained agent's package: an exported agent needs the same fixes
 as training did, without smarts-rl. Call `apply_runtime_workarounds()` in each process that
 runs SMARTS before making an env (our env and benches do). The fixes needed to build scenarios
-are in `smarts_rl/workarounds.py`.
+are in `smarts_rl/upstream/smarts.py`.
 
 Each function's docstring names the bug; `tests/test_workarounds.py` shows each bug still
 exists and that the fix avoids it. Delete a fix when its test says SMARTS no longer has the bug.

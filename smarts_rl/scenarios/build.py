@@ -28,7 +28,7 @@ from typing import List, Optional
 
 from filelock import FileLock
 
-from smarts_rl.workarounds import map_only_build_command, name_sumo_map_as_smarts_expects
+from smarts_rl.upstream.smarts import map_only_build_command, name_sumo_map_as_smarts_expects
 
 PACKAGE_PARENT = Path(__file__).resolve().parents[2]  # the folder holding smarts_rl/ (and scenarios/)
 BUILTIN_SCENARIOS = PACKAGE_PARENT / "scenarios"
@@ -58,7 +58,7 @@ _SCENARIO_PY_BUILD = """
 import os, sys
 from smarts.core import seed
 from smarts.core.scenario import Scenario
-from smarts_rl.workarounds import report_duarouter_errors
+from smarts_rl.upstream.smarts import report_duarouter_errors
 report_duarouter_errors(sys.argv[3])
 seed(int(sys.argv[2]))
 path = os.path.abspath(sys.argv[1])

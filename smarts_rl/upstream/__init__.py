@@ -1,5 +1,5 @@
-"""Every use of Ray's, RLlib's and Tune's internals, and every patch of their behaviour: the
-checklist for the next Ray upgrade (written against Ray 2.60.0).
+"""Every use of Ray's, RLlib's, Tune's and SMARTS's internals, and every patch of their behaviour:
+the checklist for the next Ray or SMARTS upgrade (written against Ray 2.60.0 and SMARTS 2.0.1).
 
 Each is one function, or one small mixin class where RLlib or Tune wants a subclass, whose
 docstring names the upstream file (and issue or pull request) it relies on; tests/test_upstream.py
@@ -19,8 +19,9 @@ On an upgrade, run those tests, then re-check what each module relies on:
   `_set_optimizer_lr` and `TorchLearner._uncompiled_update` (and the lr a restore brings back);
   the checkpoint file that holds the env runner's action post-processing.
 
-SMARTS's fixes live in `smarts_rl/workarounds.py` (building scenarios) and
-`smarts_rl/agents/smarts_fixes.py` (simulating; exported agents ship it). The mixins are
+- `smarts.py`: SMARTS's bugs met while building scenarios (tests/test_workarounds.py). Those met
+  while simulating are in `smarts_rl/agents/smarts_fixes.py`, because an exported agent ships
+  that folder without the rest of smarts_rl. The mixins are
 combined into our classes in their own modules (`run/fault_tolerance.py`,
 `algorithms/pg_algorithm.py`, ...), which the pickles in run directories name.
 """
