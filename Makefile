@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The suite mostly waits on processes starting (Ray, SUMO): three pytest workers share the 2 cores.
+TEST_WORKERS ?= 3
 
 .PHONY: setup train test clean
 
@@ -19,7 +21,7 @@ train: setup
 	$(PY) train.py $(ARGS)
 
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache

@@ -25,7 +25,9 @@ CARTPOLE = gym.make("CartPole-v1")
 
 
 def parameters(function) -> list[str]:
-    return list(inspect.signature(function).parameters)
+    # Once a class has been made a Ray actor in this process, Ray's tracing hooks add a
+    # `_ray_trace_ctx` parameter to its methods (ray/util/tracing/tracing_helper.py): not ours to check.
+    return [name for name in inspect.signature(function).parameters if name != "_ray_trace_ctx"]
 
 
 # -- Ray core ------------------------------------------------------------------------------
