@@ -76,12 +76,17 @@ def test_every_bad_input_is_answered_without_importing_ray_torch_or_smarts(tmp_p
     assert imported_in_one_interpreter(cases, simulator, tmp_path) == ([2] * len(cases), [])
 
 
-def test_evaluate_help_and_bad_input_import_no_ray_torch_or_smarts(tmp_path):
-    # A run directory with a config and no checkpoint: found out before the policy is loaded.
+def run_without_checkpoints(tmp_path: Path) -> Path:
+    """A run directory with a config and no checkpoint: found out before a policy is loaded."""
     run = tmp_path / "run"
     (run / "tune").mkdir(parents=True)
     (run / ".hydra").mkdir()
     OmegaConf.save(compose_config(), run / ".hydra" / "config.yaml")
+    return run
+
+
+def test_evaluate_help_and_bad_input_import_no_ray_torch_or_smarts(tmp_path):
+    run = run_without_checkpoints(tmp_path)
     for args, code in (
         (["--help"], 0),
         (["run=/no/such/run"], 2),
@@ -100,10 +105,7 @@ def test_evaluate_help_and_bad_input_import_no_ray_torch_or_smarts(tmp_path):
 
 
 def test_export_help_and_bad_input_import_no_ray_torch_or_smarts(tmp_path):
-    run = tmp_path / "run"
-    (run / "tune").mkdir(parents=True)
-    (run / ".hydra").mkdir()
-    OmegaConf.save(compose_config(), run / ".hydra" / "config.yaml")
+    run = run_without_checkpoints(tmp_path)
     for args, code in (
         (["--help"], 0),
         ([f"run={run}"], 2),  # no out
