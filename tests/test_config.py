@@ -32,11 +32,15 @@ def test_every_combination_of_group_options_composes_and_validates(algo, schedul
     assert (cfg.algo.name, cfg.scheduler.name, cfg.scenario.name, cfg.agent.name) == (algo, scheduler, scenario, agent)
 
 
+# Presets are named <scenario>_<algo>, but for these.
+PRESET_SCENARIO_AND_ALGO = {"quickstart": ("overtake", "pg")}
+
+
 @pytest.mark.parametrize("preset", experiment_presets())
 @pytest.mark.parametrize("agent", group_options()["agent"])
 def test_every_experiment_preset_composes_with_every_agent(preset, agent):
     cfg = settings(compose_config([f"+experiment={preset}", f"agent={agent}"]))
-    scenario, algo = preset.rsplit("_", 1)
+    scenario, algo = PRESET_SCENARIO_AND_ALGO.get(preset) or preset.rsplit("_", 1)
     assert (cfg.scenario.name, cfg.algo.name, cfg.agent.name) == (scenario, algo, agent)
     assert cfg.stop.training_iteration is None and cfg.stop.timesteps_total > 0
 
@@ -101,9 +105,9 @@ def test_help_lists_groups_and_their_options(tmp_path):
     assert result.returncode == 0
     assert "algo: pg, ppo" in result.stdout
     assert "scheduler: grid, none, pbt" in result.stdout
-    assert "scenario: intersection, loop, merge, mixed" in result.stdout
+    assert "scenario: intersection, loop, merge, mixed, overtake" in result.stdout
     assert "agent: continuous, laner" in result.stdout
-    assert "+experiment (tuned presets, optional): intersection_pg, loop_pg, merge_pg" in result.stdout
+    assert "+experiment (tuned presets, optional): intersection_pg, loop_pg, merge_pg, quickstart" in result.stdout
     assert "schema" not in result.stdout
 
 
@@ -133,7 +137,7 @@ BAD_INPUT = {
     "grid_over_a_non_field": (["scheduler=grid", "+scheduler.grid.lrr=[1]"], "scheduler.grid.lrr is not a field"),
     # Sets of scenarios (smarts_rl/scenarios/sets.py).
     "set_unknown_name": (["scenario.set=[loop,roundabout]"],
-                         "no built-in scenario 'roundabout' (built-ins: intersection, loop, merge)"),
+                         "no built-in scenario 'roundabout' (built-ins: intersection, loop, merge, overtake)"),
     "set_folder_of_no_scenarios": ([f"scenario.set=[loop,{REPO}/conf]"],
                                    f"{REPO}/conf: neither a scenario folder nor a folder of scenario folders"),
     "set_missing_folder": (["scenario.set=[loop,./no/such/folder]"], "/no/such/folder: no such folder"),

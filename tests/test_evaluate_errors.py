@@ -69,7 +69,7 @@ def test_more_agents_than_per_agent_policies(continuous_run, capfd):
         (["-m", "run={run},/no/such/run"], "no such directory"),  # every job checked before the first starts
         (["run={run}", "scenario=nowhere"], "no built-in scenario 'nowhere'"),
         (["run={run}", "scenario.path={tmp}"], "not a scenario folder"),
-        (["run={run}", "scenario.set=[merge,nowhere]"], "no built-in scenario 'nowhere' (built-ins: intersection, loop, merge)"),
+        (["run={run}", "scenario.set=[merge,nowhere]"], "no built-in scenario 'nowhere' (built-ins: intersection, loop, merge, overtake)"),
         (["run={run}", "scenario.set=[merge,{tmp}]"], "neither a scenario folder nor a folder of scenario folders"),
         (["run={run}", "scenario.set=[]"], "the set is empty"),
         (["run={run}", "scenario.set=[merge,merge]"], "is in the set twice"),

@@ -20,10 +20,13 @@ from smarts_rl.scenarios.build import (
     builtin_scenario_names,
     scenario_source,
 )
+from smarts_rl.agents.laner import ACTIONS
 from tests.helpers import USER_SCENARIO_PY, drive, three_node_road
 
 REPO = Path(__file__).resolve().parent.parent
-BUILTINS = ["intersection", "loop", "merge"]
+BUILTINS = ["intersection", "loop", "merge", "overtake"]
+# Ego missions per scenario: two each, one for overtake.
+MISSIONS = {"intersection": 2, "loop": 2, "merge": 2, "overtake": 1}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +48,7 @@ def test_builtin_scenario_runs_with_traffic(name, cache_root):
     last, vehicles = drive(built, agents=1, max_episode_steps=50)
 
     assert last["agent_0"].steps_completed > 0
-    assert len(vehicles) >= 3, f"{name}: expected SUMO traffic, saw {vehicles}"
+    assert len(vehicles) >= min(3, TRAFFIC_AT_ENTRY[name]), f"{name}: expected SUMO traffic, saw {vehicles}"
 
 
 @pytest.mark.parametrize("name", BUILTINS)
@@ -53,8 +56,8 @@ def test_builtin_scenario_goals_take_10_to_25_s_to_reach(name, cache_root, tmp_p
     built = build_scenario(scenario_source(Settings(name=name), cwd=Path("/")), cache_root)
     empty_roads = traffic_free_copy(built, tmp_path / name)
 
-    # Two agents take the scenario's two missions; keeping lane reaches both goals.
-    last, _ = drive(empty_roads, agents=2, max_episode_steps=300)
+    # Each agent takes one of the scenario's missions; keeping lane reaches every goal.
+    last, _ = drive(empty_roads, agents=MISSIONS[name], max_episode_steps=300)
 
     starts = set()
     for observation in last.values():
@@ -63,12 +66,12 @@ def test_builtin_scenario_goals_take_10_to_25_s_to_reach(name, cache_root, tmp_p
         assert 10 <= driving_s <= 25, (name, driving_s)
         start = observation.ego_vehicle_state.mission.start.position[:2]
         starts.add(tuple(round(float(c), 1) for c in start))
-    assert len(starts) == 2, "each agent should have had its own mission"
+    assert len(starts) == MISSIONS[name], "each agent should have had its own mission"
 
 
 # Traffic cars on the roads when the egos enter: the loop's eight circling cars; merge and
-# intersection draw theirs, but never fewer than this in any of their variations.
-TRAFFIC_AT_ENTRY = {"loop": 8, "merge": 4, "intersection": 4}
+# intersection draw theirs, but never fewer than this in any of their variations; overtake's slow car.
+TRAFFIC_AT_ENTRY = {"loop": 8, "merge": 4, "intersection": 4, "overtake": 1}
 
 
 @pytest.mark.parametrize("name", BUILTINS)
@@ -78,13 +81,14 @@ def test_builtin_scenario_egos_enter_at_once_at_their_starts_among_traffic(name,
 
     built = build_scenario(scenario_source(Settings(name=name), cwd=Path("/")), cache_root)
     interface = AgentInterface.from_type(AgentType.Laner, max_episode_steps=10)
-    env = HiWayEnvV1(scenarios=[str(built)], agent_interfaces={f"agent_{i}": interface for i in range(2)},
+    agent_ids = [f"agent_{i}" for i in range(MISSIONS[name])]
+    env = HiWayEnvV1(scenarios=[str(built)], agent_interfaces={agent_id: interface for agent_id in agent_ids},
                      headless=True, observation_options="unformatted")
     try:
         for seed in range(4):  # SMARTS draws a traffic variation per reset
             observations, _ = env.reset(seed=seed)
 
-            assert sorted(observations) == ["agent_0", "agent_1"]
+            assert sorted(observations) == agent_ids
             warmup_steps = round(env.smarts.elapsed_sim_time / 0.1)
             assert warmup_steps <= 5, (name, seed, warmup_steps)
             traffic = env.smarts.vehicle_index.social_vehicle_ids()
@@ -95,6 +99,46 @@ def test_builtin_scenario_egos_enter_at_once_at_their_starts_among_traffic(name,
                 # At its own start (its centre half a car behind the start, where its front is),
                 # not at a traffic car it took over somewhere behind it.
                 assert np.linalg.norm(np.asarray(ego.position[:2]) - start) < 2.5, (name, seed, ego.position, start)
+    finally:
+        env.close()
+
+
+def overtake_episode(env, seed: int, overtake: bool):
+    """One episode on overtake with lane actions: keeping the lane, or passing the slow car on the
+    left and changing back 10 m past it. Returns the ego's last observation."""
+    keep_lane, change_left, change_right = (ACTIONS.index(a) for a in ("keep_lane", "change_lane_left", "change_lane_right"))
+    observations, _ = env.reset(seed=seed)
+    done = {"__all__": False}
+    while not done["__all__"]:
+        ego = observations["agent_0"].ego_vehicle_state
+        car = observations["agent_0"].neighborhood_vehicle_states[0]
+        passed = ego.position[0] > car.position[0] + 10.0
+        action = keep_lane
+        if overtake and not passed and ego.lane_index == 0:
+            action = change_left
+        elif overtake and passed and ego.lane_index == 1:
+            action = change_right
+        last = observations["agent_0"]
+        observations, _, done, _, _ = env.step({"agent_0": action})
+        if "agent_0" in observations:
+            last = observations["agent_0"]
+    return last
+
+
+def test_overtake_keeping_the_lane_hits_the_slow_car_and_passing_it_reaches_the_goal(cache_root):
+    from smarts.core.agent_interface import AgentInterface, AgentType
+    from smarts.env.gymnasium.hiway_env_v1 import HiWayEnvV1
+
+    built = build_scenario(scenario_source(Settings(name="overtake"), cwd=Path("/")), cache_root)
+    interface = AgentInterface.from_type(AgentType.Laner, max_episode_steps=300, neighborhood_vehicle_states=True)
+    env = HiWayEnvV1(scenarios=[str(built)], agent_interfaces={"agent_0": interface}, headless=True,
+                     observation_options="unformatted")
+    try:
+        for seed in range(3):  # three of its traffic variations
+            kept = overtake_episode(env, seed, overtake=False).events
+            assert kept.collisions and not kept.reached_goal, (seed, kept)
+            passed = overtake_episode(env, seed, overtake=True).events
+            assert passed.reached_goal and not passed.collisions, (seed, passed)
     finally:
         env.close()
 
