@@ -6,7 +6,8 @@ STAMP  := $(VENV)/.installed
 # `make train`'s preset: a first run that learns visibly in about 5 minutes (README, Quick start).
 # `make train PRESET=` trains with conf/config.yaml's plain defaults instead.
 PRESET ?= +experiment=quickstart
-# The suite mostly waits on processes starting (Ray, SUMO): three pytest workers share the 2 cores.
+# The suite mostly waits on processes starting (Ray, SUMO): three pytest workers share the 2 cores;
+# loadgroup keeps the tests of each shared training run on one worker (tests/conftest.py).
 TEST_WORKERS ?= 3
 
 .PHONY: setup train test clean
@@ -24,7 +25,7 @@ train: setup
 	$(PY) train.py $(PRESET) $(ARGS)
 
 test: setup
-	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache

@@ -276,8 +276,11 @@ def several_seeds(args, overrides: list[str]) -> dict:
         exit_with("give the seeds with --seeds, not as a seed= override", PROGRAM)
     seeds = parse_seeds(args.seeds)
     bench_dir = (args.run_dir or default_seeds_dir(overrides)).resolve()
-    lines = [run_seed([*overrides, f"seed={seed}"], bench_dir / f"seed_{seed}", args.episodes, args.held_out)
-             for seed in seeds]
+    lines = []
+    for seed in seeds:
+        lines.append(run_seed([*overrides, f"seed={seed}"], bench_dir / f"seed_{seed}", args.episodes, args.held_out))
+        # Each seed's line as soon as it is done: a bench stopped later still leaves the seeds it finished.
+        print(f"learn_smarts: seed_{seed}: " + json.dumps(lines[-1]), flush=True)
     runs = [str(bench_dir / f"seed_{seed}") for seed in seeds]
     try:
         built, written = report(runs + [f"out={bench_dir}"], Path.cwd())

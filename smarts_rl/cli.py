@@ -43,6 +43,7 @@ from smarts_rl.run.resume import (
 )
 from smarts_rl.run_dir.layout import CURVES_FILE, EXPERIMENT_DIR, SUMMARY_FILE
 from smarts_rl.run_dir.trial_results import short_name
+from smarts_rl.upstream.hydra import as_main_task
 
 PROGRAM = "train.py"
 # Flags after which Hydra prints something and exits, or which change where configs come from.
@@ -436,7 +437,7 @@ def run_app(app: App, argv: list[str]) -> int:
     hydra_args = flags + overrides + ([f"hydra.sweep.dir={quoted(sweep_dir)}"] if sweep_dir else [])
     saved_argv, sys.argv = sys.argv, [app.program, *hydra_args]
     try:
-        hydra.main(version_base="1.3", config_path=None, config_name=app.program)(_without_config_dir(job))()
+        hydra.main(version_base="1.3", config_path=None, config_name=app.program)(as_main_task(job))()
     except KeyboardInterrupt:
         print(f"{app.program}: interrupted", file=sys.stderr)
         return 130
@@ -445,12 +446,3 @@ def run_app(app: App, argv: list[str]) -> int:
         if sweep_dir:
             shutil.rmtree(sweep_dir, ignore_errors=True)
     return USAGE_EXIT_CODE if "usage_error" in statuses else 0
-
-
-def _without_config_dir(task: Callable) -> Callable:
-    """Hydra 1.3.2 adds the task's package to its config search path when `config_path` is None
-    and the task is not `__main__`'s (`hydra._internal.utils.compute_search_path_dir`): smarts_rl's
-    packages `run/` and `agents/` would pass for the config groups of evaluate's keys `run` and
-    `agents.count`. For `__main__`'s task, `config_path=None` means no directory, as Hydra documents."""
-    task.__module__ = "__main__"
-    return task

@@ -8,7 +8,7 @@ import pytest
 import smarts
 
 from smarts_rl.scenarios.build import build_scenario
-from tests.helpers import USER_SCENARIO_PY, three_node_road
+from tests.helpers import ONE_RUNNER, TINY, USER_SCENARIO_PY, three_node_road
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +40,29 @@ def user_scenario(tmp_path) -> Path:
     return folder
 
 
+# -- one worker per shared run ---------------------------------------------------------------
+
+# A session fixture is made once per pytest-xdist worker that needs it. `make test` runs
+# `--dist loadgroup`, which sends every test of an `xdist_group` to one worker: so each shared
+# run below is trained (and evaluated) once, not on every worker. The first match names the group.
+SHARED_RUN_GROUPS = (("two_seed_sweep", "two_seed_sweep"), ("continuous_run", "continuous_run"),
+                     ("laner_run", "laner_run"), ("laner_eval", "laner_run"))
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        params = getattr(item, "callspec", None) and item.callspec.params or {}
+        # Tests that take their run by name, as a parameter (request.getfixturevalue).
+        used = set(item.fixturenames) | {v for v in params.values() if isinstance(v, str)}
+        group = next((group for fixture, group in SHARED_RUN_GROUPS if fixture in used), None)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 # -- tiny trained runs, shared by the evaluate / export / Envision tests --------------------
 
 REPO = Path(__file__).resolve().parent.parent
-TINY_TRAINING = ["stop.training_iteration=1", "algo.train_batch_size=200", "agent.max_episode_steps=60"]
+TINY_TRAINING = ["stop.training_iteration=1", *TINY]
 
 
 def _train_tiny(run_dir: Path, *overrides: str) -> Path:
@@ -97,8 +116,7 @@ def written_eval_dir(stdout: str) -> Path:
 
 # -- a two-seed sweep, shared by the report and learn_smarts --seeds tests -------------------
 
-TINY_SEEDS_TRAINING = ["stop.training_iteration=2", "algo.train_batch_size=200", "agent.max_episode_steps=60",
-                       "env_runners.num_env_runners=1"]
+TINY_SEEDS_TRAINING = ["stop.training_iteration=2", *TINY, *ONE_RUNNER]
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,12 @@ import psutil
 
 KEEP_LANE = 0  # the Laner action space: keep lane, slow down, change left, change right
 
+# The one set of tiny training settings: real SMARTS, SUMO and Ray, but 200-step batches of
+# episodes of at most 60 steps; and one env runner where a test is not about several.
+MAX_EPISODE_STEPS = 60
+TINY = ["algo.train_batch_size=200", f"agent.max_episode_steps={MAX_EPISODE_STEPS}"]
+ONE_RUNNER = ["env_runners.num_env_runners=1"]
+
 
 def netgenerate(folder: Path, *options: str):
     """A small real SUMO map, as a user would make one: map.net.xml in ``folder``."""

@@ -11,6 +11,7 @@ import pytest
 from scipy.stats import bootstrap, trim_mean
 
 from tests.conftest import TINY_SEEDS_TRAINING
+from tests.helpers import ONE_RUNNER, TINY
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
@@ -34,7 +35,7 @@ def test_learn_smarts_trains_evaluates_and_prints_one_json_line(tmp_path):
     run_dir = tmp_path / "run"
     result = subprocess.run(
         [sys.executable, str(REPO / "bench" / "learn_smarts.py"), "agent=continuous", "stop.timesteps_total=300",
-         "algo.train_batch_size=200", "agent.max_episode_steps=60", "env_runners.num_env_runners=1",
+         *TINY, *ONE_RUNNER,
          "--episodes", "2", "--run-dir", str(run_dir)],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )

@@ -22,7 +22,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.test_train import ONE_RUNNER, REPO, TINY
+from tests.helpers import ONE_RUNNER, TINY
+from tests.test_train import REPO
 
 RAY = str(Path(sys.executable).parent / "ray")
 HEAD_START_TRIES = 3

@@ -11,7 +11,8 @@ import time
 import psutil
 import pytest
 
-from tests.test_train import REPO, TINY
+from tests.helpers import TINY
+from tests.test_train import REPO
 
 # Ray's dashboard takes 8265, or the next free port of the 50 after it.
 DASHBOARD_PORTS = range(8265, 8265 + 51)

@@ -30,9 +30,9 @@ from pathlib import Path
 import pytest
 
 from smarts_rl.run_dir.trial_results import read_results
+from tests.helpers import TINY
 
 REPO = Path(__file__).resolve().parent.parent
-TINY = ["algo.train_batch_size=200", "agent.max_episode_steps=100"]
 ITERATIONS = {"sampling": 4, "checkpoint": 7, "pbt_exploit": 3}
 COPY_TRIES = 5  # checkpoints 1..5 (iterations 2..6) are chances to catch a copy mid-way
 RUN_ARGS = {

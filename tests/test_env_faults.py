@@ -17,11 +17,10 @@ from smarts_rl.env import SmartsEnv, env_config
 from smarts_rl.env.smarts_env import SumoDiedError
 from smarts_rl.run_dir.trial_results import read_results
 from tests import fault_injection
-from tests.helpers import sumo_children
+from tests.helpers import MAX_EPISODE_STEPS, ONE_RUNNER, TINY, sumo_children
 from tests.run_processes import TrainRun, describe, first_iteration_reported, is_sumo
 
 REPO = Path(__file__).resolve().parent.parent
-TINY = ["algo.train_batch_size=200", "agent.max_episode_steps=100", "env_runners.num_env_runners=1"]
 
 
 def make_env(scenario, env_class=SmartsEnv, max_episode_steps=100):
@@ -139,7 +138,7 @@ def busy(process: psutil.Process) -> bool:
 
 def test_training_survives_a_killed_sumo_and_leaves_no_process(tmp_path):
     run_dir = tmp_path / "run"
-    run = TrainRun("stop.training_iteration=5", *TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    run = TrainRun("stop.training_iteration=5", *TINY, *ONE_RUNNER, f"hydra.run.dir={run_dir}", cwd=tmp_path)
     sumo = []
 
     def sumo_stepping() -> bool:
@@ -175,7 +174,7 @@ def step_failures(run_dir: Path) -> int:
 
 def test_training_survives_a_killed_env_runner_process(tmp_path):
     run_dir = tmp_path / "run"
-    run = TrainRun("stop.training_iteration=3", *TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    run = TrainRun("stop.training_iteration=3", *TINY, *ONE_RUNNER, f"hydra.run.dir={run_dir}", cwd=tmp_path)
     runners = []
 
     def runner_running() -> bool:
@@ -207,13 +206,13 @@ def assert_completed_despite_one_failed_step(run_dir: Path, iterations: int = 3)
     # The env runner rebuilt its env (once); its process was not restarted.
     assert trial["env_step_failures"] == 1 and trial["env_runner_restarts"] == 0
     for result in read_results(trial["path"]):  # no episode stitched from a broken one and the next
-        assert result["env_runners/episode_len_max"] <= 100
+        assert result["env_runners/episode_len_max"] <= MAX_EPISODE_STEPS
 
 
 def test_training_survives_an_env_step_that_raises(tmp_path):
     run_dir = tmp_path / "run"
     run = TrainRun(
-        "stop.training_iteration=3", *TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path,
+        "stop.training_iteration=3", *TINY, *ONE_RUNNER, f"hydra.run.dir={run_dir}", cwd=tmp_path,
         script=REPO / "tests" / "fault_injection.py",
         env={fault_injection.FAULT_VARIABLE: "step:150", "PYTHONPATH": str(REPO)},
     )
@@ -231,7 +230,7 @@ def test_tune_restarts_a_failed_trial_from_its_checkpoint(tmp_path):
     from its latest checkpoint (`fault_tolerance.max_trial_failures`) and the run completes."""
     run_dir, fired = tmp_path / "run", tmp_path / "fault_fired"
     run = TrainRun(
-        "stop.training_iteration=3", *TINY, "checkpoint.frequency=1",
+        "stop.training_iteration=3", *TINY, *ONE_RUNNER, "checkpoint.frequency=1",
         "fault_tolerance.restart_failed_sub_environments=false", "fault_tolerance.restart_failed_env_runners=false",
         "fault_tolerance.max_trial_failures=1", f"hydra.run.dir={run_dir}", cwd=tmp_path,
         script=REPO / "tests" / "fault_injection.py",

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from tests.fault_injection import FAULT_VARIABLE, REPO
+from tests.helpers import ONE_RUNNER, TINY
 from tests.run_processes import TrainRun, first_iteration_reported
 
-TINY = ["algo.train_batch_size=200", "agent.max_episode_steps=100", "env_runners.num_env_runners=1"]
 
 
 def test_ctrl_c_leaves_no_sumo_or_ray_process(tmp_path):
     run_dir = tmp_path / "run"
-    run = TrainRun("stop.training_iteration=50", *TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    run = TrainRun("stop.training_iteration=50", *TINY, *ONE_RUNNER, f"hydra.run.dir={run_dir}", cwd=tmp_path)
     try:
         run.wait_until(lambda: first_iteration_reported(run_dir) and run.sumo(), "first iteration")
         assert run.kinds == {"sumo", "ray"}, run.kinds
@@ -33,7 +33,7 @@ def test_ctrl_c_leaves_no_sumo_or_ray_process(tmp_path):
 def test_a_failed_run_leaves_no_sumo_or_ray_process(tmp_path):
     run_dir = tmp_path / "run"
     run = TrainRun(
-        "stop.training_iteration=3", *TINY, "fault_tolerance.restart_failed_sub_environments=false",
+        "stop.training_iteration=3", *TINY, *ONE_RUNNER, "fault_tolerance.restart_failed_sub_environments=false",
         "fault_tolerance.restart_failed_env_runners=false", "fault_tolerance.max_trial_failures=0",
         f"hydra.run.dir={run_dir}",
         cwd=tmp_path, script=REPO / "tests" / "fault_injection.py",

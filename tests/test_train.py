@@ -11,11 +11,9 @@ from pathlib import Path
 import pytest
 
 from smarts_rl.run_dir.trial_results import read_results, short_name
-from tests.helpers import sumo_children
+from tests.helpers import ONE_RUNNER, TINY, sumo_children
 
 REPO = Path(__file__).resolve().parent.parent
-TINY = ["algo.train_batch_size=200", "agent.max_episode_steps=100"]
-ONE_RUNNER = ["env_runners.num_env_runners=1"]  # fewer processes where the test is not about them
 
 
 def train(*args, cwd, timeout=600):
