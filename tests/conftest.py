@@ -9,6 +9,10 @@ import smarts
 
 from smarts_rl.scenarios.build import build_scenario
 from tests.helpers import ONE_RUNNER, TINY, USER_SCENARIO_PY, three_node_road
+# One pytest-xdist worker per shared run: pytest finds these hooks here.
+from tests.xdist_groups import (  # noqa: F401
+    pytest_collection_modifyitems, pytest_configure, pytest_unconfigure, pytest_xdist_make_scheduler,
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,25 +42,6 @@ def user_scenario(tmp_path) -> Path:
     three_node_road(folder)
     (folder / "scenario.py").write_text(USER_SCENARIO_PY)
     return folder
-
-
-# -- one worker per shared run ---------------------------------------------------------------
-
-# A session fixture is made once per pytest-xdist worker that needs it. `make test` runs
-# `--dist loadgroup`, which sends every test of an `xdist_group` to one worker: so each shared
-# run below is trained (and evaluated) once, not on every worker. The first match names the group.
-SHARED_RUN_GROUPS = (("two_seed_sweep", "two_seed_sweep"), ("continuous_run", "continuous_run"),
-                     ("laner_run", "laner_run"), ("laner_eval", "laner_run"))
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        params = getattr(item, "callspec", None) and item.callspec.params or {}
-        # Tests that take their run by name, as a parameter (request.getfixturevalue).
-        used = set(item.fixturenames) | {v for v in params.values() if isinstance(v, str)}
-        group = next((group for fixture, group in SHARED_RUN_GROUPS if fixture in used), None)
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
 
 
 # -- tiny trained runs, shared by the evaluate / export / Envision tests --------------------
