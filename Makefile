@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # `make train PRESET=` trains with conf/config.yaml's plain defaults instead.
 PRESET ?= +experiment=quickstart
 # The suite mostly waits on processes starting (Ray, SUMO): three pytest workers share the 2 cores;
-# loadgroup keeps the tests of each shared training run on one worker (tests/conftest.py).
+# loadgroup keeps the tests of each shared training run on one worker (tests/xdist_groups.py).
 TEST_WORKERS ?= 3
 
 .PHONY: setup train test clean

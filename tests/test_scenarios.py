@@ -27,6 +27,9 @@ REPO = Path(__file__).resolve().parent.parent
 BUILTINS = ["intersection", "loop", "merge", "overtake"]
 # Ego missions per scenario: two each, one for overtake.
 MISSIONS = {"intersection": 2, "loop": 2, "merge": 2, "overtake": 1}
+# Traffic cars on the roads when the egos enter: the loop's eight circling cars; merge and
+# intersection draw theirs, but never fewer than this in any of their variations; overtake's slow car.
+TRAFFIC_AT_ENTRY = {"loop": 8, "merge": 4, "intersection": 4, "overtake": 1}
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +72,6 @@ def test_builtin_scenario_goals_take_10_to_25_s_to_reach(name, cache_root, tmp_p
     assert len(starts) == MISSIONS[name], "each agent should have had its own mission"
 
 
-# Traffic cars on the roads when the egos enter: the loop's eight circling cars; merge and
-# intersection draw theirs, but never fewer than this in any of their variations; overtake's slow car.
-TRAFFIC_AT_ENTRY = {"loop": 8, "merge": 4, "intersection": 4, "overtake": 1}
-
-
 @pytest.mark.parametrize("name", BUILTINS)
 def test_builtin_scenario_egos_enter_at_once_at_their_starts_among_traffic(name, cache_root):
     from smarts.core.agent_interface import AgentInterface, AgentType
@@ -106,7 +104,7 @@ def test_builtin_scenario_egos_enter_at_once_at_their_starts_among_traffic(name,
 def overtake_episode(env, seed: int, overtake: bool):
     """One episode on overtake with lane actions: keeping the lane, or passing the slow car on the
     left and changing back 10 m past it. Returns the ego's last observation."""
-    keep_lane, change_left, change_right = (ACTIONS.index(a) for a in ("keep_lane", "change_lane_left", "change_lane_right"))
+    keep_lane, change_left, change_right = map(ACTIONS.index, ("keep_lane", "change_lane_left", "change_lane_right"))
     observations, _ = env.reset(seed=seed)
     done = {"__all__": False}
     while not done["__all__"]:
