@@ -61,8 +61,9 @@ def _train_tiny(run_dir: Path, *overrides: str) -> Path:
 
 @pytest.fixture(scope="session")
 def laner_run(tmp_path_factory) -> Path:
-    """PG, laner agent, one shared policy, trained one iteration on the loop."""
-    return _train_tiny(tmp_path_factory.mktemp("laner") / "run")
+    """PG, laner agent, one shared policy, trained one iteration on the loop (one env runner: the
+    tests that use it are about the checkpoint)."""
+    return _train_tiny(tmp_path_factory.mktemp("laner") / "run", *ONE_RUNNER)
 
 
 @pytest.fixture(scope="session")
@@ -70,7 +71,7 @@ def continuous_run(tmp_path_factory) -> Path:
     """PG, continuous agent, one policy per agent (so its only module is `agent_0`), on the loop,
     standardising its observations (so evaluate and export are checked with that, the laner run without)."""
     return _train_tiny(tmp_path_factory.mktemp("continuous") / "run", "agent=continuous", "agents.policy=per_agent",
-                       "algo.normalize_observations=true")
+                       "algo.normalize_observations=true", *ONE_RUNNER)
 
 
 def run_module(module: str, *args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -31,6 +31,7 @@ def test_the_grid_spans_pbts_lr_range_log_evenly():
     assert grid_lrs(4) == pytest.approx([1e-4, 3.11e-4, 9.65e-4, 3e-3], rel=1e-2)
 
 
+@pytest.mark.slow
 def test_learn_smarts_trains_evaluates_and_prints_one_json_line(tmp_path):
     run_dir = tmp_path / "run"
     result = subprocess.run(
@@ -106,6 +107,7 @@ def test_learn_smarts_over_seeds_reuses_done_seeds_continues_a_stopped_one_and_r
     assert again["ratio_iqm"] == line["ratio_iqm"] and again["ratio_ci"] == line["ratio_ci"]
 
 
+@pytest.mark.slow
 def test_learn_smarts_on_a_set_reports_each_scenario_and_the_held_out_one(tmp_path):
     bench = tmp_path / "bench"
     result = subprocess.run(

@@ -150,6 +150,7 @@ def shipped(path: str, node) -> bool:
     return Path(path).is_relative_to(node.temp_dir) and "runtime_resources" in Path(path).parts
 
 
+@pytest.mark.slow
 def test_pbt_on_a_two_node_loopback_cluster_uses_both_nodes_and_the_shipped_scenario_and_code(
     loopback_cluster, tmp_path
 ):

@@ -56,6 +56,7 @@ def test_the_dashboard_is_off_by_default(tmp_path):
     assert [entry for entry in listening if entry[1] in DASHBOARD_PORTS] == []
 
 
+@pytest.mark.slow
 def test_the_dashboard_listens_on_127_0_0_1_only(tmp_path):
     assert dashboard_installed(), "the test extra installs ray[default] (pip install -e '.[test]'): without it this checks nothing"
     listening = listening_while_training(tmp_path / "run", "ray.dashboard=true")

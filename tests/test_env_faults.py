@@ -136,6 +136,7 @@ def busy(process: psutil.Process) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_training_survives_a_killed_sumo_and_leaves_no_process(tmp_path):
     run_dir = tmp_path / "run"
     run = TrainRun("stop.training_iteration=5", *TINY, *ONE_RUNNER, f"hydra.run.dir={run_dir}", cwd=tmp_path)
@@ -172,6 +173,7 @@ def step_failures(run_dir: Path) -> int:
     return max((r.get("env_runners/num_env_step_failures", 0) for r in result_lines(run_dir)), default=0)
 
 
+@pytest.mark.slow
 def test_training_survives_a_killed_env_runner_process(tmp_path):
     run_dir = tmp_path / "run"
     run = TrainRun("stop.training_iteration=3", *TINY, *ONE_RUNNER, f"hydra.run.dir={run_dir}", cwd=tmp_path)
@@ -209,6 +211,7 @@ def assert_completed_despite_one_failed_step(run_dir: Path, iterations: int = 3)
         assert result["env_runners/episode_len_max"] <= MAX_EPISODE_STEPS
 
 
+@pytest.mark.slow
 def test_training_survives_an_env_step_that_raises(tmp_path):
     run_dir = tmp_path / "run"
     run = TrainRun(
@@ -225,6 +228,7 @@ def test_training_survives_an_env_step_that_raises(tmp_path):
     assert_completed_despite_one_failed_step(run_dir)
 
 
+@pytest.mark.slow
 def test_tune_restarts_a_failed_trial_from_its_checkpoint(tmp_path):
     """With RLlib's own restarts off, a failed env step fails the trial; Tune starts it again
     from its latest checkpoint (`fault_tolerance.max_trial_failures`) and the run completes."""

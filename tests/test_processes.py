@@ -16,6 +16,7 @@ from tests.run_processes import TrainRun, first_iteration_reported
 
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_no_sumo_or_ray_process(tmp_path):
     run_dir = tmp_path / "run"
     run = TrainRun("stop.training_iteration=50", *TINY, *ONE_RUNNER, f"hydra.run.dir={run_dir}", cwd=tmp_path)
@@ -30,6 +31,7 @@ def test_ctrl_c_leaves_no_sumo_or_ray_process(tmp_path):
     assert json.loads((run_dir / "summary.json").read_text())["status"] == "interrupted"
 
 
+@pytest.mark.slow
 def test_a_failed_run_leaves_no_sumo_or_ray_process(tmp_path):
     run_dir = tmp_path / "run"
     run = TrainRun(

@@ -7,6 +7,10 @@ pytest-xdist 3.8.0's own loadgroup cannot do that under pytest 9: it renames eac
 spread like any test. Here each worker writes the group of every test it collected to a file, and the
 controller's scheduler (pytest-xdist's `LoadScopeScheduling`, from its `pytest_xdist_make_scheduler`
 hook) reads them: a group is one scope, any other test a scope of its own.
+
+The scheduler hands out the biggest scopes first (its `--loadscope-reorder`, on by default), then the
+single tests in collection order. Collection puts the tests marked `slow` first, so that the last
+minutes of a suite are not one long test running alone.
 """
 
 import json
@@ -20,17 +24,25 @@ import pytest
 GROUPS_DIR = "SMARTS_RL_TEST_GROUPS_DIR"  # set by the controller, inherited by its workers
 # (fixture, group): the first one a test uses names its group.
 SHARED_RUNS = (("two_seed_sweep", "two_seed_sweep"), ("continuous_run", "continuous_run"),
-               ("laner_run", "laner_run"), ("laner_eval", "laner_run"))
+               ("laner_run", "laner_run"), ("laner_eval", "laner_run"), ("set_run", "set_run"))
+# Module-scoped fixtures that start Ray: a module's tests that use one share a worker, so that
+# Ray starts once per module, not once per worker (and again each time a worker comes back to it).
+PER_MODULE = ("ray_local",)
+SLOW = "slow: takes a minute or more; make test starts these first"
 
 
 def group_of(item):
     params = item.callspec.params if hasattr(item, "callspec") else {}
     # A test may take its run by name, as a parameter (request.getfixturevalue).
     used = set(item.fixturenames) | {value for value in params.values() if isinstance(value, str)}
-    return next((group for fixture, group in SHARED_RUNS if fixture in used), None)
+    shared = next((group for fixture, group in SHARED_RUNS if fixture in used), None)
+    module = item.nodeid.split("::")[0]
+    per_module = next((f"{module}::{fixture}" for fixture in PER_MODULE if fixture in used), None)
+    return shared or per_module
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", SLOW)
     if not hasattr(config, "workerinput") and config.getoption("dist", "no") == "loadgroup":
         os.environ[GROUPS_DIR] = tempfile.mkdtemp(prefix="smarts-rl-test-groups-")
 
@@ -41,6 +53,7 @@ def pytest_unconfigure(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: else collection order
     folder = os.environ.get(GROUPS_DIR)
     if not (folder and hasattr(config, "workerinput")):
         return
