@@ -115,7 +115,7 @@ def two_seed_sweep(tmp_path_factory) -> Path:
         cwd=sweep.parent, capture_output=True, text=True, timeout=1200,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    for job in ("0", "1"):
-        evaluated = run_module("smarts_rl.evaluate", f"run={sweep / job}", "episodes=2", "gif=false", cwd=sweep.parent)
-        assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    evaluated = run_module("smarts_rl.evaluate", "-m", f"run={sweep / '0'},{sweep / '1'}", "episodes=2", "gif=false",
+                           cwd=sweep.parent)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     return sweep
