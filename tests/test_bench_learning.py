@@ -87,6 +87,8 @@ def test_learn_smarts_over_seeds_reuses_done_seeds_continues_a_stopped_one_and_r
     assert [run["trained"] for run in line["per_seed"]] == ["done", "done", "resume"]
     assert result_lines(bench / "seed_0") == result_lines(bench / "seed_1") == [2]  # not trained again
     assert result_lines(bench / "seed_2") == [2]  # the same trial, continued
+    summary = json.loads((bench / "seed_2" / "summary.json").read_text())  # a finished run, extended
+    assert summary["status"] == "completed" and summary["trials"][0]["training_iteration"] == 2
     assert "| loop | 0,1,2 |" in stdout and (bench / "report.png").is_file()
 
     [group] = json.loads((bench / "report.json").read_text())["groups"]

@@ -254,6 +254,7 @@ def test_resume_after_sigkill_completes_the_run(tmp_path, point):
                 assert lr == pytest.approx(exploit["new_config"]["lr"], rel=1e-6), exploit
         assert reported_after, "an exploited trial reported again after its exploit"
         assert sorted(t["config"]["seed"] for t in summary["trials"]) == [0, 1]  # seed + trial index
+        assert all(t["checkpoint"] for t in summary["trials"])
 
 
 def exploit_line(t: float) -> str:
