@@ -8,7 +8,7 @@ import pytest
 import smarts
 
 from smarts_rl.scenarios.build import build_scenario
-from tests.helpers import ONE_RUNNER, TINY, USER_SCENARIO_PY, three_node_road
+from tests.helpers import ONE_RUNNER, TINY_SEEDS_TRAINING, TINY_TRAINING, USER_SCENARIO_PY, three_node_road
 # One pytest-xdist worker per shared run: pytest finds these hooks here.
 from tests.xdist_groups import (  # noqa: F401
     pytest_collection_modifyitems, pytest_configure, pytest_unconfigure, pytest_xdist_make_scheduler,
@@ -47,7 +47,6 @@ def user_scenario(tmp_path) -> Path:
 # -- tiny trained runs, shared by the evaluate / export / Envision tests --------------------
 
 REPO = Path(__file__).resolve().parent.parent
-TINY_TRAINING = ["stop.training_iteration=1", *TINY]
 
 
 def _train_tiny(run_dir: Path, *overrides: str) -> Path:
@@ -101,8 +100,6 @@ def written_eval_dir(stdout: str) -> Path:
 
 
 # -- a two-seed sweep, shared by the report and learn_smarts --seeds tests -------------------
-
-TINY_SEEDS_TRAINING = ["stop.training_iteration=2", *TINY, *ONE_RUNNER]
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,8 @@ KEEP_LANE = 0  # the Laner action space: keep lane, slow down, change left, chan
 MAX_EPISODE_STEPS = 60
 TINY = ["algo.train_batch_size=200", f"agent.max_episode_steps={MAX_EPISODE_STEPS}"]
 ONE_RUNNER = ["env_runners.num_env_runners=1"]
+TINY_TRAINING = ["stop.training_iteration=1", *TINY]  # the shared tiny runs of tests/conftest.py
+TINY_SEEDS_TRAINING = ["stop.training_iteration=2", *TINY, *ONE_RUNNER]  # each seed of a sweep
 
 
 def netgenerate(folder: Path, *options: str):

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 from scipy.stats import bootstrap, trim_mean
 
-from tests.conftest import TINY_SEEDS_TRAINING
-from tests.helpers import ONE_RUNNER, TINY
+from tests.helpers import ONE_RUNNER, TINY, TINY_SEEDS_TRAINING
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))

@@ -11,12 +11,12 @@ import time
 import psutil
 import pytest
 
-from tests.helpers import TINY
+from tests.helpers import TINY_TRAINING
 from tests.test_train import REPO
 
 # Ray's dashboard takes 8265, or the next free port of the 50 after it.
 DASHBOARD_PORTS = range(8265, 8265 + 51)
-QUICK = ["stop.training_iteration=1", "env_runners.num_env_runners=0", *TINY]
+QUICK = [*TINY_TRAINING, "env_runners.num_env_runners=0"]
 
 
 def dashboard_installed() -> bool:

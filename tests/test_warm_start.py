@@ -18,7 +18,8 @@ from smarts_rl.config import compose_config, settings
 from smarts_rl.run_dir.layout import MODULES_IN_CHECKPOINT
 from smarts_rl.run_dir.trained_run import find_checkpoint
 from smarts_rl.run.warm_start import plan
-from tests.conftest import REPO, TINY_TRAINING
+from tests.conftest import REPO
+from tests.helpers import TINY_TRAINING
 
 OBSERVATIONS = 64
 
