@@ -192,10 +192,10 @@ def test_resume_after_sigkill_completes_the_run(tmp_path, point):
     readable_before = {c: readable(c) for c in checkpoints_before}
     exploits_before = (run_dir / "exploits.jsonl").read_text().splitlines() if point == "pbt_exploit" else []
 
-    final = ITERATIONS[point]
+    final, stop = ITERATIONS[point], []
     if point == "checkpoint":  # one iteration past the one killed is enough (its budget left room for the tries)
         final = len(done_before[trial_dirs[0].name]) + 1
-    stop = [f"stop.training_iteration={final}"] if final != ITERATIONS[point] else []
+        stop = [f"stop.training_iteration={final}"]
     result = train("resume=" + str(run_dir), *RESUME_ARGS.get(point, []), *stop, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((run_dir / "summary.json").read_text())

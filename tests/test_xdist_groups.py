@@ -17,14 +17,17 @@ def test_where(run, k):
 '''
 
 
+def pytest_with_the_plugin(tests: Path, *options: str) -> subprocess.CompletedProcess:
+    """pytest with only tests/xdist_groups.py as plugin, on a generated test file."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "tests.xdist_groups", *options, "-p", "no:cacheprovider", str(tests)],
+        cwd=tests.parent, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+
+
 def test_each_shared_runs_tests_run_on_one_worker_and_the_others_spread(tmp_path):
     (tmp_path / "test_where.py").write_text(TESTS)
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "tests.xdist_groups", "-n", "3", "--dist", "loadgroup",
-         "-rA", "-p", "no:cacheprovider", str(tmp_path / "test_where.py")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
+    result = pytest_with_the_plugin(tmp_path / "test_where.py", "-n", "3", "--dist", "loadgroup", "-rA")
     assert result.returncode == 0, result.stdout[-2000:]
     workers = {}
     for line in result.stdout.splitlines():
@@ -61,12 +64,7 @@ def test_two(ray_local):
 
 def test_slow_tests_come_first_and_a_modules_ray_tests_share_a_worker(tmp_path):
     (tmp_path / "test_ordered.py").write_text(ORDERED)
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "tests.xdist_groups", "-n", "2", "--dist", "loadgroup",
-         "-v", "-p", "no:cacheprovider", str(tmp_path / "test_ordered.py")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
+    result = pytest_with_the_plugin(tmp_path / "test_ordered.py", "-n", "2", "--dist", "loadgroup", "-v")
     assert result.returncode == 0, result.stdout[-2000:]
     assert "PytestUnknownMarkWarning" not in result.stdout  # the plugin registers `slow`
     # -v under xdist: "[gw0] [ 25%] PASSED test_ordered.py::test_one"
@@ -74,10 +72,6 @@ def test_slow_tests_come_first_and_a_modules_ray_tests_share_a_worker(tmp_path):
     assert set(ran) == {"test_quick", "test_long", "test_one", "test_two"}, result.stdout[-2000:]
     assert ran["test_one"] == ran["test_two"]
 
-    collected = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "tests.xdist_groups", "--collect-only", "-q", "-p", "no:cacheprovider",
-         str(tmp_path / "test_ordered.py")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
+    collected = pytest_with_the_plugin(tmp_path / "test_ordered.py", "--collect-only", "-q")
     order = [line.split("::")[-1].strip() for line in collected.stdout.splitlines() if "::" in line]
     assert order == ["test_long", "test_quick", "test_one", "test_two"], collected.stdout
