@@ -37,6 +37,10 @@ scenario's ratio and returns), the aggregate line has each scenario's IQM and CI
 `per_scenario`, and the target holds on each of them. `--held-out intersection` (names or
 folders, comma-separated) also evaluates every seed's policy on scenarios it never trained on,
 on the same episodes' seeds: `held_out` in each seed's line and, over the seeds, in the aggregate.
+
+`--keep bench/results/runs/<name>` keeps each seed's run there once it is done (its config, results,
+evaluations and best checkpoint: bench/kept_runs.py), so that the bench's seeds and its report outlive
+outputs/; a seed kept there before is copied back and reused, so the same command goes on in a later session.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import kept_runs  # noqa: E402
 from smarts_rl.errors import UsageError, exit_with  # noqa: E402
 from smarts_rl.run.resume import override_key  # noqa: E402
 from smarts_rl.run_dir.layout import RUN_CONFIG, SUMMARY_FILE, eval_reports, tuner_file  # noqa: E402
@@ -102,12 +107,15 @@ def resume(run_dir: Path, stop_overrides: list[str]) -> dict:
     return json.loads(summary_file.read_text())
 
 
-def ratio_to_keep_lane(report: dict) -> float:
+def on_a_set(report: dict) -> bool:
+    return len(report.get("per_scenario") or {}) > 1
+
+
+def ratio_to_keep_lane(report: dict) -> float | None:
     """The policy's return over keep-lane's; on a set, the mean of the per-scenario ratios."""
-    if len(report.get("per_scenario") or {}) > 1:
+    if on_a_set(report):
         return round(report["ratio_to_keep_lane_mean"], 3)
-    policies = report["policies"]
-    return round(policies["policy"]["episode_return_mean"] / policies["keep_lane"]["episode_return_mean"], 3)
+    return scenario_figures(report)["ratio_to_keep_lane"]
 
 
 def scenario_figures(entry: dict) -> dict:
@@ -152,7 +160,7 @@ def result_line(summary: dict, wall_s: float, report: dict, run_dir: Path) -> di
         "eval_episodes": len(report["seeds"]),
         "best_trial_env_steps": trial["env_steps"],
         "run_dir": str(run_dir),
-        **({"per_scenario": per_scenario(report)} if len(report.get("per_scenario") or {}) > 1 else {}),
+        **({"per_scenario": per_scenario(report)} if on_a_set(report) else {}),
     }
 
 
@@ -278,7 +286,12 @@ def several_seeds(args, overrides: list[str]) -> dict:
     bench_dir = (args.run_dir or default_seeds_dir(overrides)).resolve()
     lines = []
     for seed in seeds:
-        lines.append(run_seed([*overrides, f"seed={seed}"], bench_dir / f"seed_{seed}", args.episodes, args.held_out))
+        seed_dir = bench_dir / f"seed_{seed}"
+        if args.keep and kept_runs.restore(args.keep / seed_dir.name, seed_dir):
+            print(f"learn_smarts: {seed_dir.name}: copied back from {args.keep / seed_dir.name}", flush=True)
+        lines.append(run_seed([*overrides, f"seed={seed}"], seed_dir, args.episodes, args.held_out))
+        if args.keep:
+            kept_runs.keep(seed_dir, args.keep / seed_dir.name)
         # Each seed's line as soon as it is done: a bench stopped later still leaves the seeds it finished.
         print(f"learn_smarts: seed_{seed}: " + json.dumps(lines[-1]), flush=True)
     runs = [str(bench_dir / f"seed_{seed}") for seed in seeds]
@@ -324,9 +337,14 @@ def main() -> int:
     parser.add_argument("--episodes", type=int, default=20, help="evaluation episodes per policy")
     parser.add_argument("--run-dir", type=Path, default=None, help="where the run goes (with --seeds: the seeds' runs)")
     parser.add_argument("--seeds", default=None, help="comma-separated seeds, e.g. 0,1,2: one run each, then a report")
+    parser.add_argument("--keep", type=lambda text: Path(text).resolve(), default=None,
+                        help="with --seeds: keep each finished seed's run in this folder (bench/kept_runs.py), "
+                             "and take seeds kept there before")
     parser.add_argument("--held-out", type=lambda text: [s for s in text.split(",") if s], default=[],
                         help="also evaluate on these scenarios (names or folders, comma-separated), e.g. intersection")
     args = parser.parse_args()
+    if args.keep and args.seeds is None:
+        exit_with("--keep keeps the runs of --seeds: give --seeds too", PROGRAM)
 
     overrides = training_overrides(args.overrides)
     if args.seeds is not None:

@@ -56,10 +56,10 @@ def test_learn_smarts_trains_evaluates_and_prints_one_json_line(tmp_path):
     assert 0 <= line["collision_rate_sampled"] <= 1
 
 
-def learn_over_seeds(bench: Path, cwd: Path) -> tuple[dict, str]:
+def learn_over_seeds(bench: Path, cwd: Path, *args: str) -> tuple[dict, str]:
     result = subprocess.run(
         [sys.executable, str(REPO / "bench" / "learn_smarts.py"), "--seeds", "0,1,2", *TINY_SEEDS_TRAINING,
-         "--episodes", "2", "--run-dir", str(bench)],
+         "--episodes", "2", "--run-dir", str(bench), *args],
         cwd=cwd, capture_output=True, text=True, timeout=1200,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -82,7 +82,8 @@ def test_learn_smarts_over_seeds_reuses_done_seeds_continues_a_stopped_one_and_r
     assert trained.returncode == 0, trained.stderr[-3000:]
     assert result_lines(bench / "seed_2") == [1]
 
-    line, stdout = learn_over_seeds(bench, tmp_path)
+    kept = tmp_path / "kept"
+    line, stdout = learn_over_seeds(bench, tmp_path, "--keep", str(kept))
     assert [run["trained"] for run in line["per_seed"]] == ["done", "done", "resume"]
     assert result_lines(bench / "seed_0") == result_lines(bench / "seed_1") == [2]  # not trained again
     assert result_lines(bench / "seed_2") == [2]  # the same trial, continued
@@ -100,11 +101,24 @@ def test_learn_smarts_over_seeds_reuses_done_seeds_continues_a_stopped_one_and_r
     assert line["ratio_ci"] == pytest.approx([recomputed.low, recomputed.high], abs=1e-3)
     assert line["pass"] == (line["ratio_iqm"] >= 0.9)
 
-    evaluations = {seed: sorted((bench / f"seed_{seed}").glob("eval/*/eval.json")) for seed in (0, 1, 2)}
-    assert len(evaluations[0]) == 2  # the sweep's deterministic evaluation reused, a sampled one added
-    again, _ = learn_over_seeds(bench, tmp_path)  # everything done: nothing trained or evaluated again
+    def evaluations(bench_dir: Path) -> dict[int, list[str]]:
+        return {seed: sorted(str(f.relative_to(bench_dir)) for f in bench_dir.glob(f"seed_{seed}/eval/*/eval.json"))
+                for seed in (0, 1, 2)}
+
+    assert len(evaluations(bench)[0]) == 2  # the sweep's deterministic evaluation reused, a sampled one added
+    for seed in (0, 1, 2):  # each seed kept: its results without Tune's config on every line, its best checkpoint
+        run, kept_run = bench / f"seed_{seed}", kept / f"seed_{seed}"
+        assert result_lines(kept_run) == result_lines(run)
+        assert all("config" not in json.loads(r) for f in kept_run.glob("tune/*/result.json") for r in f.read_text().splitlines())
+        best = Path(json.loads((run / "summary.json").read_text())["best"]["checkpoint"])
+        assert [c.name for c in kept_run.glob("tune/*/checkpoint_*")] == [best.name]
+    assert evaluations(kept) == evaluations(bench)
+
+    # A later session: outputs/ is gone, the kept runs are copied back and nothing is trained or evaluated again.
+    later = tmp_path / "later"
+    again, _ = learn_over_seeds(later, tmp_path, "--keep", str(kept))
     assert [run["trained"] for run in again["per_seed"]] == ["done", "done", "done"]
-    assert {seed: sorted((bench / f"seed_{seed}").glob("eval/*/eval.json")) for seed in (0, 1, 2)} == evaluations
+    assert evaluations(later) == evaluations(bench)
     assert again["ratio_iqm"] == line["ratio_iqm"] and again["ratio_ci"] == line["ratio_ci"]
 
 
