@@ -14,6 +14,10 @@ iterations (its "final return"); its final checkpoint is then evaluated with eva
 path on the same seeds for both sides. Overrides of `scheduler.*` (e.g.
 scheduler.perturbation_interval=2) apply to the PBT side only.
 
+`--keep DIR` writes each side's figures to `DIR/repeat_<r>_<side>.json` as soon as that side is done,
+and a later run with the same settings and `--keep DIR` takes them from there instead of training
+again, so that the repeats (about 40 min each at 80k steps) may span sessions.
+
 `--repeats N` runs both sides N times, repeat r with base seed `seed + r * population` (so no
 two repeats share a PBT trial's seed), in `<out>/<time>/repeat_<r>/{pbt,grid}`. Prints one JSON
 line last: per side, each repeat's figures and the best-trial final return and evaluation return
@@ -66,6 +70,25 @@ def over_repeats(seeds: list[int], repeats: list[dict]) -> dict:
     }
 
 
+def kept_side(keep: Path | None, name: str, settings: dict, run) -> dict:
+    """A side's figures: from `keep/<name>.json` if it was kept with the same settings, else `run()`'s,
+    then kept there."""
+    if keep is None:
+        return run()
+    path = keep / f"{name}.json"
+    if path.is_file():
+        kept = json.loads(path.read_text())
+        if kept["settings"] != settings:
+            raise SystemExit(f"pbt_vs_grid: {path} was run with other settings ({kept['settings']}): "
+                             "give another --keep")
+        print(f"{name}: kept in {path}: reused", flush=True)
+        return kept["figures"]
+    figures = run()
+    keep.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"settings": settings, "figures": figures}, indent=1) + "\n")
+    return figures
+
+
 def run_side(name: str, scheduler: list[str], overrides: list[str], run_dir: Path, last: int,
              episodes: int) -> dict:
     from smarts_rl.evaluate import evaluate
@@ -101,6 +124,8 @@ def main() -> int:
     parser.add_argument("--episodes", type=int, default=10, help="evaluation episodes of each side's best policy")
     parser.add_argument("--repeats", type=int, default=1, help="runs of both sides, each with another base seed")
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "bench" / "pbt_vs_grid")
+    parser.add_argument("--keep", type=lambda text: Path(text).resolve(), default=None,
+                        help="keep each side's figures in this folder, and take those kept there before")
     args = parser.parse_args()
 
     from smarts_rl.config import compose_config
@@ -124,8 +149,10 @@ def main() -> int:
     runs = {name: [] for name in sides}
     for r, seed in enumerate(seeds):
         for name, scheduler in sides.items():
-            runs[name].append(run_side(name, scheduler, [*shared, f"seed={seed}"], out / f"repeat_{r}" / name,
-                                       args.last, args.episodes))
+            overrides = [*shared, f"seed={seed}"]
+            settings = {"overrides": overrides, "scheduler": scheduler, "last": args.last, "episodes": args.episodes}
+            runs[name].append(kept_side(args.keep, f"repeat_{r}_{name}", settings, lambda: run_side(
+                name, scheduler, overrides, out / f"repeat_{r}" / name, args.last, args.episodes)))
     results = {name: over_repeats(seeds, side_runs) for name, side_runs in runs.items()}
     line = {
         "scenario": cfg.scenario.name,

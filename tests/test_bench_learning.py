@@ -167,3 +167,21 @@ def test_pbt_vs_grid_repeats_use_distinct_base_seeds_and_aggregate_over_them():
     low, high = side["best_final_return"]["ci"]
     assert 1.0 <= low < 3.0 < high <= 6.0
     assert over_repeats([0], repeats[:1])["best_eval_return"]["ci"] is None
+
+
+def test_pbt_vs_grid_keeps_each_sides_figures_and_reuses_them_only_for_the_same_settings(tmp_path):
+    from pbt_vs_grid import kept_side
+
+    runs = []
+
+    def run():
+        runs.append(1)
+        return {"best_final_return": 5.0}
+
+    settings = {"overrides": ["seed=0"], "scheduler": ["scheduler=grid"], "last": 5, "episodes": 10}
+    assert kept_side(tmp_path, "repeat_0_grid", settings, run) == {"best_final_return": 5.0}
+    assert kept_side(tmp_path, "repeat_0_grid", settings, run) == {"best_final_return": 5.0}
+    assert len(runs) == 1  # the second time from repeat_0_grid.json
+    with pytest.raises(SystemExit, match="was run with other settings"):
+        kept_side(tmp_path, "repeat_0_grid", {**settings, "episodes": 20}, run)
+    assert kept_side(None, "repeat_0_grid", settings, run) == {"best_final_return": 5.0} and len(runs) == 2
