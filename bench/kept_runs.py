@@ -23,13 +23,11 @@ import shutil
 from pathlib import Path
 
 from smarts_rl.run_dir.layout import (
-    EXPLOITS_FILE, HYDRA_FILE, OVERRIDES_FILE, RESULT_FILE, RUN_CONFIG, SUMMARY_FILE, eval_reports, experiment_dir,
-    tuner_file,
+    EXPLOITS_FILE, HYDRA_FILE, OVERRIDES_FILE, RUN_CONFIG, SUMMARY_FILE, eval_reports, result_files, tuner_file,
 )
 from smarts_rl.run_dir.trained_run import find_checkpoint
 
 AS_THEY_ARE = (RUN_CONFIG, OVERRIDES_FILE, HYDRA_FILE, Path(SUMMARY_FILE), Path(EXPLOITS_FILE))
-LEFT_OUT_OF_RESULTS = ("config",)  # Tune repeats the trial's whole config on every line
 
 
 def keep(run_dir: Path, kept_dir: Path) -> Path:
@@ -41,7 +39,7 @@ def keep(run_dir: Path, kept_dir: Path) -> Path:
     for relative in [*AS_THEY_ARE, tuner_file(run_dir).relative_to(run_dir)]:
         if (run_dir / relative).is_file():
             _copy_file(run_dir / relative, staging / relative)
-    for result_file in experiment_dir(run_dir).glob(f"*/{RESULT_FILE}"):
+    for result_file in result_files(run_dir):
         target = staging / result_file.relative_to(run_dir)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text("".join(_without_config(line) for line in result_file.read_text().splitlines()))
@@ -68,8 +66,7 @@ def _without_config(line: str) -> str:
         result = json.loads(line)
     except json.JSONDecodeError:
         return ""  # cut short by a killed run: read_results skips such lines anyway
-    for key in LEFT_OUT_OF_RESULTS:
-        result.pop(key, None)
+    result.pop("config", None)  # Tune repeats the trial's whole config on every line
     return json.dumps(result) + "\n"
 
 
