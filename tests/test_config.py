@@ -107,7 +107,7 @@ def test_help_lists_groups_and_their_options(tmp_path):
     assert "scheduler: grid, none, pbt" in result.stdout
     assert "scenario: intersection, loop, merge, mixed, overtake" in result.stdout
     assert "agent: continuous, laner" in result.stdout
-    assert "+experiment (tuned presets, optional): intersection_pg, loop_pg, merge_pg, quickstart" in result.stdout
+    assert "+experiment (tuned presets, optional): intersection_pg, loop_merge_pg, loop_pg, merge_pg, quickstart" in result.stdout
     assert "schema" not in result.stdout
 
 
