@@ -246,3 +246,60 @@ def test_smarts_starts_a_new_sumo_at_every_reset_until_it_reloads_the_same_episo
     assert len(reloaded_pids) == 1, "one sumo, reloaded at each reset"
     assert reloaded == restarted
     assert all(len(cars) >= 4 for cars in reloaded), "the episodes have traffic to compare"
+
+
+def _episodes_on_alternating_maps(scenarios: list[Path], episodes: int) -> tuple[list, list]:
+    """(the ego's and traffic's positions 10 steps into each episode, each episode's road map),
+    with the episodes taking the scenarios in turn, as a set of scenarios does."""
+    from smarts.core import seed as smarts_seed
+    from smarts.core.scenario import Scenario
+
+    interface = agent_interface(AgentSettings(name="laner"))
+    env = HiWayEnvV1(scenarios=[str(s) for s in scenarios], agent_interfaces={"agent_0": interface}, headless=True,
+                     observation_options="unformatted", action_options="unformatted")
+    variations = [Scenario.scenario_variations([str(s)], ["agent_0"]) for s in scenarios]
+    positions, maps = [], []
+    try:
+        for episode in range(episodes):
+            smarts_seed(episode)
+            env.reset(options={"scenario": next(variations[episode % len(scenarios)])})
+            for _ in range(10):
+                env.step({"agent_0": "keep_lane"})
+            positions.append(sorted((v.id, tuple(np.round(v.position, 6))) for v in env.smarts.vehicle_index.vehicles))
+            maps.append(env.smarts.road_map)
+    finally:
+        env.close()
+    return positions, maps
+
+
+def test_smarts_rebuilds_and_collects_at_every_change_of_map_until_it_keeps_each_map(tmp_path, monkeypatch):
+    import gc
+
+    from smarts.core import default_map_builder
+    from smarts.core.sumo_road_network import SumoRoadNetwork
+
+    from smarts_rl.agents.smarts_fixes import keep_each_road_map_of_a_set
+    from smarts_rl.scenarios.build import Settings, scenario_source
+
+    scenarios = [build_scenario(scenario_source(Settings(name=name), cwd=REPO), tmp_path / "cache")
+                 for name in ("loop", "merge")]
+    keep_each_road_map_of_a_set()
+    keeping, forgetting = SumoRoadNetwork.from_spec, default_map_builder._clear_cache
+    collections = []
+    collect = gc.collect
+    monkeypatch.setattr(gc, "collect", lambda *args: collections.append(1) or collect(*args))
+
+    monkeypatch.setattr(SumoRoadNetwork, "from_spec", keeping.original)
+    monkeypatch.setattr(default_map_builder, "_clear_cache", forgetting.original)
+    rebuilt, rebuilt_maps = _episodes_on_alternating_maps(scenarios, 4)
+    assert rebuilt_maps[0] is not rebuilt_maps[2], "loop's map built again after merge's"
+    assert len(collections) >= 3, "a full collection at each change of map"
+
+    collections.clear()
+    monkeypatch.setattr(SumoRoadNetwork, "from_spec", keeping)
+    monkeypatch.setattr(default_map_builder, "_clear_cache", forgetting)
+    kept, kept_maps = _episodes_on_alternating_maps(scenarios, 4)
+    assert kept_maps[0] is kept_maps[2] and kept_maps[1] is kept_maps[3] and kept_maps[0] is not kept_maps[1]
+    assert not collections
+    assert kept == rebuilt, "the same episodes"
+    assert all(len(cars) >= 2 for cars in kept), "the episodes have cars to compare"
