@@ -303,3 +303,7 @@ def test_smarts_rebuilds_and_collects_at_every_change_of_map_until_it_keeps_each
     assert not collections
     assert kept == rebuilt, "the same episodes"
     assert all(len(cars) >= 2 for cars in kept), "the episodes have cars to compare"
+
+    map_file = scenarios[0] / "map.net.xml"
+    os.utime(map_file, ns=(map_file.stat().st_atime_ns, map_file.stat().st_mtime_ns + 10**9))
+    assert SumoRoadNetwork.from_spec(kept_maps[0].map_spec) is not kept_maps[0], "a rewritten map is read again"

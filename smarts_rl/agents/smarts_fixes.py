@@ -131,7 +131,9 @@ def keep_each_road_map_of_a_set():
         return
 
     def from_spec(cls, map_spec):
-        key = (map_spec.source, map_spec.lanepoint_spacing, map_spec.default_lane_width, map_spec.shift_to_origin)
+        # The map file's state too: a map written again at the same path is built again.
+        key = (map_spec.source, _file_state(map_spec.source), map_spec.lanepoint_spacing,
+               map_spec.default_lane_width, map_spec.shift_to_origin)
         road_map = _ROAD_MAPS.get(key) or build.__func__(cls, map_spec)
         if road_map is not None:
             _ROAD_MAPS[key] = road_map
@@ -144,6 +146,16 @@ def keep_each_road_map_of_a_set():
     forget_current_map.original = default_map_builder._clear_cache
     SumoRoadNetwork.from_spec = classmethod(from_spec)
     default_map_builder._clear_cache = forget_current_map
+
+
+def _file_state(source: str) -> tuple | None:
+    """(modification time, size) of a map spec's SUMO map: the folder's map.net.xml or the file."""
+    path = os.path.join(source, "map.net.xml") if os.path.isdir(source) else source
+    try:
+        state = os.stat(path)
+    except OSError:
+        return None
+    return state.st_mtime_ns, state.st_size
 
 
 # The SMARTS modules that call `suppress_output` while simulating, by the name they imported.
