@@ -203,27 +203,31 @@ def test_the_fixed_suppress_output_still_silences_what_is_printed_meanwhile(capf
     assert capfd.readouterr().out == "shown\n"
 
 
-def _traffic_after_resets(scenario: Path, episodes: int) -> tuple[list, set]:
-    """(where every traffic car is 10 steps into each episode, the pids of the sumo processes)."""
+def _episodes(scenarios: list[Path], episodes: int) -> tuple[list, set, list]:
+    """(where every car, the ego's too, is 10 steps into each episode, the pids of the sumo processes,
+    each episode's road map), with the episodes taking the scenarios in turn, as a set of scenarios does."""
     from smarts.core import seed as smarts_seed
+    from smarts.core.scenario import Scenario
 
     from tests.helpers import sumo_children
 
     interface = agent_interface(AgentSettings(name="laner"))
-    env = HiWayEnvV1(scenarios=[str(scenario)], agent_interfaces={"agent_0": interface}, headless=True,
+    env = HiWayEnvV1(scenarios=[str(s) for s in scenarios], agent_interfaces={"agent_0": interface}, headless=True,
                      observation_options="unformatted", action_options="unformatted")
-    positions, pids = [], set()
+    variations = [Scenario.scenario_variations([str(s)], ["agent_0"]) for s in scenarios]
+    positions, pids, maps = [], set(), []
     try:
         for episode in range(episodes):
             smarts_seed(episode)
-            env.reset()
+            env.reset(options={"scenario": next(variations[episode % len(scenarios)])})
             pids |= {p.pid for p in sumo_children()}
             for _ in range(10):
                 env.step({"agent_0": "keep_lane"})
             positions.append(sorted((v.id, tuple(np.round(v.position, 6))) for v in env.smarts.vehicle_index.vehicles))
+            maps.append(env.smarts.road_map)
     finally:
         env.close()
-    return positions, pids
+    return positions, pids, maps
 
 
 def test_smarts_starts_a_new_sumo_at_every_reset_until_it_reloads_the_same_episodes(tmp_path, monkeypatch):
@@ -238,38 +242,14 @@ def test_smarts_starts_a_new_sumo_at_every_reset_until_it_reloads_the_same_episo
     reloading = TraciConn.must_reset
 
     monkeypatch.setattr(TraciConn, "must_reset", reloading.original)
-    restarted, restarted_pids = _traffic_after_resets(scenario, 3)
+    restarted, restarted_pids, _ = _episodes([scenario], 3)
     assert len(restarted_pids) == 3, "SMARTS started one sumo per reset"
 
     monkeypatch.setattr(TraciConn, "must_reset", reloading)
-    reloaded, reloaded_pids = _traffic_after_resets(scenario, 3)
+    reloaded, reloaded_pids, _ = _episodes([scenario], 3)
     assert len(reloaded_pids) == 1, "one sumo, reloaded at each reset"
     assert reloaded == restarted
     assert all(len(cars) >= 4 for cars in reloaded), "the episodes have traffic to compare"
-
-
-def _episodes_on_alternating_maps(scenarios: list[Path], episodes: int) -> tuple[list, list]:
-    """(the ego's and traffic's positions 10 steps into each episode, each episode's road map),
-    with the episodes taking the scenarios in turn, as a set of scenarios does."""
-    from smarts.core import seed as smarts_seed
-    from smarts.core.scenario import Scenario
-
-    interface = agent_interface(AgentSettings(name="laner"))
-    env = HiWayEnvV1(scenarios=[str(s) for s in scenarios], agent_interfaces={"agent_0": interface}, headless=True,
-                     observation_options="unformatted", action_options="unformatted")
-    variations = [Scenario.scenario_variations([str(s)], ["agent_0"]) for s in scenarios]
-    positions, maps = [], []
-    try:
-        for episode in range(episodes):
-            smarts_seed(episode)
-            env.reset(options={"scenario": next(variations[episode % len(scenarios)])})
-            for _ in range(10):
-                env.step({"agent_0": "keep_lane"})
-            positions.append(sorted((v.id, tuple(np.round(v.position, 6))) for v in env.smarts.vehicle_index.vehicles))
-            maps.append(env.smarts.road_map)
-    finally:
-        env.close()
-    return positions, maps
 
 
 def test_smarts_rebuilds_and_collects_at_every_change_of_map_until_it_keeps_each_map(tmp_path, monkeypatch):
@@ -291,14 +271,14 @@ def test_smarts_rebuilds_and_collects_at_every_change_of_map_until_it_keeps_each
 
     monkeypatch.setattr(SumoRoadNetwork, "from_spec", keeping.original)
     monkeypatch.setattr(default_map_builder, "_clear_cache", forgetting.original)
-    rebuilt, rebuilt_maps = _episodes_on_alternating_maps(scenarios, 4)
+    rebuilt, _, rebuilt_maps = _episodes(scenarios, 4)
     assert rebuilt_maps[0] is not rebuilt_maps[2], "loop's map built again after merge's"
     assert len(collections) >= 3, "a full collection at each change of map"
 
     collections.clear()
     monkeypatch.setattr(SumoRoadNetwork, "from_spec", keeping)
     monkeypatch.setattr(default_map_builder, "_clear_cache", forgetting)
-    kept, kept_maps = _episodes_on_alternating_maps(scenarios, 4)
+    kept, _, kept_maps = _episodes(scenarios, 4)
     assert kept_maps[0] is kept_maps[2] and kept_maps[1] is kept_maps[3] and kept_maps[0] is not kept_maps[1]
     assert not collections
     assert kept == rebuilt, "the same episodes"
