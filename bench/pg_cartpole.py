@@ -62,7 +62,7 @@ def train_one_seed(algo_name, seed, timesteps, overrides, num_env_runners, env=E
     module = importlib.import_module(f"smarts_rl.algorithms.{algo_name}")
     settings = module.Settings(**{**BENCH_SETTINGS[algo_name], **overrides})
     config = (
-        module.algorithm_config(settings)
+        settings.algorithm_config()
         .environment(env, env_config=env_config or {})
         .env_runners(num_env_runners=num_env_runners)
         .callbacks(EpisodeReturns)

@@ -9,7 +9,6 @@ exit code 2 before Hydra creates a run directory or Ray starts anything.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import os
 import re
 import shlex
@@ -28,9 +27,11 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
 
 from smarts_rl.config import (
-    CONF_DIR, check_mutations, compose_config, experiment_presets, group_options, register_configs, settings,
+    CONF_DIR, check_mutations, compose_config, experiment_presets, group_options, import_target, register_configs,
+    settings,
 )
 from smarts_rl.errors import USAGE_EXIT_CODE, UsageError, one_line
 from smarts_rl.run.resume import (
@@ -53,7 +54,6 @@ PASS_THROUGH_FLAGS = {
 }
 MULTIRUN_FLAGS = {"--multirun", "-m"}
 HELP_FLAGS = {"--help", "-h"}
-_statuses: list[str] = []  # one per finished job, for the exit code
 
 
 def _help_groups() -> str:
@@ -79,18 +79,10 @@ def print_help(argv: list[str]) -> None:
 
 
 def expand_sweeps(overrides: list[str]) -> list[list[str]]:
-    """Every job of a multirun as its list of plain overrides (Hydra's basic sweeper order)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+    """Every job of an evaluate/export multirun (Hydra's basic sweeper's list)."""
+    from smarts_rl.upstream.hydra import basic_sweep_jobs
 
-    parsed = OverridesParser.create().parse_overrides(overrides)
-    choices = []
-    for override in parsed:
-        if override.is_sweep_override():
-            key = override.get_key_element()
-            choices.append([f"{key}={value}" for value in override.sweep_string_iterator()])
-        else:
-            choices.append([override.input_line])
-    return [list(job) for job in itertools.product(*choices)]
+    return basic_sweep_jobs(overrides, None)
 
 
 def absolute_scenario_path(overrides: list[str], cwd: Path) -> list[str]:
@@ -157,13 +149,12 @@ def check_resources(cfg) -> None:
     """What can be checked before Ray starts: a local Ray's CPUs, the dashboard's packages.
     A cluster's CPUs are checked once connected (training.train)."""
     from smarts_rl.run.cluster import check_dashboard_installed, check_fit
-    from smarts_rl.config import scheduler_module
 
     if cfg.ray.dashboard:
         check_dashboard_installed()
     if not cfg.ray.address:
         cpus = cfg.ray.num_cpus or os.cpu_count()
-        check_fit(cfg, cpus, scheduler_module(cfg.scheduler.name).num_trials(cfg.scheduler), cpus)
+        check_fit(cfg, cpus, cfg.scheduler.concurrent_trials(), cpus)
 
 
 def job_dir(cfg: DictConfig, job_num: int | None) -> Path:
@@ -174,19 +165,66 @@ def job_dir(cfg: DictConfig, job_num: int | None) -> Path:
     return Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
 
 
-def check_job(overrides: list[str], job_num: int | None) -> None:
-    """`job_num`: the job's index in a multirun, None for a single run."""
+def check_callbacks(cfg) -> None:
+    """Each of `callbacks` names an importable Tune callback."""
+    for i, spec in enumerate(cfg.callbacks):
+        try:
+            import_target(spec["_target_"])
+        except (ImportError, AttributeError, ValueError) as exc:
+            raise UsageError(f"callbacks[{i}]: cannot import its _target_ {spec['_target_']} ({one_line(exc)})") from None
+
+
+def check_settings(typed, cwd: Path) -> None:
+    """What a job's settings must pass before it trains; raises UsageError or ValueError."""
     from smarts_rl.run import warm_start
     from smarts_rl.scenarios.sets import scenario_sources
 
-    cfg = compose_config(overrides, return_hydra_config=True)
-    typed = settings(cfg)
     check_mutations(typed)
+    check_callbacks(typed)
     check_resources(typed)
-    scenario_sources(typed.scenario, cwd=Path.cwd())
+    scenario_sources(typed.scenario, cwd=cwd)
+    warm_start.plan(typed, cwd)
+
+
+def check_job(cfg: DictConfig, job_num: int | None) -> None:
+    """A composed job (with its `hydra` node), before Hydra makes its run directory.
+    `job_num`: the job's index in a multirun, None for a single run."""
+    check_settings(settings(cfg), Path.cwd())
     refuse_existing_run(job_dir(cfg, job_num))
     check_writable(Path(cfg.hydra.sweep.dir if job_num is not None else cfg.hydra.run.dir))
-    warm_start.plan(typed, Path.cwd())
+
+
+def check_sweep(overrides: list[str]) -> None:
+    """Every job of a multirun that Hydra's basic sweeper will run, checked before the first starts.
+
+    The jobs are the sweeper's own list (choice, range, glob). A sweeper plugin picked with
+    `hydra/sweeper=...` draws its jobs as it goes (`interval()`...): each is checked as it starts."""
+    from hydra.errors import HydraException
+
+    from smarts_rl.upstream.hydra import basic_sweep_jobs, is_basic_sweeper
+
+    try:
+        jobs = basic_sweep_jobs(overrides, str(CONF_DIR))
+    except HydraException as exc:
+        if is_basic_sweeper(compose_config(_plain(overrides), return_hydra_config=True)):
+            raise UsageError(
+                f"{one_line(exc)}: Hydra's basic sweeper runs choice (a,b), range() and glob() sweeps; "
+                "pick a sweeper plugin with hydra/sweeper=<name> for others"
+            ) from None
+        return
+    for num, job in enumerate(jobs):
+        cfg = compose_config(job, return_hydra_config=True)
+        if not is_basic_sweeper(cfg):
+            return
+        check_job(cfg, num)
+
+
+def _plain(overrides: list[str]) -> list[str]:
+    """The overrides that are not sweeps (what a sweeper plugin's config is composed with)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    return [o.input_line for o in parsed if not o.is_sweep_override()]
 
 
 def preflight(argv: list[str]) -> list[str]:
@@ -213,37 +251,43 @@ def preflight(argv: list[str]) -> list[str]:
         return flags + others + [f"resume={run_dir}", f"hydra.run.dir={run_dir}", "hydra.output_subdir=null"]
 
     if multirun:
-        for num, job in enumerate(expand_sweeps(overrides)):
-            check_job(job, num)
+        check_sweep(overrides)
     else:
-        check_job(overrides, None)
+        check_job(compose_config(overrides, return_hydra_config=True), None)
     return flags + overrides
 
 
 # -- the Hydra job -------------------------------------------------------------------------
 
 
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
-def hydra_main(cfg: DictConfig) -> dict:
+def run_job(cfg: DictConfig) -> dict:
+    """One job of train.py as Hydra runs it; returns its summary (`status` decides the exit code).
+
+    A job of a sweeper that draws its jobs as it goes was not checked before it started: a
+    mistake in it ends this job alone, with its one line."""
     from smarts_rl.run import warm_start
     from smarts_rl.run.job import train
+    from smarts_rl.scenarios.build import ScenarioError
 
     run_dir = Path(HydraConfig.get().runtime.output_dir).resolve()
-    if cfg.resume:
-        raw = resumed_config(run_dir, check_resume_overrides(list(HydraConfig.get().overrides.task)))
-        typed = settings(raw)
-        remember_overrides(run_dir, raw)
-        summary = train(typed, run_dir, resume=True)
-    else:
-        typed = settings(cfg)
-        # Checked in preflight; Hydra does not change the working directory (hydra.job.chdir).
-        summary = train(typed, run_dir, warm=warm_start.plan(typed, Path.cwd()))
+    try:
+        if cfg.resume:
+            raw = resumed_config(run_dir, check_resume_overrides(list(HydraConfig.get().overrides.task)))
+            typed = settings(raw)
+            remember_overrides(run_dir, raw)
+            summary = train(typed, run_dir, resume=True)
+        else:
+            typed = settings(cfg)
+            check_settings(typed, Path.cwd())
+            # Hydra does not change the working directory (hydra.job.chdir).
+            summary = train(typed, run_dir, warm=warm_start.plan(typed, Path.cwd()))
+    except (UsageError, ValueError, ScenarioError, OmegaConfBaseException) as exc:
+        summary = {"status": "usage_error", "usage_error": True, "error": one_line(exc)}
     if summary.get("usage_error"):
         print(f"{PROGRAM}: error: {summary['error']}", file=sys.stderr)
-        _statuses.append("usage_error")
+        summary["status"] = "usage_error"
     else:
         print_summary(summary, run_dir)
-        _statuses.append(summary["status"])
     return summary
 
 
@@ -264,6 +308,15 @@ def print_summary(summary: dict, run_dir: Path) -> None:
         print(f"evaluate it with: python -m smarts_rl.evaluate run={where}")
 
 
+def exit_code(statuses: list[str]) -> int:
+    """The command's exit code from its jobs' statuses."""
+    if "usage_error" in statuses:
+        return USAGE_EXIT_CODE
+    if "failed" in statuses:
+        return 1
+    return 130 if "interrupted" in statuses else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     register_configs()
@@ -278,14 +331,18 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # Hydra / OmegaConf / schema validation
         print(f"{PROGRAM}: error: {one_line(exc)}", file=sys.stderr)
         return USAGE_EXIT_CODE
-    sys.argv = [sys.argv[0]] + argv
-    _statuses.clear()
-    hydra_main()
-    if "usage_error" in _statuses:
-        return USAGE_EXIT_CODE
-    if "failed" in _statuses:
-        return 1
-    return 130 if "interrupted" in _statuses else 0
+    summaries: list[dict] = []
+
+    def task(cfg: DictConfig) -> dict:
+        summaries.append(run_job(cfg))
+        return summaries[-1]
+
+    saved_argv, sys.argv = sys.argv, [sys.argv[0], *argv]
+    try:
+        hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(task)()
+    finally:
+        sys.argv = saved_argv
+    return exit_code([summary["status"] for summary in summaries])
 
 
 # -- evaluate and export: Hydra apps that write nothing of their own -------------------------

@@ -1,19 +1,21 @@
 """The configuration: dataclass schemas behind every Hydra config group, and composition.
 
 `conf/config.yaml` is validated by `Config` (which types the `agent` and `scenario` groups
-directly); `conf/algo/<name>.yaml` and `conf/scheduler/<name>.yaml` pull their own schema
-from Hydra's ConfigStore (`/schema/<group>/<name>`). So an unknown key or a wrong type fails
-while Hydra composes, naming the key. Value checks live in each schema's
-`__post_init__`, which `settings()` runs.
+directly). An `algo` or `scheduler` option names its implementation with `_target_`: a dataclass
+subclassing the group's contract (`smarts_rl.algorithms.contract.Algorithm`,
+`smarts_rl.schedulers.contract.Scheduler`), whose fields are the option's keys. `settings()` builds
+it from the option's values, so an unknown key or a wrong type fails naming the key, and runs
+every schema's `__post_init__` value checks. The core knows no option by name: a new one is a
+yaml file (here or on `hydra.searchpath`) and the module it names.
 """
 
 from __future__ import annotations
 
-import importlib
 import dataclasses
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
@@ -22,14 +24,18 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from smarts_rl.agents import AgentSettings
+from smarts_rl.algorithms.contract import Algorithm
+from smarts_rl.errors import one_line
 from smarts_rl.scenarios.build import Settings as ScenarioSettings
 from smarts_rl.run_dir.trained_run import CHECKPOINT_CHOICES
+from smarts_rl.schedulers.contract import Scheduler
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO_ROOT / "conf"
-ALGORITHMS = ("pg", "ppo")
-SCHEDULERS = ("none", "pbt", "grid")
 GROUPS = ("algo", "scheduler", "scenario", "agent")
+# The groups whose options name their implementation (`_target_`), and the contract it must meet.
+CONTRACTS = {"algo": Algorithm, "scheduler": Scheduler}
+TARGET = "_target_"
 
 
 @dataclass
@@ -170,8 +176,13 @@ class Config:
     """A run or checkpoint directory whose policies (and value functions) this new run starts from."""
     init_checkpoint: str = "best"
     """With init_from a run directory: its best trial's checkpoint (`best`) or its newest (`latest`)."""
+    callbacks: List[Any] = field(default_factory=list)
+    """Tune callbacks of your own (loggers...), each `{_target_: my_package.MyCallback, <its arguments>}`."""
 
     def __post_init__(self):
+        for i, callback in enumerate(self.callbacks):
+            if not isinstance(callback, dict) or not isinstance(callback.get(TARGET), str):
+                raise ValueError(f"callbacks[{i}] must be a mapping with a {TARGET} (a Tune Callback class), got {callback!r}")
         if self.init_checkpoint not in CHECKPOINT_CHOICES:
             raise ValueError(
                 f"init_checkpoint must be best or latest, got {self.init_checkpoint!r} "
@@ -179,22 +190,44 @@ class Config:
             )
 
 
-def algorithm_module(name: str):
-    return importlib.import_module(f"smarts_rl.algorithms.{name}")
-
-
-def scheduler_module(name: str):
-    return importlib.import_module(f"smarts_rl.schedulers.{name}")
-
-
 def register_configs() -> None:
-    """Put every schema into Hydra's ConfigStore (idempotent)."""
-    store = ConfigStore.instance()
-    store.store(name="config_schema", node=Config)
-    for name in ALGORITHMS:
-        store.store(group="schema/algo", name=name, node=algorithm_module(name).Settings)
-    for name in SCHEDULERS:
-        store.store(group="schema/scheduler", name=name, node=scheduler_module(name).Settings)
+    """Put the root schema into Hydra's ConfigStore (idempotent)."""
+    ConfigStore.instance().store(name="config_schema", node=Config)
+
+
+def option_class(group: str, values: dict) -> type:
+    """The class an `algo` or `scheduler` option names by `_target_`, checked against its contract.
+
+    A run directory written before options named their implementation has only `name`: its
+    option's yaml among ours names it."""
+    target = values.get(TARGET)
+    label = f"{group}={values.get('name') or target}"
+    if target is None:
+        target = _shipped_target(group, values.get("name"))
+    try:
+        cls = import_target(target)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ValueError(f"{label}: cannot import its {TARGET} {target} ({one_line(exc)})") from None
+    contract = CONTRACTS[group]
+    if not (isinstance(cls, type) and issubclass(cls, contract) and dataclasses.is_dataclass(cls)):
+        raise ValueError(
+            f"{label}: its {TARGET} {target} is not a dataclass subclassing {contract.__module__}.{contract.__name__}"
+        )
+    return cls
+
+
+def import_target(target: str):
+    """The object a `_target_` names (`package.module.Name`)."""
+    module_name, _, name = str(target).rpartition(".")
+    return getattr(importlib.import_module(module_name), name)
+
+
+def _shipped_target(group: str, name) -> str:
+    path = CONF_DIR / group / f"{name}.yaml"
+    target = OmegaConf.load(path).get(TARGET) if isinstance(name, str) and path.is_file() else None
+    if target is None:
+        raise ValueError(f"{group}: the option names no {TARGET} (its implementation), and {name!r} is none of ours")
+    return target
 
 
 def group_options() -> dict[str, list[str]]:
@@ -229,32 +262,29 @@ def settings(cfg: DictConfig | dict) -> Config:
     plain = OmegaConf.to_container(cfg) if isinstance(cfg, DictConfig) else dict(cfg)
     plain.pop("hydra", None)  # Hydra's own node only resolves inside a running job
     plain = OmegaConf.to_container(OmegaConf.create(plain), resolve=True)
-    for group, names in (("algo", ALGORITHMS), ("scheduler", SCHEDULERS)):
-        name = (plain.get(group) or {}).get("name")
-        if name not in names:
-            raise ValueError(f"{group}.name must be one of {list(names)}, got {name!r}")
-    algo = _typed(algorithm_module(plain["algo"]["name"]).Settings, plain.pop("algo"), "algo")
-    scheduler = _typed(
-        scheduler_module(plain["scheduler"]["name"]).Settings, plain.pop("scheduler"), "scheduler"
-    )
-    root = _typed(Config, {**plain, "algo": {}, "scheduler": {}}, None)
-    root.algo, root.scheduler = algo, scheduler
+    options = {}
+    for group in CONTRACTS:
+        values = dict(plain.pop(group, None) or {})
+        cls = option_class(group, values)
+        values.pop(TARGET, None)
+        options[group] = _typed(cls, values, group)
+    root = _typed(Config, {**plain, **{group: {} for group in CONTRACTS}}, None)
+    root.algo, root.scheduler = options["algo"], options["scheduler"]
     return root
 
 
 def algo_keys(cfg: Config) -> list[str]:
-    return [f.name for f in dataclasses.fields(cfg.algo) if f.name != "name"]
+    """The algorithm's hyperparameters (what schedulers and searches may set per trial)."""
+    return cfg.algo.hyperparameters()
 
 
 def check_mutations(cfg: Config) -> None:
-    """The hyperparameters a scheduler searches over must be fields of the algorithm."""
-    for group in ("hyperparam_mutations", "grid"):
-        searched = getattr(cfg.scheduler, group, {}) or {}
-        unknown = sorted(set(searched) - set(algo_keys(cfg)))
-        if unknown:
+    """The hyperparameters a scheduler searches over must be hyperparameters of the algorithm."""
+    for key, where in cfg.scheduler.searched_keys().items():
+        if key not in algo_keys(cfg):
             raise ValueError(
-                f"scheduler.{group}.{unknown[0]} is not a field of algo={cfg.algo.name} "
-                f"(fields: {', '.join(algo_keys(cfg))})"
+                f"{where} is not a field of algo={cfg.algo.name} that a scheduler may set "
+                f"(its hyperparameters: {', '.join(algo_keys(cfg))})"
             )
 
 

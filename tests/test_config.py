@@ -125,6 +125,17 @@ BAD_INPUT = {
     "run_dir_not_a_run": (["resume=."], "is not a run directory of train.py"),
     "unwritable_output": (["hydra.run.dir=/etc/hostname/run"], "cannot write the output directory"),
     "bad_value_in_a_sweep": (["-m", "algo.lr=1e-3,-1"], "algo.lr must be > 0"),
+    # Hydra's own sweep syntax: its basic sweeper lists the jobs, every one checked before the first.
+    "bad_job_in_a_glob_sweep": (["-m", "agent=glob(*)", "agent.max_episode_steps=0"], "agent.max_episode_steps must be >= 1"),
+    "bad_job_in_a_range_sweep": (["-m", "seed=range(0,2)", "algo.lr=-1"], "algo.lr must be > 0"),
+    "interval_without_a_sweeper_plugin": (["-m", "algo.lr=interval(1e-4,1e-3)"],
+                                          "Hydra's basic sweeper runs choice (a,b), range() and glob() sweeps"),
+    # An option's implementation (`_target_`).
+    "target_not_importable": (["algo._target_=no_such_package.Settings"],
+                              "algo=pg: cannot import its _target_ no_such_package.Settings"),
+    "target_not_an_algorithm": (["scheduler._target_=smarts_rl.algorithms.pg.Settings"],
+                                "is not a dataclass subclassing smarts_rl.schedulers.contract.Scheduler"),
+    "unknown_action_adapter": (["agent.name=no_such_adapter"], "no action adapter module smarts_rl.agents.no_such_adapter"),
     "runners_do_not_fit": (
         ["ray.num_cpus=2", "env_runners.num_env_runners=2", "env_runners.num_cpus_per_env_runner=1"],
         "1 trial(s) x (1 + 2 env runners) x 1 CPU = 3 CPUs do not fit in Ray's 2 CPUs (ray.num_cpus)",

@@ -15,7 +15,7 @@ CARTPOLE = gym.make("CartPole-v1")
 
 
 def learner(module, **settings):
-    return module.algorithm_config(module.Settings(**settings)).build_learner(env=CARTPOLE)
+    return module.Settings(**settings).algorithm_config().build_learner(env=CARTPOLE)
 
 
 def lrs(learner):

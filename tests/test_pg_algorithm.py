@@ -15,7 +15,7 @@ from smarts_rl.algorithms import pg
 def small_config(env="CartPole-v1", **settings):
     settings = {"train_batch_size": 400, "fcnet_hiddens": [32], **settings}
     return (
-        pg.algorithm_config(pg.Settings(**settings))
+        pg.Settings(**settings).algorithm_config()
         .environment(env)
         .env_runners(num_env_runners=0)
         .debugging(seed=0)
@@ -102,10 +102,10 @@ def test_multi_agent_cartpole(ray_local, policies, baseline, batch_mode):
         lambda agent_id, episode, **kw: "shared"
     )
     config = (
-        pg.algorithm_config(
+        (
             pg.Settings(train_batch_size=300, fcnet_hiddens=[16], baseline=baseline,
                         batch_mode=batch_mode)
-        )
+        ).algorithm_config()
         .environment(MultiAgentCartPole, env_config={"num_agents": 2})
         .env_runners(num_env_runners=0)
         .multi_agent(policies=policies, policy_mapping_fn=mapping)
@@ -241,7 +241,7 @@ def test_log_std_max_rejects_malformed_schedules(value):
 def test_tune_runs_pg_by_name(ray_local, tmp_path):
     from ray import tune
 
-    pg.register()
+    pg.Settings().register(pg.Settings().algorithm_config())
     tuner = tune.Tuner(
         "PG",
         param_space=small_config(train_batch_size=200),

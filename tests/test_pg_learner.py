@@ -18,7 +18,7 @@ CARTPOLE = gym.make("CartPole-v1")
 
 
 def make_learner(**settings):
-    config = pg.algorithm_config(pg.Settings(**settings))
+    config = pg.Settings(**settings).algorithm_config()
     return config.build_learner(env=CARTPOLE)
 
 

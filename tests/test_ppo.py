@@ -10,7 +10,7 @@ from smarts_rl.algorithms import ppo
 def test_ppo_trains_and_takes_a_mutated_lr_after_restore(ray_local, tmp_path):
     settings = ppo.Settings(lr=0.001, train_batch_size=256, minibatch_size=64,
                             num_epochs=2, fcnet_hiddens=[16])
-    config = ppo.algorithm_config(settings).environment("CartPole-v1").env_runners(
+    config = settings.algorithm_config().environment("CartPole-v1").env_runners(
         num_env_runners=0
     )
     old = config.build_algo()
@@ -31,6 +31,9 @@ def test_ppo_trains_and_takes_a_mutated_lr_after_restore(ray_local, tmp_path):
 def test_register_keeps_ppo_runnable_by_name(ray_local):
     from ray.tune.registry import get_trainable_cls
 
-    ppo.register()
-    ppo.register()  # harmless when repeated
-    assert get_trainable_cls("PPO") is ppo.PPO and issubclass(ppo.PPO, PPO)  # RLlib's, crash-tolerant
+    from smarts_rl.algorithms.ppo_algorithm import PPO as OurPPO
+
+    settings = ppo.Settings()
+    settings.register(settings.algorithm_config())
+    settings.register(settings.algorithm_config())  # harmless when repeated
+    assert get_trainable_cls("PPO") is OurPPO and issubclass(OurPPO, PPO)  # RLlib's, crash-tolerant

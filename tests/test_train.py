@@ -89,18 +89,20 @@ def test_default_run_with_an_override_writes_a_complete_run_directory(tmp_path):
 @pytest.mark.slow
 def test_multirun_runs_each_job_in_its_own_directory_and_writes_a_sweep_summary(tmp_path):
     sweep_dir = tmp_path / "sweep"
+    # Hydra's own sweep syntax: glob() makes one job per agent option (continuous, laner).
     result = train(
-        "-m", "algo.lr=1e-3,5e-4", "stop.training_iteration=1", *TINY, *ONE_RUNNER, f"hydra.sweep.dir={sweep_dir}",
-        cwd=tmp_path, timeout=900,
+        "-m", "agent=glob(*)", "algo.lr=5e-4", "stop.training_iteration=1", *TINY, *ONE_RUNNER,
+        f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path, timeout=900,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     with open(sweep_dir / "sweep_summary.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert [r["overrides"].split()[0] for r in rows] == ["algo.lr=0.001", "algo.lr=0.0005"]
+    assert [r["overrides"].split()[0] for r in rows] == ["agent=continuous", "agent=laner"]
     for row in rows:
         assert row["status"] == "completed" and int(float(row["env_steps"])) >= 200
         summary = json.loads((Path(row["run_dir"]) / "summary.json").read_text())
-        assert summary["trials"][0]["config"]["lr"] == pytest.approx(float(row["overrides"].split()[0].split("=")[1]))
+        assert summary["agent"] == row["overrides"].split()[0].split("=")[1]
+        assert summary["trials"][0]["config"]["lr"] == pytest.approx(5e-4)
     assert len({r["run_dir"] for r in rows}) == 2
 
 

@@ -249,7 +249,7 @@ def tiny_pg(ray_local):
     from smarts_rl.algorithms import pg
 
     algo = (
-        pg.algorithm_config(pg.Settings(train_batch_size=64, fcnet_hiddens=[8]))
+        pg.Settings(train_batch_size=64, fcnet_hiddens=[8]).algorithm_config()
         .environment("CartPole-v1")
         .env_runners(num_env_runners=0)
         .debugging(seed=0)
@@ -276,7 +276,7 @@ def test_pg_config_gives_rllibs_default_module_a_separate_value_network():
     from smarts_rl.algorithms import pg
 
     assert "vf_share_layers" not in AlgorithmConfig()._model_config_auto_includes
-    config = pg.algorithm_config(pg.Settings(fcnet_hiddens=[8]))
+    config = pg.Settings(fcnet_hiddens=[8]).algorithm_config()
     assert config.model_config["vf_share_layers"] is False
     learner = config.build_learner(env=CARTPOLE)
     names = [name for name, _ in learner.module["default_policy"].named_parameters()]
@@ -286,7 +286,7 @@ def test_pg_config_gives_rllibs_default_module_a_separate_value_network():
 def test_config_error_raises_unless_validation_is_off():
     from smarts_rl.algorithms import pg
 
-    config = pg.algorithm_config(pg.Settings()).environment("CartPole-v1")
+    config = pg.Settings().algorithm_config().environment("CartPole-v1")
     config.baseline = "nope"
     with pytest.raises(ValueError, match="`baseline` must be one of"):
         config.validate()
@@ -312,7 +312,7 @@ def test_quiet_config_warnings_is_the_loggers_of_rllibs_algorithm_config():
 def pg_learner(**settings):
     from smarts_rl.algorithms import pg
 
-    return pg.algorithm_config(pg.Settings(fcnet_hiddens=[8], **settings)).build_learner(env=CARTPOLE)
+    return pg.Settings(fcnet_hiddens=[8], **settings).algorithm_config().build_learner(env=CARTPOLE)
 
 
 def test_learner_connector_is_the_pipeline_pg_adds_its_pieces_to():
@@ -393,3 +393,29 @@ def test_hydra_searches_a_packaged_tasks_package_for_configs_but_not_a_main_task
     task.__module__ = "smarts_rl.evaluate"
     assert compute_search_path_dir(*detect_calling_file_or_module_from_task_function(task), None) == "pkg://smarts_rl"
     assert compute_search_path_dir(*detect_calling_file_or_module_from_task_function(as_main_task(task)), None) is None
+
+
+def test_the_basic_sweepers_job_list_covers_choice_range_and_glob_and_refuses_interval():
+    from hydra.errors import HydraException
+
+    from smarts_rl.config import CONF_DIR, compose_config
+    from smarts_rl.upstream.hydra import basic_sweep_jobs, is_basic_sweeper
+
+    jobs = basic_sweep_jobs(["agent=glob(*)", "seed=range(0,2)", "algo.lr=0.001"], str(CONF_DIR))
+    assert jobs == [[f"agent={a}", f"seed={s}", "algo.lr=0.001"] for a in ("continuous", "laner") for s in (0, 1)]
+    with pytest.raises(HydraException, match="does not support sweep type"):
+        basic_sweep_jobs(["algo.lr=interval(1e-4,1e-3)"], str(CONF_DIR))
+    assert is_basic_sweeper(compose_config([], return_hydra_config=True))
+
+
+# -- Tune's result grid ----------------------------------------------------------------------
+
+
+def test_trial_statuses_are_the_result_grids_trials(ray_local, tmp_path):
+    from ray import tune
+
+    def trainable(config):
+        tune.report({"x": 1})
+
+    grid = tune.Tuner(trainable, run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0)).fit()
+    assert list(upstream_tune.trial_statuses(grid).values()) == ["TERMINATED"]

@@ -158,7 +158,7 @@ def build_warm_algorithm(overrides: list[str], cwd: Path):
     warm = plan(cfg, cwd)
     config = build_algorithm_config(cfg, build_scenario(scenario_source(cfg.scenario, cwd=REPO)), 2)
     config.callbacks(on_algorithm_init=on_algorithm_init(warm))
-    register(cfg.algo.name)
+    register(cfg.algo, config)
     return config.build_algo(), warm
 
 

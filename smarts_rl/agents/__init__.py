@@ -1,8 +1,13 @@
 """The `agent` config group, and everything a trained agent needs to drive in SMARTS.
 
-`conf/agent/<name>.yaml` is validated by `AgentSettings`; its action adapter lives in
-`smarts_rl/agents/<name>.py` (a module exposing `ACTION_SPACE_TYPE`, `action_space()` and
-`to_smarts(action, agent_id)`). Beside them: the observation encoder (`observation.py`), the
+`conf/agent/<name>.yaml` is validated by `AgentSettings`; its `name` names its action adapter: a
+module of this package (`laner` is `smarts_rl/agents/laner.py`) or, dotted, any importable module
+(`my_package.my_adapter`). An action adapter is the contract an agent interface meets:
+- `ACTION_SPACE_TYPE`: SMARTS's `ActionSpaceType` it drives with;
+- `action_space()`: the gymnasium space the policy acts in (float32 `Box` or `Discrete`);
+- `to_smarts(action, agent_id)`: a policy's action as SMARTS takes it (in bounds, float32);
+- `keep_lane(obs)`: the lane-following baseline's action for an observation vector;
+- optionally `ACTION_NAMES`: the names of a continuous action's components. Beside them: the observation encoder (`observation.py`), the
 policy network in plain torch (`policy_network.py`), the SMARTS fixes they need
 (`smarts_fixes.py`) and the exported agent (`exported_agent.py`).
 
@@ -19,6 +24,7 @@ the trained agent, and importing the package registers it with SMARTS's zoo as `
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -29,7 +35,6 @@ from .smarts_fixes import smarts_max_episode_steps
 if TYPE_CHECKING:
     from smarts.core.agent_interface import AgentInterface
 
-ADAPTERS = ("laner", "continuous")
 
 
 @dataclass
@@ -77,7 +82,8 @@ class AgentSettings:
     """Schema of `conf/agent/*.yaml`."""
 
     name: str = "laner"
-    """Action adapter: `laner` (discrete lane actions) or `continuous` (throttle, brake, steering)."""
+    """Action adapter: `laner` (discrete lane actions), `continuous` (throttle, brake, steering), or
+    a module of yours (`my_package.my_adapter`)."""
     max_episode_steps: int = 300
     """Truncate an agent's episode after this many steps (0.1 s each)."""
     neighbourhood_radius: float = 50.0
@@ -90,8 +96,11 @@ class AgentSettings:
     """Reward shaping terms."""
 
     def __post_init__(self):
-        if self.name not in ADAPTERS:
-            raise ValueError(f"agent.name must be one of {list(ADAPTERS)}, got {self.name!r}")
+        if not isinstance(self.name, str) or not _adapter_exists(_adapter_module(self.name)):
+            raise ValueError(
+                f"agent.name={self.name!r}: no action adapter module {_adapter_module(str(self.name))} "
+                "(a module of smarts_rl/agents/, or a dotted module path of your own)"
+            )
         if self.max_episode_steps < 1:
             raise ValueError(f"agent.max_episode_steps must be >= 1, got {self.max_episode_steps}")
         if self.neighbourhood_radius <= 0:
@@ -104,9 +113,22 @@ class AgentSettings:
             )
 
 
+def _adapter_module(name: str) -> str:
+    """A bare name is a module of this package (also when it ships as an exported agent)."""
+    return name if "." in name else f"{__name__}.{name}"
+
+
+def _adapter_exists(module: str) -> bool:
+    # Found without importing it: adapters import SMARTS, which the config schema must not load.
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def action_adapter(settings: AgentSettings) -> ModuleType:
     """The module that defines this agent's action space and its translation for SMARTS."""
-    return importlib.import_module(f"{__name__}.{settings.name}")
+    return importlib.import_module(_adapter_module(settings.name))
 
 
 def agent_interface(settings: AgentSettings) -> AgentInterface:

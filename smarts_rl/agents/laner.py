@@ -27,3 +27,8 @@ def to_smarts(action, agent_id: str) -> str:
             f"{agent_id}: lane action must be an integer in [0, {len(ACTIONS) - 1}], got {action}"
         )
     return ACTIONS[action]
+
+
+def keep_lane(obs) -> int:
+    """The lane-following baseline: SMARTS's own keep_lane."""
+    return KEEP_LANE

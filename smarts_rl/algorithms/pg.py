@@ -20,17 +20,18 @@ from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
 from smarts_rl.algorithms import ACTIVATIONS, checks, mlp_model_config
+from smarts_rl.algorithms.contract import Algorithm
 
 BASELINES = ("none", "value")
 BATCH_MODES = ("complete_episodes", "truncate_episodes")
 
 
 @dataclass
-class Settings:
+class Settings(Algorithm):
     """`conf/algo/pg.yaml`. Names match RLlib AlgorithmConfig attributes (PBT mutates by name)."""
 
-    # Algorithm name the driver dispatches on.
     name: str = "pg"
+
     # Adam learning rate, or a schedule [[env_step, lr], ...] (linear in between, first step 0).
     lr: Any = 0.001
     # Discount factor of the reward-to-go.
@@ -66,7 +67,6 @@ class Settings:
     normalize_observations: bool = False
 
     def __post_init__(self):
-        checks.one_of("name", self.name, ("pg",))
         self.lr = checks.lr_or_schedule("lr", self.lr)
         checks.discount("gamma", self.gamma)
         if not checks.is_number(self.lambda_) or not 0 <= self.lambda_ <= 1:
@@ -96,55 +96,35 @@ class Settings:
             self.log_std_max = checks.number_or_schedule("log_std_max", self.log_std_max)
         checks.one_of("normalize_observations", self.normalize_observations, (True, False))
 
+    def algorithm_config(self):
+        """A `PGConfig` with these settings; the core adds env, env runners, agents, resources."""
+        from smarts_rl.algorithms.actor_critic_module import LOG_STD_INIT, LOG_STD_MAX, NORMALIZE_OBSERVATIONS
+        from smarts_rl.algorithms.pg_algorithm import PGConfig
 
-def algorithm_config(settings: Settings):
-    """PG config (a `PGConfig`) with `settings` applied; the driver adds env, env runners, agents, resources."""
-    from smarts_rl.algorithms.actor_critic_module import LOG_STD_INIT, LOG_STD_MAX, NORMALIZE_OBSERVATIONS
-    from smarts_rl.algorithms.pg_algorithm import PGConfig
-
-    return (
-        PGConfig()
-        .api_stack(
-            enable_rl_module_and_learner=True,
-            enable_env_runner_and_connector_v2=True,
+        return (
+            PGConfig()
+            .api_stack(
+                enable_rl_module_and_learner=True,
+                enable_env_runner_and_connector_v2=True,
+            )
+            .training(
+                lr=self.lr,
+                gamma=self.gamma,
+                lambda_=self.lambda_,
+                train_batch_size=self.train_batch_size,
+                grad_clip=self.grad_clip,
+                baseline=self.baseline,
+                normalize_advantages=self.normalize_advantages,
+                entropy_coeff=self.entropy_coeff,
+                vf_loss_coeff=self.vf_loss_coeff,
+                vf_iters=self.vf_iters,
+            )
+            # batch_mode is a sampling setting but decides what a return means here.
+            .env_runners(batch_mode=self.batch_mode)
+            .rl_module(model_config={
+                **mlp_model_config(self),
+                LOG_STD_INIT: self.log_std_init,
+                LOG_STD_MAX: self.log_std_max,
+                NORMALIZE_OBSERVATIONS: self.normalize_observations,
+            })
         )
-        .training(
-            lr=settings.lr,
-            gamma=settings.gamma,
-            lambda_=settings.lambda_,
-            train_batch_size=settings.train_batch_size,
-            grad_clip=settings.grad_clip,
-            baseline=settings.baseline,
-            normalize_advantages=settings.normalize_advantages,
-            entropy_coeff=settings.entropy_coeff,
-            vf_loss_coeff=settings.vf_loss_coeff,
-            vf_iters=settings.vf_iters,
-        )
-        # batch_mode is a sampling setting but decides what a return means here.
-        .env_runners(batch_mode=settings.batch_mode)
-        .rl_module(model_config={
-            **mlp_model_config(settings),
-            LOG_STD_INIT: settings.log_std_init,
-            LOG_STD_MAX: settings.log_std_max,
-            NORMALIZE_OBSERVATIONS: settings.normalize_observations,
-        })
-    )
-
-
-def register() -> None:
-    """Makes Ray Tune run PG by the name "PG". Needed once after each `ray.init`."""
-    from ray import tune
-
-    from smarts_rl.algorithms.pg_algorithm import PG
-
-    tune.register_trainable("PG", PG)
-
-
-def __getattr__(name: str):
-    # Checkpoints and Tune experiments of earlier versions pickled these classes as
-    # `smarts_rl.algorithms.pg.<name>`: keep finding them here, loading Ray only then.
-    if name in ("PG", "PGConfig"):
-        from smarts_rl.algorithms import pg_algorithm
-
-        return getattr(pg_algorithm, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

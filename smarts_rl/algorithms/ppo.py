@@ -10,14 +10,15 @@ from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
 from smarts_rl.algorithms import ACTIVATIONS, checks, mlp_model_config
+from smarts_rl.algorithms.contract import Algorithm
 
 
 @dataclass
-class Settings:
+class Settings(Algorithm):
     """`conf/algo/ppo.yaml`. Names match RLlib AlgorithmConfig attributes (PBT mutates by name)."""
 
-    # Algorithm name the driver dispatches on.
     name: str = "ppo"
+
     # Adam learning rate, or a schedule [[env_step, lr], ...] (linear in between, first step 0).
     lr: Any = 5e-5
     # Discount factor.
@@ -52,7 +53,6 @@ class Settings:
     fcnet_activation: str = "tanh"
 
     def __post_init__(self):
-        checks.one_of("name", self.name, ("ppo",))
         self.lr = checks.lr_or_schedule("lr", self.lr)
         checks.discount("gamma", self.gamma)
         checks.at_least_one("train_batch_size", self.train_batch_size)
@@ -74,55 +74,34 @@ class Settings:
         checks.hidden_sizes("fcnet_hiddens", self.fcnet_hiddens)
         checks.one_of("fcnet_activation", self.fcnet_activation, ACTIVATIONS)
 
+    def algorithm_config(self):
+        """RLlib's `PPOConfig` with these settings; the core adds env, env runners, agents, resources."""
+        from ray.rllib.algorithms.ppo import PPOConfig
 
-def algorithm_config(settings: Settings):
-    """PPO config (RLlib's `PPOConfig`) with `settings` applied; the driver adds env, env runners, agents,
-    resources."""
-    from ray.rllib.algorithms.ppo import PPOConfig
+        from smarts_rl.algorithms.ppo_algorithm import PPO, LrFromConfigPPOLearner
 
-    from smarts_rl.algorithms.ppo_algorithm import PPO, LrFromConfigPPOLearner
-
-    return (
-        PPOConfig(algo_class=PPO)
-        .api_stack(
-            enable_rl_module_and_learner=True,
-            enable_env_runner_and_connector_v2=True,
+        return (
+            PPOConfig(algo_class=PPO)
+            .api_stack(
+                enable_rl_module_and_learner=True,
+                enable_env_runner_and_connector_v2=True,
+            )
+            .training(
+                learner_class=LrFromConfigPPOLearner,
+                lr=self.lr,
+                gamma=self.gamma,
+                train_batch_size=self.train_batch_size,
+                num_epochs=self.num_epochs,
+                minibatch_size=self.minibatch_size,
+                lambda_=self.lambda_,
+                clip_param=self.clip_param,
+                vf_clip_param=self.vf_clip_param,
+                vf_loss_coeff=self.vf_loss_coeff,
+                entropy_coeff=self.entropy_coeff,
+                use_kl_loss=self.use_kl_loss,
+                kl_coeff=self.kl_coeff,
+                kl_target=self.kl_target,
+                grad_clip=self.grad_clip,
+            )
+            .rl_module(model_config=mlp_model_config(self))
         )
-        .training(
-            learner_class=LrFromConfigPPOLearner,
-            lr=settings.lr,
-            gamma=settings.gamma,
-            train_batch_size=settings.train_batch_size,
-            num_epochs=settings.num_epochs,
-            minibatch_size=settings.minibatch_size,
-            lambda_=settings.lambda_,
-            clip_param=settings.clip_param,
-            vf_clip_param=settings.vf_clip_param,
-            vf_loss_coeff=settings.vf_loss_coeff,
-            entropy_coeff=settings.entropy_coeff,
-            use_kl_loss=settings.use_kl_loss,
-            kl_coeff=settings.kl_coeff,
-            kl_target=settings.kl_target,
-            grad_clip=settings.grad_clip,
-        )
-        .rl_module(model_config=mlp_model_config(settings))
-    )
-
-
-def register() -> None:
-    """Makes Ray Tune run our PPO (RLlib's, waiting for crashed env runners) under "PPO"."""
-    from ray import tune
-
-    from smarts_rl.algorithms.ppo_algorithm import PPO
-
-    tune.register_trainable("PPO", PPO)
-
-
-def __getattr__(name: str):
-    # Checkpoints and Tune experiments of earlier versions pickled these classes as
-    # `smarts_rl.algorithms.ppo.<name>`: keep finding them here, loading Ray only then.
-    if name in ("PPO", "LrFromConfigPPOLearner"):
-        from smarts_rl.algorithms import ppo_algorithm
-
-        return getattr(ppo_algorithm, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+import gymnasium as gym
 import numpy as np
 import smarts.core
 from smarts.core import seed as smarts_seed
@@ -126,12 +127,17 @@ def _warmup_steps(simulation) -> int:
     return round(simulation.elapsed_sim_time / TIMESTEP_S)
 
 
+def _discrete(settings: AgentSettings) -> bool:
+    """Lane actions (action 0 keeps the lane), or continuous controls."""
+    return isinstance(action_adapter(settings).action_space(), gym.spaces.Discrete)
+
+
 def _action_source(settings: AgentSettings, seed: int) -> Callable[[list[str]], dict]:
     """Keep-lane (as action index 0) for the lane adapter, uniform random controls otherwise."""
     rng = np.random.default_rng(seed)
-    if settings.name == "laner":
-        return lambda ids: {a: 0 for a in ids}
     space = action_adapter(settings).action_space()
+    if _discrete(settings):
+        return lambda ids: {a: 0 for a in ids}
     return lambda ids: {a: rng.uniform(space.low, space.high).astype(np.float32) for a in ids}
 
 
@@ -166,7 +172,7 @@ def _raw_side(scenario, settings: AgentSettings, num_agents: int, seed: int) -> 
         observation_options="unformatted",
         action_options="unformatted",
     )
-    keep_lane = settings.name == "laner"
+    keep_lane = _discrete(settings)
 
     def reset(episode_seed: int) -> tuple[list[str], int]:
         # The SMARTS seed `SmartsEnv.reset(seed=episode_seed)` draws, so both sides drive the same episode.

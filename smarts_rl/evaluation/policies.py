@@ -11,16 +11,13 @@ from it, so every run of an evaluation is the same).
   [-1, 1] into the action space's bounds by default). `sample_dims` restricts the sampling
   to some components of a continuous action, the others taking the mean.
 - `RandomPolicy`: uniformly random actions from the action space.
-- `KeepLanePolicy`: SMARTS's `keep_lane` for the laner agent. SMARTS has no such behaviour for
-  raw throttle/brake/steering, so the continuous agent gets `lane_keeping_control`, a plain
-  feedback controller on the same observation vector: it steers towards the lane centre and
-  holds the speed limit, and, like SMARTS's keep_lane, never changes lanes nor reacts to
-  other vehicles.
+- `KeepLanePolicy`: the agent's action adapter's `keep_lane`: SMARTS's own keep_lane for the
+  laner agent; for the continuous agent, which SMARTS has no such behaviour for, a plain
+  feedback controller on the same observation vector (`smarts_rl.agents.continuous.keep_lane`).
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -28,21 +25,11 @@ import gymnasium as gym
 import numpy as np
 
 from smarts_rl.agents import AgentSettings, action_adapter
-from smarts_rl.agents.laner import KEEP_LANE
 from smarts_rl.agents import observation
-from smarts_rl.agents.observation import SPEED_SCALE
 from smarts_rl.errors import UsageError
 from smarts_rl.run_dir.layout import MODULES_IN_CHECKPOINT
 from smarts_rl.upstream.ray import quiet_deprecations
 from smarts_rl.upstream.rllib import ACTION_CONNECTOR, checkpoint_action_postprocessing
-
-
-# Lane keeping gains, tuned on the built-in loop (35 m bends at the 50 km/h limit): the car
-# stays within 0.3 lane widths of the centre there. Positive steering turns right.
-HEADING_GAIN = 2.0  # steering per radian of heading error (ego heading left of the lane's: positive)
-OFFSET_GAIN = 1.0  # steering per lane width the car is left of the lane centre
-CURVATURE_FEEDFORWARD = 0.5  # steering per radian the lane turns in the next ~15 m (left: positive)
-SPEED_GAIN = 0.2  # throttle (or brake) per m/s below (above) the speed limit
 
 
 class Policy:
@@ -76,26 +63,10 @@ class KeepLanePolicy(Policy):
     name = "keep_lane"
 
     def __init__(self, agent: AgentSettings):
-        self._discrete = agent.name == "laner"
+        self._adapter = action_adapter(agent)
 
     def act(self, agent_id: str, obs: np.ndarray):
-        return KEEP_LANE if self._discrete else lane_keeping_control(obs)
-
-
-def lane_keeping_control(obs: np.ndarray) -> np.ndarray:
-    """(throttle, brake, steering) that follow the lane centre at the speed limit."""
-    speed, speed_limit = obs[0] * SPEED_SCALE, obs[1] * SPEED_SCALE
-    lane_offset, heading_error, curvature = obs[2], obs[3] * math.pi, obs[4] * math.pi / 2
-    steering = HEADING_GAIN * heading_error + OFFSET_GAIN * lane_offset - CURVATURE_FEEDFORWARD * curvature
-    speed_error = speed_limit - speed
-    return np.array(
-        [
-            np.clip(SPEED_GAIN * speed_error, 0.0, 1.0),
-            np.clip(-SPEED_GAIN * speed_error, 0.0, 1.0),
-            np.clip(steering, -1.0, 1.0),
-        ],
-        dtype=np.float32,
-    )
+        return self._adapter.keep_lane(obs)
 
 
 class TrainedPolicy(Policy):

@@ -11,7 +11,7 @@ import traceback
 from contextlib import contextmanager
 from pathlib import Path
 
-from smarts_rl.config import Config, algo_keys, check_mutations, scheduler_module
+from smarts_rl.config import Config, algo_keys, check_mutations
 from smarts_rl.run.console import TrialLines
 from smarts_rl.run_dir.curves import write_run_curves
 from smarts_rl.errors import UsageError, one_line
@@ -29,6 +29,7 @@ from smarts_rl.run.warm_start import WarmStart, on_algorithm_init, recorded_chec
 log = logging.getLogger(__name__)
 # On a set of scenarios too: the mean over all the set's episodes (PBT and "best" compare it).
 METRIC = RETURN_COLUMN
+MODE = "max"
 
 
 @contextmanager
@@ -97,12 +98,12 @@ def build_tuner(
     from smarts_rl.upstream.rllib import quiet_config_warnings
     from smarts_rl.upstream.tune import ignore_pbt_actor_reuse_hint, restore_every_trial
 
-    register(cfg.algo.name)
     ignore_pbt_actor_reuse_hint()
     quiet_config_warnings()
-    scheduler = scheduler_module(cfg.scheduler.name)
-    trials = scheduler.num_trials(cfg.scheduler)
-    algo_config = build_algorithm_config(cfg, scenario_dirs, cpus / trials, largest_node_cpus)
+    scheduler = cfg.scheduler
+    # The CPUs are shared by the trials that run at once.
+    algo_config = build_algorithm_config(cfg, scenario_dirs, cpus / scheduler.concurrent_trials(), largest_node_cpus)
+    register(cfg.algo, algo_config)
     if warm:
         algo_config.callbacks(on_algorithm_init=on_algorithm_init(warm))
     trainable = algo_config.algo_class
@@ -112,15 +113,17 @@ def build_tuner(
         tune.register_trainable(trainable.__name__, trainable)
         # Finished trials too: a resume may extend `stop`; the stopper re-reads it.
         return restore_every_trial(str(experiment_dir(run_dir)), trainable)
-    param_space = {**algo_config.to_dict(), **scheduler.param_space_overrides(cfg.scheduler, cfg.seed)}
+    param_space = {**algo_config.to_dict(), **scheduler.param_space(cfg.seed)}
     return tune.Tuner(
         trainable,
         param_space=param_space,
         tune_config=tune.TuneConfig(
             metric=METRIC,
-            mode="max",
-            num_samples=1,  # the schedulers' param spaces make their trials (PBT: a grid of seeds)
-            scheduler=scheduler.tune_scheduler(cfg.scheduler, METRIC, run_dir),
+            mode=MODE,
+            num_samples=scheduler.num_samples(),  # a grid search in the param space multiplies it
+            scheduler=scheduler.tune_scheduler(METRIC, MODE, run_dir),
+            search_alg=scheduler.search_algorithm(METRIC, MODE),
+            max_concurrent_trials=scheduler.concurrent_trials(),
             reuse_actors=False,
             trial_dirname_creator=trial_dirname,
         ),
@@ -129,27 +132,58 @@ def build_tuner(
             storage_path=str(run_dir),
             stop=RunStopper(run_dir / RUN_CONFIG),
             checkpoint_config=tune.CheckpointConfig(
-                checkpoint_frequency=scheduler.checkpoint_frequency(cfg.scheduler, cfg.checkpoint.frequency),
+                checkpoint_frequency=scheduler.checkpoint_frequency(cfg.checkpoint.frequency),
                 num_to_keep=cfg.checkpoint.num_to_keep,
                 checkpoint_at_end=True,
             ),
             # A trial that fails for good stalls a synchronous PBT: the others wait for it forever.
             failure_config=tune.FailureConfig(max_failures=cfg.fault_tolerance.max_trial_failures),
-            callbacks=[TrialLines(run_dir / RUN_CONFIG), RunSettings(run_dir / RUN_CONFIG)],
+            callbacks=[TrialLines(run_dir / RUN_CONFIG), RunSettings(run_dir / RUN_CONFIG),
+                       *user_callbacks(cfg, run_dir)],
             verbose=0,
         ),
     )
 
 
+def user_callbacks(cfg: Config, run_dir: Path) -> list:
+    """`callbacks`: the user's Tune callbacks, each built from its `_target_` and arguments (a
+    `run_dir` argument, if the class takes one, is given the run directory)."""
+    import inspect
+
+    from smarts_rl.config import import_target
+
+    built = []
+    for spec in cfg.callbacks:
+        cls = import_target(spec["_target_"])
+        kwargs = {k: v for k, v in spec.items() if k != "_target_"}
+        if "run_dir" in inspect.signature(cls).parameters:
+            kwargs.setdefault("run_dir", str(run_dir))
+        built.append(cls(**kwargs))
+    return built
+
+
 def run_status(records: list[dict], limits: dict) -> str:
+    """failed (a trial failed), completed (every trial reached its limits, or was stopped early by
+    its scheduler), else interrupted (resume continues it)."""
     if any(r["error"] for r in records):
         return "failed"
-    if records and all(reached(limits, {"training_iteration": r["training_iteration"],
-                                        "num_env_steps_sampled_lifetime": r["env_steps"],
-                                        "time_total_s": r.get("time_total_s", 0.0)})
-                       for r in records):
+    if records and all(r.get("stopped_early") or _reached(limits, r) for r in records):
         return "completed"
     return "interrupted"
+
+
+def _reached(limits: dict, record: dict) -> bool:
+    return reached(limits, {"training_iteration": record["training_iteration"],
+                            "num_env_steps_sampled_lifetime": record["env_steps"],
+                            "time_total_s": record.get("time_total_s", 0.0)})
+
+
+def mark_stopped_early(records: list[dict], statuses: dict[str, str], limits: dict) -> None:
+    """A trial its scheduler ended before the run's limits (Tune: terminated, without error) is
+    "stopped_early": done, not interrupted."""
+    for record in records:
+        if statuses.get(record["trial_id"]) == "TERMINATED" and not record["error"] and not _reached(limits, record):
+            record["stopped_early"] = True
 
 
 def curves_title(cfg: Config, summary: dict) -> str:
@@ -179,13 +213,18 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, warm: WarmStart | No
             drop_unsaved_exploits(run_dir, saved_state)
         with ray_session(cfg, list(scenario_dirs.values())) as cluster_cpus:
             cpus, node_cpus = run_cpus(cfg, cluster_cpus), largest_node_cpus()
-            check_fit(cfg, cpus, scheduler_module(cfg.scheduler.name).num_trials(cfg.scheduler), node_cpus)
+            check_fit(cfg, cpus, cfg.scheduler.concurrent_trials(), node_cpus)
             if cfg.ray.address:
                 check_run_dir_shared(run_dir)
             tuner = build_tuner(cfg, run_dir, scenario_dirs, cpus, resume, node_cpus, warm)
             results = tuner.fit()
         records = trial_records(results, algo_keys(cfg))
-        status = run_status(records, limits_from(run_dir / RUN_CONFIG))
+        limits = limits_from(run_dir / RUN_CONFIG)
+        if cfg.scheduler.stops_trials_early:
+            from smarts_rl.upstream.tune import trial_statuses
+
+            mark_stopped_early(records, trial_statuses(results), limits)
+        status = run_status(records, limits)
     except UsageError as exc:  # found once Ray is up: what the cluster has cannot run what was asked
         error, usage_error = str(exc), True
     except KeyboardInterrupt:

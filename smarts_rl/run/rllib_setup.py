@@ -8,7 +8,7 @@ from ray.rllib.algorithms import AlgorithmConfig
 from ray.tune.registry import register_env
 
 from smarts_rl.run.cluster import process_cpus
-from smarts_rl.config import Config, algorithm_module
+from smarts_rl.config import Config
 from smarts_rl.run import fault_tolerance
 from smarts_rl.env.driving_metrics import DrivingMetrics
 from smarts_rl.env import SmartsEnv, agent_ids, env_config
@@ -33,16 +33,16 @@ def module_mapping(agents_policy: str):
     return shared_policy if agents_policy == "shared" else own_policy
 
 
-def register(algo_name: str) -> None:
-    """Register the env and the algorithm with this Ray session (lost at `ray.shutdown`)."""
+def register(algo, algo_config: AlgorithmConfig) -> None:
+    """Register the env and the algorithm's trainable with this Ray session (lost at `ray.shutdown`)."""
     register_env(ENV_NAME, SmartsEnv)
-    algorithm_module(algo_name).register()
+    algo.register(algo_config)
 
 
 def build_algorithm_config(
     cfg: Config, scenario_dirs: dict[str, Path] | Path, cpus_per_trial: float | None = None, largest_node_cpus: float | None = None
 ) -> AlgorithmConfig:
-    config = algorithm_module(cfg.algo.name).algorithm_config(cfg.algo)
+    config = cfg.algo.algorithm_config()
     ids = agent_ids(cfg.agents.count)
     mapping = module_mapping(cfg.agents.policy)
     policies = {mapping(agent_id) for agent_id in ids}

@@ -7,11 +7,15 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List
 
+from smarts_rl.schedulers.contract import Scheduler
+
 
 @dataclass
-class Settings:
+class Settings(Scheduler):
+    """`conf/scheduler/grid.yaml`."""
+
     name: str = "grid"
-    """Scheduler name (this file's name)."""
+
     grid: Dict[str, List[Any]] = field(default_factory=dict)
     """`algo` field -> the values to try; every combination is one trial."""
 
@@ -22,22 +26,14 @@ class Settings:
             if not isinstance(values, (list, tuple)) or not values:
                 raise ValueError(f"scheduler.grid.{key} must be a non-empty list, got {values!r}")
 
+    def num_trials(self) -> int:
+        return math.prod(len(values) for values in self.grid.values())
 
-def num_trials(settings: Settings) -> int:
-    return math.prod(len(values) for values in settings.grid.values())
+    def searched_keys(self) -> dict[str, str]:
+        return {key: f"scheduler.grid.{key}" for key in self.grid}
 
+    def param_space(self, seed: int) -> dict:
+        """Every trial trains with the same seed: the grid point is the only difference."""
+        from ray import tune
 
-def checkpoint_frequency(settings: Settings, configured: int) -> int:
-    return configured
-
-
-def tune_scheduler(settings: Settings, metric: str, run_dir):
-    """Tune's default FIFO scheduler."""
-    return None
-
-
-def param_space_overrides(settings: Settings, seed: int) -> dict:
-    """Every trial trains with the same seed: the grid point is the only difference."""
-    from ray import tune
-
-    return {key: tune.grid_search(list(values)) for key, values in settings.grid.items()}
+        return {key: tune.grid_search(list(values)) for key, values in self.grid.items()}

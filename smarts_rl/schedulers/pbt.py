@@ -12,12 +12,15 @@ from typing import Any, Dict
 
 from smarts_rl.run_dir.atomic_file import write_text_atomically
 from smarts_rl.run_dir.layout import EXPLOITS_FILE
+from smarts_rl.schedulers.contract import Scheduler
 
 
 @dataclass
-class Settings:
+class Settings(Scheduler):
+    """`conf/scheduler/pbt.yaml`."""
+
     name: str = "pbt"
-    """Scheduler name (this file's name)."""
+
     population_size: int = 4
     """Trials trained side by side."""
     perturbation_interval: int = 5
@@ -63,14 +66,44 @@ class Settings:
             else:
                 raise ValueError(f"{where} must be a list or {{min, max, log}}, got {spec!r}")
 
+    def num_trials(self) -> int:
+        return self.population_size
 
-def num_trials(settings: Settings) -> int:
-    return settings.population_size
+    def searched_keys(self) -> dict[str, str]:
+        return {key: f"scheduler.hyperparam_mutations.{key}" for key in self.hyperparam_mutations}
 
+    def checkpoint_frequency(self, configured: int) -> int:
+        """PBT exploits only trials with a checkpoint: checkpoint at every perturbation."""
+        return self.perturbation_interval
 
-def checkpoint_frequency(settings: Settings, configured: int) -> int:
-    """PBT exploits only trials with a checkpoint: checkpoint at every perturbation."""
-    return settings.perturbation_interval
+    def param_space(self, seed: int) -> dict:
+        """Trial i trains with seed + i (its own episodes and initial weights) and starts from its
+        own sample of the mutated hyperparameters."""
+        from ray import tune
+
+        return {
+            "seed": tune.grid_search([seed + i for i in range(self.population_size)]),
+            **{key: _domain(spec) for key, spec in self.hyperparam_mutations.items()},
+        }
+
+    def tune_scheduler(self, metric: str, mode: str, run_dir: Path):
+        """A `RecordedPBT`, Tune's PopulationBasedTraining recording its exploits."""
+        from smarts_rl.schedulers.recorded_pbt import RecordedPBT
+
+        return RecordedPBT(
+            exploits_file=Path(run_dir) / EXPLOITS_FILE,
+            mutated_keys=list(self.hyperparam_mutations),
+            time_attr="training_iteration",  # metric and mode come from the TuneConfig
+            perturbation_interval=self.perturbation_interval,
+            resample_probability=self.resample_probability,
+            quantile_fraction=self.quantile_fraction,
+            synch=self.synch,
+            # Lists stay lists: PBT then moves to a neighbouring value rather than any value.
+            hyperparam_mutations={
+                k: list(v) if isinstance(v, (list, tuple)) else _domain(v)
+                for k, v in self.hyperparam_mutations.items()
+            },
+        )
 
 
 def _domain(spec):
@@ -80,17 +113,6 @@ def _domain(spec):
         low, high = float(spec["min"]), float(spec["max"])
         return tune.loguniform(low, high) if spec.get("log") else tune.uniform(low, high)
     return tune.choice(list(spec))
-
-
-def param_space_overrides(settings: Settings, seed: int) -> dict:
-    """Trial i trains with seed + i (its own episodes and initial weights) and starts from its
-    own sample of the mutated hyperparameters."""
-    from ray import tune
-
-    return {
-        "seed": tune.grid_search([seed + i for i in range(settings.population_size)]),
-        **{key: _domain(spec) for key, spec in settings.hyperparam_mutations.items()},
-    }
 
 
 def drop_unsaved_exploits(run_dir: Path, experiment_state: Path) -> int:
@@ -122,32 +144,3 @@ def _time(line: str) -> float:
         return float(json.loads(line)["time"])
     except (ValueError, KeyError, TypeError):  # a line cut short by a kill
         return float("inf")
-
-
-def tune_scheduler(settings: Settings, metric: str, run_dir: Path):
-    """A `RecordedPBT`, Tune's PopulationBasedTraining recording its exploits."""
-    from smarts_rl.schedulers.recorded_pbt import RecordedPBT
-
-    return RecordedPBT(
-        exploits_file=Path(run_dir) / EXPLOITS_FILE,
-        mutated_keys=list(settings.hyperparam_mutations),
-        time_attr="training_iteration",  # metric and mode come from the TuneConfig
-        perturbation_interval=settings.perturbation_interval,
-        resample_probability=settings.resample_probability,
-        quantile_fraction=settings.quantile_fraction,
-        synch=settings.synch,
-        # Lists stay lists: PBT then moves to a neighbouring value rather than any value.
-        hyperparam_mutations={
-            k: list(v) if isinstance(v, (list, tuple)) else _domain(v)
-            for k, v in settings.hyperparam_mutations.items()
-        },
-    )
-
-
-def __getattr__(name: str):
-    # Tune experiments of earlier versions pickled the scheduler as `smarts_rl.schedulers.pbt.RecordedPBT`.
-    if name == "RecordedPBT":
-        from smarts_rl.schedulers.recorded_pbt import RecordedPBT
-
-        return RecordedPBT
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

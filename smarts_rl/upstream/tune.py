@@ -92,3 +92,10 @@ class PBTWithHooks(PopulationBasedTraining):
                 self._next_perturbation_sync = min(times) + self._perturbation_interval
                 trial = super().choose_trial_to_run(tune_controller)
         return trial
+
+
+def trial_statuses(result_grid) -> dict[str, str]:
+    """Each trial's Tune status (`TERMINATED`, `ERROR`, `PAUSED`...) by trial id. A `Result` does
+    not carry it: Ray 2.60.0's `ResultGrid` keeps its trials in the private `_experiment_analysis`
+    (ray/tune/result_grid.py, as its own `num_terminated` reads them)."""
+    return {trial.trial_id: trial.status for trial in result_grid._experiment_analysis.trials}
