@@ -350,7 +350,7 @@ def test_batch_update_hooks_run_around_each_gradient_update():
 
 
 def test_learner_lr_schedules_and_setter_are_where_lr_from_config_finds_them():
-    """Their effect after a restore: tests/test_lr_from_config.py."""
+    """Their effect after a restore: tests/test_lr_after_restore.py."""
     learner = pg_learner()
     assert learner._optimizer_lr_schedules
     optimizer = next(iter(learner._optimizer_lr_schedules))
