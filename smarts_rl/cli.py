@@ -30,8 +30,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from smarts_rl.config import (
-    CONF_DIR, check_mutations, compose_config, experiment_presets, group_options, import_target, register_configs,
-    settings,
+    CONF_DIR, compose_config, experiment_presets, group_options, register_configs, settings,
 )
 from smarts_rl.errors import USAGE_EXIT_CODE, UsageError, one_line
 from smarts_rl.run.resume import (
@@ -42,6 +41,7 @@ from smarts_rl.run.resume import (
     remember_overrides,
     resumed_config,
 )
+from smarts_rl.run.preflight import check_settings, check_writable
 from smarts_rl.run_dir.layout import CURVES_FILE, EXPERIMENT_DIR, SUMMARY_FILE
 from smarts_rl.run_dir.trial_results import short_name
 from smarts_rl.upstream.hydra import as_main_task
@@ -121,69 +121,12 @@ def quoted(value: str) -> str:
     return "'" + re.sub(r"(\\+)$", lambda m: m.group(1) * 2, body) + "'"
 
 
-def check_writable(directory: Path) -> None:
-    """Create (then remove) what is missing of `directory`, to fail now rather than in Hydra."""
-    directory = Path(directory).resolve()
-    missing, existing = [], directory
-    while not existing.exists():
-        missing.append(existing)
-        existing = existing.parent
-    if not existing.is_dir():
-        raise UsageError(f"cannot write the output directory {directory}: {existing} is not a directory")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        probe = directory / ".write_probe"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise UsageError(f"cannot write the output directory {directory}: {exc.strerror or exc}") from None
-    finally:
-        for path in missing:
-            try:
-                path.rmdir()
-            except OSError:
-                pass
-
-
-def check_resources(cfg) -> None:
-    """What can be checked before Ray starts: a local Ray's CPUs, the dashboard's packages.
-    A cluster's CPUs are checked once connected (training.train)."""
-    from smarts_rl.run.cluster import check_dashboard_installed, check_fit
-
-    if cfg.ray.dashboard:
-        check_dashboard_installed()
-    if not cfg.ray.address:
-        cpus = cfg.ray.num_cpus or os.cpu_count()
-        check_fit(cfg, cpus, cfg.scheduler.concurrent_trials(), cpus)
-
-
 def job_dir(cfg: DictConfig, job_num: int | None) -> Path:
     """The run directory Hydra will give this job (a multirun's: the sweep dir's subdir)."""
     if job_num is None:
         return Path(cfg.hydra.run.dir)
     cfg.hydra.job.num = job_num
     return Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
-
-
-def check_callbacks(cfg) -> None:
-    """Each of `callbacks` names an importable Tune callback."""
-    for i, spec in enumerate(cfg.callbacks):
-        try:
-            import_target(spec["_target_"])
-        except (ImportError, AttributeError, ValueError) as exc:
-            raise UsageError(f"callbacks[{i}]: cannot import its _target_ {spec['_target_']} ({one_line(exc)})") from None
-
-
-def check_settings(typed, cwd: Path) -> None:
-    """What a job's settings must pass before it trains; raises UsageError or ValueError."""
-    from smarts_rl.run import warm_start
-    from smarts_rl.scenarios.sets import scenario_sources
-
-    check_mutations(typed)
-    check_callbacks(typed)
-    check_resources(typed)
-    scenario_sources(typed.scenario, cwd=cwd)
-    warm_start.plan(typed, cwd)
 
 
 def check_job(cfg: DictConfig, job_num: int | None) -> None:

@@ -9,7 +9,6 @@ import pytest
 
 from smarts_rl.agents import AgentSettings
 from smarts_rl.algorithms import pg
-from smarts_rl.cli import expand_sweeps
 from smarts_rl.config import compose_config, experiment_presets, group_options, settings
 from smarts_rl.schedulers import pbt
 
@@ -82,16 +81,6 @@ def test_settings_work_on_a_config_loaded_back_from_yaml(tmp_path):
 def test_invalid_values_fail_naming_the_key(overrides, message):
     with pytest.raises(ValueError, match=message):
         settings(compose_config(overrides))
-
-
-def test_multirun_sweeps_expand_like_hydras_basic_sweeper():
-    jobs = expand_sweeps(["algo.lr=1e-3,5e-4", "seed=1,2", "agent=laner"])
-    assert jobs == [
-        ["algo.lr=0.001", "seed=1", "agent=laner"],
-        ["algo.lr=0.001", "seed=2", "agent=laner"],
-        ["algo.lr=0.0005", "seed=1", "agent=laner"],
-        ["algo.lr=0.0005", "seed=2", "agent=laner"],
-    ]
 
 
 def train_cli(*args, cwd):

@@ -103,10 +103,11 @@ def check_layout(fresh, trained, cfg, what: str) -> None:
         raise UsageError(
             f"{what} acts in {trained.action_space}, agent={cfg.agent.name} in {fresh.action_space}"
         )
-    for key, setting in (("fcnet_hiddens", "algo.fcnet_hiddens"), ("fcnet_activation", "algo.fcnet_activation")):
+    # What the weights' shapes do not show (an activation), as the algorithm declares it.
+    for key, setting in cfg.algo.module_settings().items():
         had, has = trained.model_config.get(key), fresh.model_config.get(key)
         if had != has:
-            raise UsageError(f"{what} has {key} {had}, this run's {setting} is {has}")
+            raise UsageError(f"{what} has {key} {had}, this run's algo.{setting} is {has}")
     had, has = _normalizes(trained), _normalizes(fresh)
     if had != has:
         setting = (f"algo.normalize_observations={str(has).lower()}" if hasattr(cfg.algo, "normalize_observations")
