@@ -4,7 +4,8 @@ A session on this machine keeps only what lands in git, not outputs/, and three 
 take most of one. `learn_smarts.py --seeds 0,1,2 --keep bench/results/runs/<name>` therefore copies
 each seed's run there as soon as it is trained and evaluated, cut to what is read later:
 
-    .hydra/*.yaml, summary.json, exploits.jsonl   as they are
+    .hydra/*.yaml, resumes.jsonl, summary.json,   as they are
+    exploits.jsonl
     tune/tuner.pkl                                the bench's own check that the seed was trained
     tune/<trial>/result.json                      each iteration's results, without Tune's copy of the
                                                   whole config on every line (it is in .hydra/config.yaml)
@@ -23,11 +24,12 @@ import shutil
 from pathlib import Path
 
 from smarts_rl.run_dir.layout import (
-    EXPLOITS_FILE, HYDRA_FILE, OVERRIDES_FILE, RUN_CONFIG, SUMMARY_FILE, eval_reports, result_files, tuner_file,
+    EXPLOITS_FILE, HYDRA_FILE, OVERRIDES_FILE, RESUMES_FILE, RUN_CONFIG, SUMMARY_FILE, eval_reports, result_files,
+    tuner_file,
 )
 from smarts_rl.run_dir.trained_run import find_checkpoint
 
-AS_THEY_ARE = (RUN_CONFIG, OVERRIDES_FILE, HYDRA_FILE, Path(SUMMARY_FILE), Path(EXPLOITS_FILE))
+AS_THEY_ARE = (RUN_CONFIG, OVERRIDES_FILE, HYDRA_FILE, Path(RESUMES_FILE), Path(SUMMARY_FILE), Path(EXPLOITS_FILE))
 
 
 def keep(run_dir: Path, kept_dir: Path) -> Path:

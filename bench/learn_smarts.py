@@ -60,7 +60,8 @@ sys.path.insert(0, str(REPO))
 import kept_runs  # noqa: E402
 from smarts_rl.errors import UsageError, exit_with  # noqa: E402
 from smarts_rl.run.resume import override_key  # noqa: E402
-from smarts_rl.run_dir.layout import RUN_CONFIG, SUMMARY_FILE, eval_reports, tuner_file  # noqa: E402
+from smarts_rl.run_dir.layout import SUMMARY_FILE, eval_reports, tuner_file  # noqa: E402
+from smarts_rl.run_dir.run_config import run_config  # noqa: E402
 
 PROGRAM = "learn_smarts"
 
@@ -210,7 +211,7 @@ def seed_state(overrides: list[str], run_dir: Path) -> tuple[str, list[str]]:
             run_dir.rename(aside)
             print(f"learn_smarts: {run_dir} never started training; moved to {aside}")
         return "new", []
-    saved = flat(OmegaConf.to_container(OmegaConf.load(run_dir / RUN_CONFIG)))
+    saved = flat(OmegaConf.to_container(run_config(run_dir)))  # with its resumes' changes
     wanted = flat(OmegaConf.to_container(compose_config(absolute_scenario_path(overrides, Path.cwd()))))
     # A key the saved config lacks is newer than the run, which trained without it.
     differing = sorted(k for k in saved if k != "resume" and saved[k] != wanted.get(k))

@@ -113,6 +113,8 @@ def test_learn_smarts_over_seeds_reuses_done_seeds_continues_a_stopped_one_and_r
         best = Path(json.loads((run / "summary.json").read_text())["best"]["checkpoint"])
         assert [c.name for c in kept_run.glob("tune/*/checkpoint_*")] == [best.name]
     assert evaluations(kept) == evaluations(bench)
+    # Seed 2's resume recorded its longer stop beside .hydra/: kept too, or the seed would look unfinished.
+    assert (kept / "seed_2" / "resumes.jsonl").read_text() == (bench / "seed_2" / "resumes.jsonl").read_text()
 
     # A later session: outputs/ is gone, the kept runs are copied back and nothing is trained or evaluated again.
     later = tmp_path / "later"

@@ -11,6 +11,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from smarts_rl.run.console import TrialLines, budget_share, duration, eta_seconds, header, iteration_rates, line
+from smarts_rl.run_dir.layout import RUN_CONFIG
 from smarts_rl.run_dir.trial_results import short_name
 
 REPO = Path(__file__).resolve().parent.parent
@@ -77,7 +78,8 @@ def test_durations_and_rates_read_at_a_glance():
 
 
 def test_a_population_gets_one_aligned_line_per_trial_per_iteration(tmp_path):
-    config = tmp_path / "config.yaml"
+    config = tmp_path / RUN_CONFIG
+    config.parent.mkdir()
     OmegaConf.save({"stop": {"training_iteration": 4, "timesteps_total": None, "time_total_s": None}}, config)
     printed = []
     callback = TrialLines(config, print_fn=printed.append, terminal=False)
@@ -130,11 +132,15 @@ def test_stdout_to_a_pipe_is_no_terminal():
 def test_a_resumed_run_reads_its_limits_and_terminal_again(tmp_path):
     import pickle
 
-    config = tmp_path / "config.yaml"
+    from smarts_rl.run.resume import remember_overrides, resumed_config
+
+    config = tmp_path / RUN_CONFIG
+    config.parent.mkdir()
     OmegaConf.save({"stop": {"training_iteration": 4}}, config)
     callback = TrialLines(config, terminal=True)
     callback._stop_limits()
-    OmegaConf.save({"stop": {"training_iteration": 8}}, config)  # train.py resume=... stop.training_iteration=8
+    # train.py resume=... stop.training_iteration=8
+    remember_overrides(tmp_path, resumed_config(tmp_path, ["stop.training_iteration=8"]))
     restored = pickle.loads(pickle.dumps(callback))
     assert restored._stop_limits() == {"training_iteration": 8}
     assert restored._terminal is None and restored._header_printed is False

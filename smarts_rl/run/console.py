@@ -19,7 +19,8 @@ from pathlib import Path
 from ray.tune import Callback
 
 from smarts_rl.env.driving_metrics import THIS_ITER
-from smarts_rl.run.stopping import LIMITS, limits_from
+from smarts_rl.run.stopping import LIMITS, stop_limits
+from smarts_rl.run_dir.layout import run_dir_of
 from smarts_rl.run_dir.trial_results import ENV_RUNNER_KEY, ITER_STEPS_KEY, env_steps, episode_return, nested, short_name
 
 COLUMNS = (("trial", 5), ("iter", 5), ("done", 5), ("ETA", 7), ("env steps", 10), ("return", 9),
@@ -112,7 +113,8 @@ def _print_now(text: str) -> None:
 
 class TrialLines(Callback):
     """Prints the header, then one `line()` per trial result; the stop budget is the run's
-    `stop` settings, read from its config file (a resume may have extended them)."""
+    `stop` settings, read from its run directory (a resume may have extended them).
+    `config_file`: the run's `.hydra/config.yaml`."""
 
     # Class defaults: Tune pickles this callback with the experiment, and a resumed run may
     # bring back one pickled before an attribute existed.
@@ -137,7 +139,7 @@ class TrialLines(Callback):
 
     def _stop_limits(self) -> dict:
         if self._limits is None:
-            self._limits = limits_from(Path(self._config_file)) if self._config_file else {}
+            self._limits = stop_limits(run_dir_of(self._config_file)) if self._config_file else {}
         return self._limits
 
     def on_trial_result(self, iteration, trials, trial, result, **info):

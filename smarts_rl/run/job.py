@@ -21,7 +21,7 @@ from smarts_rl.run_dir.layout import (
 from smarts_rl.run.resumed_settings import RunSettings, sampling_settings, with_sampling_settings
 from smarts_rl.scenarios.sets import scenario_sources
 from smarts_rl.schedulers.pbt import drop_unsaved_exploits
-from smarts_rl.run.stopping import RunStopper, limits_from, reached
+from smarts_rl.run.stopping import RunStopper, reached, stop_limits
 from smarts_rl.run_dir.summary import trial_records, write_summary
 from smarts_rl.run_dir.trial_results import RETURN_COLUMN
 from smarts_rl.run.warm_start import WarmStart, on_algorithm_init, recorded_checkpoint
@@ -219,7 +219,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, warm: WarmStart | No
             tuner = build_tuner(cfg, run_dir, scenario_dirs, cpus, resume, node_cpus, warm)
             results = tuner.fit()
         records = trial_records(results, algo_keys(cfg))
-        limits = limits_from(run_dir / RUN_CONFIG)
+        limits = stop_limits(run_dir)
         if cfg.scheduler.stops_trials_early:
             from smarts_rl.upstream.tune import trial_statuses
 

@@ -5,6 +5,11 @@ Only the keys that decide where and how fast the run samples may change on resum
 (to finish on another machine). Every other setting shaped what the trials learn, their
 checkpoints and the PBT population, so changing it mid-run would make the result something no
 single config describes.
+
+The changes a resume makes are recorded in the run directory (`resumes.jsonl`: when, and each
+key's old and new value), never written into `.hydra/config.yaml`, which keeps the config the
+run started with; the run's config now is that plus the recorded changes
+(smarts_rl/run_dir/run_config.py).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from smarts_rl.errors import UsageError
 from smarts_rl.run_dir.layout import (
     EXPERIMENT_DIR, RUN_CONFIG, SUMMARY_FILE, holds_config, tuner_file, user_directory,
 )
+from smarts_rl.run_dir.run_config import record_resume, run_config
 
 
 def check_run_dir(path: str, cwd: Path) -> Path:
@@ -61,24 +67,44 @@ def check_resume_overrides(overrides: list[str]) -> list[str]:
 
 
 def resumed_config(run_dir: Path, overrides: list[str]) -> DictConfig:
-    """The run's own config with the resume's overrides applied (not yet saved)."""
-    cfg = OmegaConf.load(Path(run_dir) / RUN_CONFIG)
+    """The run's config (with earlier resumes' changes) with this resume's overrides applied (not yet recorded)."""
+    cfg = run_config(run_dir)
     if overrides:
         cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(overrides))
     return cfg
 
 
-def remember_overrides(run_dir: Path, cfg: DictConfig) -> None:
-    """Write the (validated) changes back, so the run's stopper and later resumes see them."""
-    path = Path(run_dir) / RUN_CONFIG
-    saved = OmegaConf.load(path)
-    changed = False
-    for key in (*RESUMABLE_GROUPS, *RESUMABLE_KEYS):
-        if OmegaConf.select(saved, key) != OmegaConf.select(cfg, key):
-            OmegaConf.update(saved, key, OmegaConf.select(cfg, key), merge=False)
-            changed = True
-    if changed:
-        OmegaConf.save(saved, path)
+def changes(before: DictConfig, after: DictConfig) -> dict:
+    """{key: {"old": ..., "new": ...}} for each setting a resume may change that differs
+    (`old` is null for a key the run's config did not have)."""
+    old, new = _leaves(before), _leaves(after)
+    return {
+        key: {"old": old.get(key), "new": value}
+        for key, value in sorted(new.items())
+        if may_change_on_resume(key) and (key not in old or old[key] != value)
+    }
+
+
+def remember_overrides(run_dir: Path, cfg: DictConfig) -> dict | None:
+    """Record how the (validated) resumed config `cfg` differs from the run's config, so that the
+    run's stopper and callbacks and later resumes see it; the record, or None if nothing changed."""
+    changed = changes(run_config(run_dir), cfg)
+    return record_resume(run_dir, changed) if changed else None
+
+
+def _leaves(cfg: DictConfig) -> dict:
+    """Every value of `cfg` by its dotted key (lists are values); interpolations as written."""
+    flat = {}
+
+    def walk(node, prefix):
+        for key, value in node.items():
+            if isinstance(value, dict) and value:
+                walk(value, f"{prefix}{key}.")
+            else:
+                flat[f"{prefix}{key}"] = value
+
+    walk(OmegaConf.to_container(cfg, resolve=False), "")
+    return flat
 
 
 def holds_run(directory: Path) -> bool:

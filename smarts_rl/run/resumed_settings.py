@@ -6,17 +6,18 @@ of the checkpoint and failure settings. So the new values get in two ways:
   each trial: the resumed run's trainable builds every restored trial with them (and asks Tune
   for the CPUs they need);
 - `checkpoint.num_to_keep` and `fault_tolerance.max_trial_failures` are Tune's, per trial: a Tune
-  callback re-reads them from the run's `.hydra/config.yaml` as each trial starts, as the
-  stopper re-reads `stop.*`.
+  callback re-reads them from the run's config (with its resumes' changes,
+  smarts_rl/run_dir/run_config.py) as each trial starts, as the stopper re-reads `stop.*`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from omegaconf import OmegaConf
 from ray.tune import Callback
 
+from smarts_rl.run_dir.layout import run_dir_of
+from smarts_rl.run_dir.run_config import run_config
 from smarts_rl.upstream.tune import set_trial_limits
 
 # The AlgorithmConfig keys that env_runners.*, ray.* and fault_tolerance.* decide
@@ -63,11 +64,14 @@ def with_sampling_settings(trainable: type, settings: dict) -> type:
 
 class RunSettings(Callback):
     """Each trial keeps `checkpoint.num_to_keep` checkpoints and may fail
-    `fault_tolerance.max_trial_failures` times, as the run's config says when the trial starts."""
+    `fault_tolerance.max_trial_failures` times, as the run's config says when the trial starts.
+
+    `config_file`: the run's `.hydra/config.yaml`. Pickles of earlier sessions hold `_config_file`
+    only: keep that name."""
 
     def __init__(self, config_file: Path):
         self._config_file = str(config_file)
 
     def on_trial_start(self, iteration, trials, trial, **info):
-        cfg = OmegaConf.load(self._config_file)
+        cfg = run_config(run_dir_of(self._config_file))
         set_trial_limits(trial, cfg.checkpoint.num_to_keep, cfg.fault_tolerance.max_trial_failures)

@@ -1,17 +1,18 @@
-"""When a trial stops: the run's own `stop` settings, re-read from its config file.
+"""When a trial stops: the run's own `stop` settings, re-read from its run directory.
 
-Tune pickles the stopper with the experiment. Reading the limits from the run directory's
-`.hydra/config.yaml` (instead of keeping them in the pickle) lets `train.py resume=<run>
-stop.training_iteration=...` extend a run that already finished.
+Tune pickles the stopper with the experiment. Reading the limits from the run directory (its
+config and what resumes changed, smarts_rl/run_dir/run_config.py) instead of keeping them in the
+pickle lets `train.py resume=<run> stop.training_iteration=...` extend a run that already finished.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from omegaconf import OmegaConf
 from ray.tune import Stopper
 
+from smarts_rl.run_dir.layout import run_dir_of
+from smarts_rl.run_dir.run_config import run_config
 from smarts_rl.run_dir.trial_results import env_steps
 
 LIMITS = {
@@ -21,8 +22,8 @@ LIMITS = {
 }
 
 
-def limits_from(config_file: Path) -> dict:
-    stop = OmegaConf.load(config_file).get("stop", {})
+def stop_limits(run_dir: Path) -> dict:
+    stop = run_config(run_dir).get("stop", {})
     return {key: stop[key] for key in LIMITS if stop.get(key) is not None}
 
 
@@ -31,6 +32,10 @@ def reached(limits: dict, result: dict) -> bool:
 
 
 class RunStopper(Stopper):
+    """`config_file`: the run's `.hydra/config.yaml`; the limits are read from its run directory.
+
+    Pickles of earlier sessions hold `_config_file` (and `_limits`) only: keep those names."""
+
     def __init__(self, config_file: Path):
         self._config_file = str(config_file)
         self._limits = None
@@ -40,7 +45,7 @@ class RunStopper(Stopper):
 
     def __call__(self, trial_id, result) -> bool:
         if self._limits is None:
-            self._limits = limits_from(Path(self._config_file))
+            self._limits = stop_limits(run_dir_of(self._config_file))
         return reached(self._limits, result)
 
     def stop_all(self) -> bool:

@@ -1,13 +1,15 @@
 """What a run directory of `train.py` holds, and where: the one place that names its files.
 
     <run dir>/
-      .hydra/config.yaml      the run's config (resume, the stopper and evaluate re-read it)
+      .hydra/config.yaml      the config the run started with, as Hydra wrote it (never rewritten)
       .hydra/overrides.yaml   the command line's overrides (report names groups by them)
       .hydra/hydra.yaml       Hydra's own settings (the directory the run was started in)
       train.log               tracebacks of what went wrong
       tune/                   the Tune experiment: tuner.pkl, experiment_state-<time>.json and
         <trial>/              one folder per trial: result.json, progress.csv, TensorBoard events,
           checkpoint_<n>/     RLlib checkpoints (their RLModules in learner_group/learner/rl_module/)
+      resumes.jsonl           each resume's changes of that config, one JSON line each (the run's
+                              config now: smarts_rl/run_dir/run_config.py)
       exploits.jsonl          PBT's exploits, one JSON line each
       summary.json            what the run did (written at its end, also when interrupted)
       curves.png              its learning curves
@@ -26,6 +28,7 @@ from smarts_rl.errors import UsageError
 RUN_CONFIG = Path(".hydra") / "config.yaml"
 OVERRIDES_FILE = Path(".hydra") / "overrides.yaml"
 HYDRA_FILE = Path(".hydra") / "hydra.yaml"
+RESUMES_FILE = "resumes.jsonl"
 LOG_FILE = "train.log"
 EXPERIMENT_DIR = "tune"
 TUNER_FILE = "tuner.pkl"
@@ -61,6 +64,11 @@ def user_directory(path: str | Path, cwd: Path, key: str | None, hint: str | Non
 def holds_config(directory: Path) -> bool:
     """Whether `directory` has a run's config: a run directory of train.py."""
     return (Path(directory) / RUN_CONFIG).is_file()
+
+
+def run_dir_of(config_file: str | Path) -> Path:
+    """The run directory whose RUN_CONFIG `config_file` is."""
+    return Path(config_file).parents[len(RUN_CONFIG.parts) - 1]
 
 
 def experiment_dir(run_dir: Path) -> Path:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from smarts_rl.run_dir.atomic_file import write_text_atomically
 from smarts_rl.run_dir.layout import SUMMARY_FILE
+from smarts_rl.run_dir.run_config import resumes
 from smarts_rl.run_dir.trial_results import env_steps, episode_return
 
 
@@ -53,7 +54,9 @@ def best_trial(records: list[dict]) -> dict | None:
 
 
 def write_summary(run_dir: Path, status: str, header: dict, records: list[dict], error: str | None = None) -> dict:
-    summary = {"status": status, **header, "trials": records, "best": best_trial(records)}
+    """`resumes`: each resume that changed the run's config (when, each key's old and new value):
+    the run went on with `.hydra/config.yaml` plus these changes."""
+    summary = {"status": status, **header, "resumes": resumes(run_dir), "trials": records, "best": best_trial(records)}
     if error:
         summary["error"] = error
     write_text_atomically(Path(run_dir) / SUMMARY_FILE, json.dumps(summary, indent=2, default=str))

@@ -1,7 +1,8 @@
 """A run directory of `train.py` as `evaluate` and `export` read it: its config and its checkpoints.
 
-Nothing here starts Ray or Tune: the config is the run's `.hydra/config.yaml`, and
-checkpoints are found on disk (`summary.json` names the best one).
+Nothing here starts Ray or Tune: the config is the run's own (`.hydra/config.yaml` with its
+resumes' changes, smarts_rl/run_dir/run_config.py), and checkpoints are found on disk
+(`summary.json` names the best one).
 
 A checkpoint is a pickle: loading one runs code. So `best` and `latest` only ever pick a
 checkpoint inside the named run's `tune/` folder (a symlink out of it is ignored, and a
@@ -15,13 +16,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
-
 from smarts_rl.errors import UsageError
 from smarts_rl.run_dir.layout import (
     MODULES_IN_CHECKPOINT, RUN_CONFIG, SUMMARY_FILE, checkpoint_markers, experiment_dir, holds_config, is_checkpoint,
     user_directory,
 )
+from smarts_rl.run_dir.run_config import run_config  # noqa: F401  (evaluate and report read it from here)
 
 CHECKPOINT_CHOICES = ("best", "latest")
 
@@ -46,10 +46,6 @@ def open_run(path: str, cwd: Path) -> Path:
     if not holds_config(run_dir):
         raise UsageError(f"run={path}: not a run directory of train.py (no {RUN_CONFIG} in {run_dir})")
     return run_dir
-
-
-def run_config(run_dir: Path) -> DictConfig:
-    return OmegaConf.load(run_dir / RUN_CONFIG)
 
 
 def all_checkpoints(run_dir: Path) -> list[Path]:
