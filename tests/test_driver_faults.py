@@ -281,9 +281,9 @@ def test_synchronous_pbt_does_not_wait_forever_when_every_trial_is_at_the_sync_p
 
     from ray.tune.experiment import Trial
 
-    from smarts_rl.schedulers.pbt import Settings, tune_scheduler
+    from smarts_rl.schedulers.pbt import Settings
 
-    pbt = tune_scheduler(Settings(perturbation_interval=1, hyperparam_mutations={"lr": [0.1]}), "m", tmp_path)
+    pbt = Settings(perturbation_interval=1, hyperparam_mutations={"lr": [0.1]}).tune_scheduler("m", "max", tmp_path)
     class FakeTrial:  # hashable, as Tune's trials are
         status = Trial.PAUSED
 

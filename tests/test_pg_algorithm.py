@@ -82,7 +82,7 @@ def test_lr_changed_by_pbt_is_the_optimizer_lr_after_restore(ray_local, tmp_path
     # What PBT does on exploit: the trial's config dict (Tune turns the
     # AlgorithmConfig into a dict) with a mutated lr, then restore a checkpoint.
     mutated = dict(small_config(lr=0.001).to_dict(), lr=0.0005)
-    new = pg.PG(config=mutated)
+    new = small_config(lr=0.001).algo_class(config=mutated)
     new.restore_from_path(checkpoint)
     assert optimizer_lrs(new) == {"policy": 0.0005, "value": 0.0005}
     learner_results = new.train()["learners"][DEFAULT_MODULE_ID]

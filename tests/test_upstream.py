@@ -117,10 +117,10 @@ def pbt_and_trials(tmp_path, interval=1):
     from ray.tune.experiment import Trial
     from ray.tune.schedulers.pbt import _PBTTrialState
 
-    from smarts_rl.schedulers.pbt import Settings, tune_scheduler
+    from smarts_rl.schedulers.pbt import Settings
 
-    pbt = tune_scheduler(Settings(perturbation_interval=interval, hyperparam_mutations={"lr": [0.1, 0.2]}), "m",
-                         tmp_path)
+    pbt = Settings(perturbation_interval=interval, hyperparam_mutations={"lr": [0.1, 0.2]}).tune_scheduler(
+        "m", "max", tmp_path)
     trials = [Trial("PG", config={"seed": seed, "lr": 0.1}, stub=True) for seed in (1, 2)]
     for trial in trials:
         pbt._trial_state[trial] = _PBTTrialState(trial)

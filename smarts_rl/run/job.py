@@ -20,7 +20,6 @@ from smarts_rl.run_dir.layout import (
 )
 from smarts_rl.run.resumed_settings import RunSettings, sampling_settings, with_sampling_settings
 from smarts_rl.scenarios.sets import scenario_sources
-from smarts_rl.schedulers.pbt import drop_unsaved_exploits
 from smarts_rl.run.stopping import RunStopper, reached, stop_limits
 from smarts_rl.run_dir.summary import trial_records, write_summary
 from smarts_rl.run_dir.trial_results import RETURN_COLUMN
@@ -209,8 +208,8 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, warm: WarmStart | No
         scenario_dirs = build_scenarios(scenario_sources(cfg.scenario, cwd=Path.cwd()))
         saved_state = latest_experiment_state(run_dir) if resume else None
         if saved_state:
-            # A kill can land between an exploit and the experiment state that saves it.
-            drop_unsaved_exploits(run_dir, saved_state)
+            # A kill can land between what the scheduler records and the experiment state.
+            cfg.scheduler.before_resume(run_dir, saved_state)
         with ray_session(cfg, list(scenario_dirs.values())) as cluster_cpus:
             cpus, node_cpus = run_cpus(cfg, cluster_cpus), largest_node_cpus()
             check_fit(cfg, cpus, cfg.scheduler.concurrent_trials(), node_cpus)

@@ -58,3 +58,7 @@ class Scheduler:
     def search_algorithm(self, metric: str, mode: str):
         """Tune's search algorithm (None: Tune's random/grid variant generator)."""
         return None
+
+    def before_resume(self, run_dir: Path, experiment_state: Path) -> None:
+        """Make what the scheduler wrote to the run directory agree with Tune's saved experiment
+        state, before a resume restores it (a kill may land between the two)."""

@@ -86,6 +86,9 @@ class Settings(Scheduler):
             **{key: _domain(spec) for key, spec in self.hyperparam_mutations.items()},
         }
 
+    def before_resume(self, run_dir: Path, experiment_state: Path) -> None:
+        drop_unsaved_exploits(run_dir, experiment_state)
+
     def tune_scheduler(self, metric: str, mode: str, run_dir: Path):
         """A `RecordedPBT`, Tune's PopulationBasedTraining recording its exploits."""
         from smarts_rl.schedulers.recorded_pbt import RecordedPBT
