@@ -43,6 +43,7 @@ from smarts_rl.run.resume import (
 )
 from smarts_rl.run.preflight import check_settings, check_writable
 from smarts_rl.run_dir.layout import CURVES_FILE, EXPERIMENT_DIR, SUMMARY_FILE
+from smarts_rl.run_dir.summary import Summary
 from smarts_rl.run_dir.trial_results import short_name
 from smarts_rl.upstream.hydra import as_main_task
 
@@ -203,8 +204,9 @@ def preflight(argv: list[str]) -> list[str]:
 # -- the Hydra job -------------------------------------------------------------------------
 
 
-def run_job(cfg: DictConfig) -> dict:
-    """One job of train.py as Hydra runs it; returns its summary (`status` decides the exit code).
+def run_job(cfg: DictConfig) -> Summary:
+    """One job of train.py as Hydra runs it; returns its summary (`status` decides the exit code;
+    as a number, the objective a sweeper plugin maximises).
 
     A job of a sweeper that draws its jobs as it goes was not checked before it started: a
     mistake in it ends this job alone, with its one line."""
@@ -231,7 +233,7 @@ def run_job(cfg: DictConfig) -> dict:
         summary["status"] = "usage_error"
     else:
         print_summary(summary, run_dir)
-    return summary
+    return Summary(summary)
 
 
 def print_summary(summary: dict, run_dir: Path) -> None:

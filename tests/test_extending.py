@@ -85,3 +85,24 @@ def test_a_trial_its_scheduler_stopped_is_done_an_unfinished_one_is_not():
     assert [r.get("stopped_early") for r in records] == [None, True, None]
     assert run_status(records, limits) == "interrupted"  # c was interrupted
     assert run_status(records[:2], limits) == "completed"
+
+
+@pytest.mark.slow
+def test_a_sweeper_plugin_draws_its_jobs_and_a_bad_draw_fails_alone_with_its_one_line(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    # Draws of entropy_coeff in [-0.01, 0.01]: about half are negative, which algo=pg refuses.
+    result = train_with_plugins("-m", "hydra/sweeper=random_draws", "hydra.sweeper.draws=2", "hydra.sweeper.seed=3",
+                                "algo.entropy_coeff=interval(-0.01,0.01)", "stop.training_iteration=1", *TINY,
+                                "env_runners.num_env_runners=0", f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path)
+    draws = json.loads((sweep_dir / "draws.json").read_text())
+    values = [float(next(o for o in d["overrides"] if o.startswith("algo.entropy_coeff=")).split("=")[1])
+              for d in draws]
+    assert len(values) == 2 and min(values) < 0 <= max(values), values  # seed 3 draws one of each
+    bad, good = sorted(range(2), key=lambda i: values[i])
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1] == f"train.py: error: algo.entropy_coeff must be >= 0, got {values[bad]}"
+    assert draws[good]["objective"] == draws[good]["objective"]  # a number, the best trial's return
+    assert draws[bad]["objective"] != draws[bad]["objective"]  # NaN: refused
+    summary = json.loads((sweep_dir / str(good) / "summary.json").read_text())
+    assert summary["status"] == "completed"
+    assert summary["best"]["episode_return_mean"] == pytest.approx(draws[good]["objective"])

@@ -12,6 +12,16 @@ from smarts_rl.run_dir.run_config import resumes
 from smarts_rl.run_dir.trial_results import env_steps, episode_return
 
 
+class Summary(dict):
+    """summary.json's content, as a job of `train.py` returns it to Hydra. As a number (what a
+    sweeper plugin such as Optuna's optimises: `float(summary)`), the best trial's mean episode
+    return; NaN when the run has none (refused, or no episode finished)."""
+
+    def __float__(self) -> float:
+        value = (self.get("best") or {}).get("episode_return_mean")
+        return float("nan") if value is None else float(value)
+
+
 def trial_records(result_grid, algo_keys: list[str]) -> list[dict]:
     """One record per trial: progress, effective hyperparameters, latest checkpoint."""
     records = []
