@@ -156,6 +156,8 @@ def check_sweep(overrides: list[str]) -> None:
                 "pick a sweeper plugin with hydra/sweeper=<name> for others"
             ) from None
         return
+    if not jobs:
+        raise UsageError(f"the sweep {' '.join(overrides)} makes no job (a glob() that matches no option?)")
     for num, job in enumerate(jobs):
         cfg = compose_config(job, return_hydra_config=True)
         if not is_basic_sweeper(cfg):

@@ -116,6 +116,7 @@ BAD_INPUT = {
     "bad_value_in_a_sweep": (["-m", "algo.lr=1e-3,-1"], "algo.lr must be > 0"),
     # Hydra's own sweep syntax: its basic sweeper lists the jobs, every one checked before the first.
     "bad_job_in_a_glob_sweep": (["-m", "agent=glob(*)", "agent.max_episode_steps=0"], "agent.max_episode_steps must be >= 1"),
+    "glob_of_no_option": (["-m", "scenario=glob(nope*)"], "makes no job (a glob() that matches no option?)"),
     "bad_job_in_a_range_sweep": (["-m", "seed=range(0,2)", "algo.lr=-1"], "algo.lr must be > 0"),
     "interval_without_a_sweeper_plugin": (["-m", "algo.lr=interval(1e-4,1e-3)"],
                                           "Hydra's basic sweeper runs choice (a,b), range() and glob() sweeps"),
