@@ -229,23 +229,23 @@ def pickled_globals(data: bytes) -> set[tuple[str, str]]:
 # -- Tune's experiment state: JSON with pickles inside -------------------------------------
 
 
-def rewrite_json(value):
+def rewrite_json(value, rename=promised_name, modules: dict = OLD_MODULES):
     """A JSON value with the pickles Tune embeds (`{"_type": "CLOUDPICKLE_FALLBACK", "value": <hex>}`,
-    also inside strings that are JSON themselves) rewritten."""
+    also inside strings that are JSON themselves) rewritten as `rewrite_pickle` does."""
     if isinstance(value, dict):
         if value.get("_type") == "CLOUDPICKLE_FALLBACK" and isinstance(value.get("value"), str):
             data = bytes.fromhex(value["value"])
-            new = rewrite_pickle(data)
+            new = rewrite_pickle(data, rename, modules)
             return value if new is data else {**value, "value": new.hex()}
-        return {k: rewrite_json(v) for k, v in value.items()}
+        return {k: rewrite_json(v, rename, modules) for k, v in value.items()}
     if isinstance(value, list):
-        return [rewrite_json(v) for v in value]
+        return [rewrite_json(v, rename, modules) for v in value]
     if isinstance(value, str) and value[:1] in "{[" and "CLOUDPICKLE_FALLBACK" in value:
         try:
             inner = json.loads(value)
         except ValueError:
             return value
-        new = rewrite_json(inner)
+        new = rewrite_json(inner, rename, modules)
         return value if new == inner else json.dumps(new)
     return value
 
@@ -253,17 +253,17 @@ def rewrite_json(value):
 # -- a run directory -----------------------------------------------------------------------
 
 
-def rewritten_content(path: Path) -> bytes | None:
-    """The file's new content, or None when it names nothing to rewrite."""
+def rewritten_content(path: Path, rename=promised_name, modules: dict = OLD_MODULES) -> bytes | None:
+    """The file's new content, or None when it names nothing to rewrite (see `rewrite_pickle`)."""
     data = path.read_bytes()
     if OUR_NAMES not in data and b"CLOUDPICKLE_FALLBACK" not in data:
         return None
     if data[:1] == b"\x80":  # a pickle of protocol 2+ (Tune's searcher state too, despite its .json)
-        new = rewrite_pickle(data)
+        new = rewrite_pickle(data, rename, modules)
         return None if new is data else new
     if path.name.startswith("experiment_state"):
         state = json.loads(data)
-        new_state = rewrite_json(state)
+        new_state = rewrite_json(state, rename, modules)
         return None if new_state == state else json.dumps(new_state).encode()
     return None
 

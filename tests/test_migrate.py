@@ -20,20 +20,25 @@ REPO = Path(__file__).resolve().parent.parent
 KEPT_RUNS = REPO / "bench" / "results" / "runs"
 
 
-def older_name(module: str, qualname: str):
+def older_name(module: str, qualname: str, flat: bool = True):
     """The inverse of the migration: where a run made before persisted.py named a promised object,
-    by the oldest module known (before December 2026 where it had a flat one)."""
+    by the oldest module known (before December 2026 where it had a flat one); with `flat=False`,
+    where it lived just before persisted.py (as the kept bench runs were committed)."""
     if module != PERSISTED:
         return None
     head, dot, rest = qualname.partition(".")
-    [(today, name), *_] = [key for key, promised in sorted(PROMISED.items(), key=_oldest_first) if promised == head]
-    flat = [old for old, new in OLD_MODULES.items() if new == today]
-    return (flat[0] if flat else today), name + dot + rest
+    order = (lambda item: item[0][0] not in SHIMS) if flat else (lambda item: item[0][0] in SHIMS)
+    [(today, name), *_] = [key for key, promised in sorted(PROMISED.items(), key=order) if promised == head]
+    old = [o for o, n in OLD_MODULES.items() if n == today] if flat else []
+    return (old[0] if old else today), name + dot + rest
 
 
-def _oldest_first(item):
-    (module, _), _ = item
-    return module not in ("smarts_rl.algorithms.pg", "smarts_rl.algorithms.ppo", "smarts_rl.schedulers.pbt")
+def names_before_persisted(module: str, qualname: str):
+    return older_name(module, qualname, flat=False)
+
+
+# Modules that once held what moved beside them.
+SHIMS = ("smarts_rl.algorithms.pg", "smarts_rl.algorithms.ppo", "smarts_rl.schedulers.pbt")
 
 
 def with_older_names(data: bytes) -> bytes:
