@@ -25,6 +25,7 @@ import struct
 import sys
 from pathlib import Path
 
+from smarts_rl.errors import UsageError
 from smarts_rl.run_dir.layout import EXPERIMENT_DIR, PICKLES_MIGRATED, holds_config
 
 PERSISTED = "smarts_rl.persisted"
@@ -301,18 +302,28 @@ def migrate(directory: Path) -> list[Path]:
     if _migrated_version(record) >= VERSION:
         return []
     root = directory / EXPERIMENT_DIR if holds_config(directory) else directory
-    rewritten = []
+    changes = {}
     for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
         new = rewritten_content(path)
         if new is not None:
+            changes[path] = new
+    try:
+        for path, new in changes.items():
             _replace(path, new)
-            rewritten.append(path)
-    _replace(record, json.dumps({
-        "version": VERSION,
-        "names": PERSISTED,
-        "rewritten": [str(p.relative_to(directory)) for p in rewritten],
-    }, indent=2).encode() + b"\n")
-    return rewritten
+        _replace(record, json.dumps({
+            "version": VERSION,
+            "names": PERSISTED,
+            "rewritten": [str(p.relative_to(directory)) for p in changes],
+        }, indent=2).encode() + b"\n")
+    except OSError as exc:
+        if changes:  # it cannot load as it is
+            raise UsageError(
+                f"{directory}: its pickles name classes by modules of an older smarts-rl and must be rewritten "
+                f"once, which failed ({exc.strerror or exc}); run `python -m smarts_rl.migrate run={directory}` "
+                "where it is writable, or on a copy"
+            ) from exc
+        # Nothing to rewrite: a read-only run directory of today's names loads as it is.
+    return list(changes)
 
 
 def migrate_run_of(checkpoint: Path) -> list[Path]:
@@ -348,7 +359,11 @@ def main(argv: list[str] | None = None) -> int:
     if not directory.is_dir():
         print(f"run={args[0].split('=', 1)[1]}: no such directory ({directory})", file=sys.stderr)
         return 2
-    rewritten = migrate(directory)
+    try:
+        rewritten = migrate(directory)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     print(f"{directory}: {len(rewritten)} file(s) rewritten to the names of smarts_rl/persisted.py")
     return 0
 

@@ -14,6 +14,11 @@ to Tune or RLlib is handed over under its name here, and:
 Each entry is a thin subclass of its implementation, or a function calling it. The few overrides
 below only make an implementation hand over the promised names of its parts (PG's config names
 its algorithm, learner and RLModule).
+
+One exception is Ray's: a trial's Algorithm is an actor whose class Ray subclasses, so an algorithm
+checkpoint's own class_and_ctor_args.pkl holds that class by value, with references to the methods
+Ray wraps where they are implemented (`pg_algorithm.PG.training_step`). RLlib reads that file only
+in `Algorithm.from_checkpoint`; resume, evaluate, export and init_from never do.
 """
 
 from __future__ import annotations

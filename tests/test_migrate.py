@@ -194,3 +194,16 @@ def test_the_kept_runs_are_migrated(kept):
         assert json.loads((run / PICKLES_MIGRATED).read_text())["names"] == PERSISTED
         imports = run_imports(run)
         assert imports and not not_promised(imports), (run, not_promised(imports))
+
+
+def test_a_directory_that_cannot_be_written_is_refused_only_when_it_needs_rewriting(tmp_path):
+    from smarts_rl.errors import UsageError
+
+    checkpoint = tmp_path / "checkpoint"
+    (checkpoint / PICKLES_MIGRATED / "blocked").mkdir(parents=True)  # the record cannot be written
+    (checkpoint / "class_and_ctor_args.pkl").write_bytes(pickle.dumps(persisted.ActorCriticModule, protocol=5))
+    assert migrate(checkpoint) == []  # today's names: it loads as it is
+    (checkpoint / "class_and_ctor_args.pkl").write_bytes(
+        with_older_names(pickle.dumps(persisted.ActorCriticModule, protocol=5)))
+    with pytest.raises(UsageError, match="must be rewritten once"):
+        migrate(checkpoint)
