@@ -2,10 +2,6 @@
 
 __version__ = "0.1.0"
 
-from smarts_rl import old_module_names
-
-old_module_names.install()
-
 
 def __getattr__(name: str):
     # The Python API, loaded when asked for: `import smarts_rl` stays quick.

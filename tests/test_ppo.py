@@ -31,7 +31,7 @@ def test_ppo_trains_and_takes_a_mutated_lr_after_restore(ray_local, tmp_path):
 def test_register_keeps_ppo_runnable_by_name(ray_local):
     from ray.tune.registry import get_trainable_cls
 
-    from smarts_rl.algorithms.ppo_algorithm import PPO as OurPPO
+    from smarts_rl.persisted import PPO as OurPPO
 
     settings = ppo.Settings()
     settings.register(settings.algorithm_config())

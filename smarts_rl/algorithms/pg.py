@@ -99,7 +99,7 @@ class Settings(Algorithm):
     def algorithm_config(self):
         """A `PGConfig` with these settings; the core adds env, env runners, agents, resources."""
         from smarts_rl.algorithms.actor_critic_module import LOG_STD_INIT, LOG_STD_MAX, NORMALIZE_OBSERVATIONS
-        from smarts_rl.algorithms.pg_algorithm import PGConfig
+        from smarts_rl.persisted import PGConfig  # pickled into run directories by this name
 
         return (
             PGConfig()

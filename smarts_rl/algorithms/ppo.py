@@ -78,7 +78,7 @@ class Settings(Algorithm):
         """RLlib's `PPOConfig` with these settings; the core adds env, env runners, agents, resources."""
         from ray.rllib.algorithms.ppo import PPOConfig
 
-        from smarts_rl.algorithms.ppo_algorithm import PPO, LrFromConfigPPOLearner
+        from smarts_rl.persisted import PPO, PPOLearner  # pickled into run directories by these names
 
         return (
             PPOConfig(algo_class=PPO)
@@ -87,7 +87,7 @@ class Settings(Algorithm):
                 enable_env_runner_and_connector_v2=True,
             )
             .training(
-                learner_class=LrFromConfigPPOLearner,
+                learner_class=PPOLearner,
                 lr=self.lr,
                 gamma=self.gamma,
                 train_batch_size=self.train_batch_size,

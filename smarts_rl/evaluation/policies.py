@@ -135,9 +135,13 @@ def load_trained_policy(checkpoint: Path, agent: AgentSettings, agents_policy: s
 
 
 def load_modules(checkpoint: Path) -> dict:
-    """module id → the torch RLModule, from an RLlib algorithm checkpoint (no Ray session needed)."""
+    """module id → the torch RLModule, from an RLlib algorithm checkpoint (no Ray session needed).
+    A run made before the promised names (smarts_rl/persisted.py) is migrated to them first."""
     from ray.rllib.core.rl_module.rl_module import RLModule
 
+    from smarts_rl.migrate import migrate_run_of
+
+    migrate_run_of(checkpoint)
     with quiet_deprecations():
         multi = RLModule.from_checkpoint(str(Path(checkpoint) / MODULES_IN_CHECKPOINT))
     modules = {module_id: multi[module_id] for module_id in multi.keys()}

@@ -14,20 +14,11 @@ iteration waits for it (`WaitForEnvRunners`) instead of ending without samples.
 
 from __future__ import annotations
 
-from ray.rllib.env.multi_agent_env_runner import MultiAgentEnvRunner
-from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
-
-# The patches themselves live with the other uses of RLlib's internals (smarts_rl/upstream/rllib.py).
-from smarts_rl.upstream.rllib import NUM_ENV_RESET_FAILURES, BoundedResetRetries, SeedFirstResetOnly  # noqa: F401
-
-
-# Named by the pickled AlgorithmConfig of every checkpoint and Tune experiment state: they stay here.
-class MultiAgentRunner(SeedFirstResetOnly, BoundedResetRetries, MultiAgentEnvRunner):
-    pass
-
-
-class SingleAgentRunner(SeedFirstResetOnly, BoundedResetRetries, SingleAgentEnvRunner):
-    pass
+# The env runners' patches live with the other uses of RLlib's internals (smarts_rl/upstream/rllib.py);
+# the runners themselves are named by the pickled AlgorithmConfig of every checkpoint and Tune
+# experiment state, so they are handed over by their promised names (smarts_rl/persisted.py).
+from smarts_rl.persisted import MultiAgentRunner, SingleAgentRunner
+from smarts_rl.upstream.rllib import NUM_ENV_RESET_FAILURES  # noqa: F401
 
 
 def apply(config, settings, multi_agent: bool = True):

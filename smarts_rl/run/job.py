@@ -12,15 +12,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from smarts_rl.config import Config, algo_keys, check_mutations
-from smarts_rl.run.console import TrialLines
 from smarts_rl.run_dir.curves import write_run_curves
 from smarts_rl.errors import UsageError, one_line
+from smarts_rl.migrate import migrate
 from smarts_rl.run_dir.layout import (
     LOG_FILE, RUN_CONFIG, experiment_dir, latest_experiment_state,
 )
-from smarts_rl.run.resumed_settings import RunSettings, sampling_settings, with_sampling_settings
+from smarts_rl.run.resumed_settings import sampling_settings, with_sampling_settings
 from smarts_rl.scenarios.sets import scenario_sources
-from smarts_rl.run.stopping import RunStopper, reached, stop_limits
+from smarts_rl.run.stopping import reached, stop_limits
 from smarts_rl.run_dir.summary import trial_records, write_summary
 from smarts_rl.run_dir.trial_results import RETURN_COLUMN
 from smarts_rl.run.warm_start import WarmStart, on_algorithm_init, recorded_checkpoint
@@ -70,10 +70,6 @@ def ray_session(cfg: Config, scenario_dirs: list[Path]):
         ray.shutdown()
 
 
-def trial_dirname(trial) -> str:
-    return f"trial_{trial.trial_id}"
-
-
 def header(cfg: Config, init_from: str | None = None) -> dict:
     return {
         "algo": cfg.algo.name,
@@ -93,6 +89,8 @@ def build_tuner(
 ):
     from ray import tune
 
+    # Tune pickles what it is handed here: each by its promised name.
+    from smarts_rl import persisted
     from smarts_rl.run.rllib_setup import build_algorithm_config, register
     from smarts_rl.upstream.rllib import quiet_config_warnings
     from smarts_rl.upstream.tune import ignore_pbt_actor_reuse_hint, restore_every_trial
@@ -124,12 +122,12 @@ def build_tuner(
             search_alg=scheduler.search_algorithm(METRIC, MODE),
             max_concurrent_trials=scheduler.concurrent_trials(),
             reuse_actors=False,
-            trial_dirname_creator=trial_dirname,
+            trial_dirname_creator=persisted.trial_dirname,
         ),
         run_config=tune.RunConfig(
             name=experiment_dir(run_dir).name,
             storage_path=str(run_dir),
-            stop=RunStopper(run_dir / RUN_CONFIG),
+            stop=persisted.RunStopper(run_dir / RUN_CONFIG),
             checkpoint_config=tune.CheckpointConfig(
                 checkpoint_frequency=scheduler.checkpoint_frequency(cfg.checkpoint.frequency),
                 num_to_keep=cfg.checkpoint.num_to_keep,
@@ -137,7 +135,7 @@ def build_tuner(
             ),
             # A trial that fails for good stalls a synchronous PBT: the others wait for it forever.
             failure_config=tune.FailureConfig(max_failures=cfg.fault_tolerance.max_trial_failures),
-            callbacks=[TrialLines(run_dir / RUN_CONFIG), RunSettings(run_dir / RUN_CONFIG),
+            callbacks=[persisted.TrialLines(run_dir / RUN_CONFIG), persisted.RunSettings(run_dir / RUN_CONFIG),
                        *user_callbacks(cfg, run_dir)],
             verbose=0,
         ),
@@ -206,6 +204,8 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, warm: WarmStart | No
         check_mutations(cfg)
         # Every scenario of the set, built here before any env runner starts.
         scenario_dirs = build_scenarios(scenario_sources(cfg.scenario, cwd=Path.cwd()))
+        if resume:  # a run made before the promised names (smarts_rl/persisted.py) takes them first
+            migrate(run_dir)
         saved_state = latest_experiment_state(run_dir) if resume else None
         if saved_state:
             # A kill can land between what the scheduler records and the experiment state.

@@ -10,22 +10,13 @@ from ray.tune.registry import register_env
 from smarts_rl.run.cluster import process_cpus
 from smarts_rl.config import Config
 from smarts_rl.run import fault_tolerance
-from smarts_rl.env.driving_metrics import DrivingMetrics
 from smarts_rl.env import SmartsEnv, agent_ids, env_config
-from smarts_rl.env.simulator_time import SimulatorTime
+# What the AlgorithmConfig hands to RLlib is pickled with it: by its promised name.
+from smarts_rl.persisted import SHARED_POLICY, DrivingMetrics, SimulatorTime, own_policy, shared_policy
 
 ENV_NAME = "smarts_rl/SmartsEnv"
-SHARED_POLICY = "shared"
 # SMARTS samples at ~100 steps/s per core: RLlib's default 60 s sample timeout is too short.
 SAMPLE_TIMEOUT_S = 1800.0
-
-
-def shared_policy(agent_id, episode=None, **kwargs) -> str:
-    return SHARED_POLICY
-
-
-def own_policy(agent_id, episode=None, **kwargs) -> str:
-    return agent_id
 
 
 def module_mapping(agents_policy: str):

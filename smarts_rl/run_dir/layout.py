@@ -14,6 +14,7 @@
       summary.json            what the run did (written at its end, also when interrupted)
       curves.png              its learning curves
       eval/<time>/            one folder per `evaluate`: eval.json, rollout.gif, envision_replay.jsonl
+      pickles_migrated.json   when the pickles were rewritten to the promised names (smarts_rl/migrate.py)
 
 Paths the user types are made absolute here too (`user_path`), against the directory the
 command was started in, before anything (Hydra, Ray) changes it or hands it on.
@@ -37,6 +38,7 @@ PROGRESS_FILE = "progress.csv"
 EXPLOITS_FILE = "exploits.jsonl"
 SUMMARY_FILE = "summary.json"
 CURVES_FILE = "curves.png"
+PICKLES_MIGRATED = "pickles_migrated.json"
 EVAL_DIR = "eval"
 EVAL_FILE = "eval.json"
 GIF_FILE = "rollout.gif"

@@ -91,7 +91,7 @@ class Settings(Scheduler):
 
     def tune_scheduler(self, metric: str, mode: str, run_dir: Path):
         """A `RecordedPBT`, Tune's PopulationBasedTraining recording its exploits."""
-        from smarts_rl.schedulers.recorded_pbt import RecordedPBT
+        from smarts_rl.persisted import RecordedPBT  # pickled into the experiment state by this name
 
         return RecordedPBT(
             exploits_file=Path(run_dir) / EXPLOITS_FILE,

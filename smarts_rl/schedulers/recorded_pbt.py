@@ -12,7 +12,7 @@ from smarts_rl.upstream.tune import PBTWithHooks
 class RecordedPBT(PBTWithHooks):
     """PBT that keeps each trial's seed through exploits, and records every exploit (who
     copied whom, when, what changed) as JSON lines in the run directory, for the curves.
-    (Tune's experiment state pickles this class by this module's name.)"""
+    (Tune's experiment state pickles it as `smarts_rl.persisted.RecordedPBT`.)"""
 
     def __init__(self, exploits_file: Path, mutated_keys: list[str], **kwargs):
         super().__init__(**kwargs)

@@ -22,6 +22,6 @@ On an upgrade, run those tests, then re-check what each module relies on:
 - `smarts.py`: SMARTS's bugs met while building scenarios (tests/test_workarounds.py). Those met
   while simulating are in `smarts_rl/agents/smarts_fixes.py`, because an exported agent ships
   that folder without the rest of smarts_rl. The mixins are
-combined into our classes in their own modules (`run/fault_tolerance.py`,
-`algorithms/pg_algorithm.py`, ...), which the pickles in run directories name.
+combined into our classes in their own modules (`algorithms/pg_algorithm.py`, ...); what
+Tune and RLlib pickle is handed over by its promised name (`smarts_rl/persisted.py`).
 """

@@ -3,8 +3,9 @@ its env runners, algorithms, learners and configs, and functions for its private
 arguments and checkpoint layout.
 
 The mixins go before the RLlib class they patch (`class L(LrFromConfig, TorchLearner)`); the
-classes that combine them keep their own modules, which RLlib's and Tune's pickles name. Nothing
-here imports Ray at module level, so that light modules may import it (tests/test_fast_answers.py).
+classes that combine them live elsewhere, and RLlib's and Tune's pickles name them by their
+promised names (smarts_rl/persisted.py). Nothing here imports Ray at module level, so that light
+modules may import it (tests/test_fast_answers.py).
 """
 
 from __future__ import annotations
