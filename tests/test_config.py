@@ -112,6 +112,8 @@ BAD_INPUT = {
     "scenario_path_not_a_scenario": (["scenario.path=."], "not a scenario folder"),
     "missing_run_dir": (["resume=/no/such/run"], "resume=/no/such/run: no such directory (/no/such/run)"),
     "run_dir_not_a_run": (["resume=."], "is not a run directory of train.py"),
+    "resume_a_kept_run": ([f"resume={REPO}/bench/results/runs/loop_continuous_pg/seed_0"],
+                          "keeps its checkpoints but not Tune's experiment state"),
     "unwritable_output": (["hydra.run.dir=/etc/hostname/run"], "cannot write the output directory"),
     "bad_value_in_a_sweep": (["-m", "algo.lr=1e-3,-1"], "algo.lr must be > 0"),
     # Hydra's own sweep syntax: its basic sweeper lists the jobs, every one checked before the first.

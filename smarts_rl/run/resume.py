@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from smarts_rl.errors import UsageError
 from smarts_rl.run_dir.layout import (
-    EXPERIMENT_DIR, RUN_CONFIG, SUMMARY_FILE, holds_config, tuner_file, user_directory,
+    EXPERIMENT_DIR, RUN_CONFIG, latest_experiment_state, SUMMARY_FILE, holds_config, tuner_file, user_directory,
 )
 from smarts_rl.run_dir.run_config import record_resume, run_config
 
@@ -31,6 +31,11 @@ def check_run_dir(path: str, cwd: Path) -> Path:
         raise UsageError(
             f"resume: {run_dir} is not a run directory of train.py "
             f"(it needs {RUN_CONFIG} and a Tune experiment in {EXPERIMENT_DIR}/)"
+        )
+    if latest_experiment_state(run_dir) is None:
+        raise UsageError(
+            f"resume: {run_dir} keeps its checkpoints but not Tune's experiment state (a run kept for its "
+            "results): evaluate it, or start a new run from it with init_from="
         )
     return run_dir
 
