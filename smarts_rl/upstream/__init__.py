@@ -19,9 +19,13 @@ On an upgrade, run those tests, then re-check what each module relies on:
   `_set_optimizer_lr` and `TorchLearner._uncompiled_update` (and the lr a restore brings back);
   the checkpoint file that holds the env runner's action post-processing.
 
-- `smarts.py`: SMARTS's bugs met while building scenarios (tests/test_workarounds.py). Those met
-  while simulating are in `smarts_rl/agents/smarts_fixes.py`, because an exported agent ships
-  that folder without the rest of smarts_rl. The mixins are
-combined into our classes in their own modules (`run/fault_tolerance.py`,
+- `smarts.py`: SMARTS. Its bugs met while building scenarios (tests/test_workarounds.py), the
+  patches that only make training's simulations faster (a road map kept per map, `sumo` reloaded
+  between episodes: `default_map_builder._clear_cache`, `TraciConn.must_reset`) and the setting of
+  its private global seed. The bugs that crash or mislead a driving agent are fixed in
+  `smarts_rl/agents/smarts_fixes.py`, because an exported agent ships that folder without the
+  rest of smarts_rl.
+
+The mixins are combined into our classes in their own modules (`run/fault_tolerance.py`,
 `algorithms/pg_algorithm.py`, ...), which the pickles in run directories name.
 """
