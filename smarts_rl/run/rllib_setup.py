@@ -13,24 +13,13 @@ from smarts_rl.run import fault_tolerance
 from smarts_rl.env.driving_metrics import DrivingMetrics
 from smarts_rl.env import SmartsEnv, agent_ids, env_config
 from smarts_rl.env.simulator_time import SimulatorTime
+# Imported by name, not only used: the trials' pickled configs of earlier runs name the policy
+# mapping `smarts_rl.run.rllib_setup.shared_policy` (and `own_policy`).
+from smarts_rl.env.policy_mapping import module_mapping, own_policy, shared_policy  # noqa: F401
 
 ENV_NAME = "smarts_rl/SmartsEnv"
-SHARED_POLICY = "shared"
 # SMARTS samples at ~100 steps/s per core: RLlib's default 60 s sample timeout is too short.
 SAMPLE_TIMEOUT_S = 1800.0
-
-
-def shared_policy(agent_id, episode=None, **kwargs) -> str:
-    return SHARED_POLICY
-
-
-def own_policy(agent_id, episode=None, **kwargs) -> str:
-    return agent_id
-
-
-def module_mapping(agents_policy: str):
-    """`agents.policy` as RLlib's policy mapping: agent id -> the id of the module that drives it."""
-    return shared_policy if agents_policy == "shared" else own_policy
 
 
 def register(algo_name: str) -> None:
