@@ -383,7 +383,7 @@ def test_pg_builds_its_module_on_the_default_actor_critic_class_and_catalog():
     assert isinstance(continuous_pg_module(), ActorCriticModule)
 
 
-def test_policy_linear_layers_are_the_whole_path_from_observation_to_action_inputs():
+def test_policy_linear_layers_and_head_outputs_are_the_whole_path_from_observation_to_action_inputs():
     from ray.rllib.core.columns import Columns
 
     module = continuous_pg_module()
@@ -396,6 +396,7 @@ def test_policy_linear_layers_are_the_whole_path_from_observation_to_action_inpu
     with torch.no_grad():
         expected = module.forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
         torch.testing.assert_close(layers[-1](hidden), expected)
+        torch.testing.assert_close(upstream_rllib.policy_head_outputs(module, obs), expected)
     assert upstream_rllib.policy_linear_layers(torch.nn.Linear(1, 1)) is None
 
 

@@ -241,6 +241,18 @@ def policy_linear_layers(module) -> list | None:
     return [m for part in (actor, head) for m in part.modules() if isinstance(m, nn.Linear)]
 
 
+def policy_head_outputs(module, observations):
+    """What the default actor-critic module's policy network (its actor encoder, then `pi`) gives for
+    a batch of observations, as they reach the encoder (standardise them first where the module
+    does): the action distribution's inputs before anything a subclass does after `pi` (such as a
+    log-std ceiling). Calls its `encoder.actor_encoder` and `pi`, and reads the encoder's output by
+    RLlib's `ENCODER_OUT` key (ray/rllib/core/models/base.py)."""
+    from ray.rllib.core.columns import Columns
+    from ray.rllib.core.models.base import ENCODER_OUT
+
+    return module.pi(module.encoder.actor_encoder({Columns.OBS: observations})[ENCODER_OUT])
+
+
 def is_value_parameter(name: str) -> bool:
     """Whether a parameter of the default actor-critic module (by its name in `named_parameters()`)
     belongs to the value function: its critic encoder (`encoder.critic_encoder.*`) or its value
