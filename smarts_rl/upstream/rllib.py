@@ -1,6 +1,7 @@
 """What smarts-rl takes from RLlib's internals (Ray 2.60.0, the new API stack): mixins that patch
-its env runners, algorithms, learners and configs, and functions for its private attributes,
-arguments and checkpoint layout.
+its env runners, algorithms, learners and configs, and functions for its private attributes and
+arguments, for PPO's default actor-critic module (which PG drives with) and for the layout of its
+checkpoints.
 
 The mixins go before the RLlib class they patch (`class L(LrFromConfig, TorchLearner)`); the
 classes that combine them keep their own modules, which RLlib's and Tune's pickles name. Nothing
