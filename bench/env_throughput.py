@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from smarts_rl.config import compose_config, group_options, settings  # noqa: E402
 from smarts_rl.scenarios.build import build_scenario, scenario_source  # noqa: E402
-from smarts_rl.env.throughput import measure  # noqa: E402
+from smarts_rl.bench_harness.throughput import measure  # noqa: E402
 
 TARGET = 0.05
 WARMUP_TARGET = 5

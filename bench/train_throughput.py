@@ -46,7 +46,7 @@ sys.path.insert(0, str(REPO))
 
 from smarts_rl.config import compose_config, settings  # noqa: E402
 from smarts_rl.scenarios.build import build_scenario, scenario_source  # noqa: E402
-from smarts_rl.env.throughput import side_by_side_limit, time_raw  # noqa: E402
+from smarts_rl.bench_harness.throughput import side_by_side_limit, time_raw  # noqa: E402
 from smarts_rl.run_dir.layout import progress_files  # noqa: E402
 
 TARGET = 0.90

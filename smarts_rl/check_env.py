@@ -2,7 +2,7 @@
 
 Composes the same config as training, builds the scenario, and steps our env with a simple
 policy (keep-lane for `agent=laner`, uniform random controls otherwise) side by side with plain
-SMARTS on the same scenario, agent interface, episodes and actions (`smarts_rl/env/throughput.py`
+SMARTS on the same scenario, agent interface, episodes and actions (`smarts_rl/bench_harness/throughput.py`
 says how each is timed). The last line printed is JSON.
 """
 
@@ -36,7 +36,7 @@ def run(argv: list[str]) -> dict:
     from smarts_rl.agents import action_adapter
     from smarts_rl.config import compose_config, settings
     from smarts_rl.scenarios.build import build_scenario, scenario_source
-    from smarts_rl.env.throughput import measure
+    from smarts_rl.bench_harness.throughput import measure
 
     steps, overrides = split_steps(argv)
     cfg = settings(compose_config(overrides))

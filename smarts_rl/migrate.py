@@ -37,7 +37,7 @@ OLD_MODULES = {
         "scenario_set": "scenarios.sets",
         "driving_metrics": "env.driving_metrics",
         "simulator_time": "env.simulator_time",
-        "throughput": "env.throughput",
+        "throughput": "bench_harness.throughput",
         "training": "run.job",
         "workarounds": "upstream.smarts",
         "rllib_setup": "run.rllib_setup",

@@ -39,6 +39,17 @@ def optimizer_lrs(algo):
     return call.get()
 
 
+def test_pg_configs_defaults_and_baselines_are_the_algo_settings_ones():
+    # pg_algorithm.py states them again rather than import its own builder's module (pg.py).
+    from smarts_rl.algorithms.pg_algorithm import BASELINES, PGConfig
+
+    config, settings = PGConfig(), pg.Settings()
+    for key in ("lr", "gamma", "lambda_", "train_batch_size", "grad_clip", "batch_mode", "baseline",
+                "normalize_advantages", "entropy_coeff", "vf_loss_coeff", "vf_iters"):
+        assert getattr(config, key) == getattr(settings, key), key
+    assert BASELINES == pg.BASELINES
+
+
 def test_short_cartpole_run_improves_return(ray_local):
     config = small_config(train_batch_size=1000, lr=0.003, fcnet_hiddens=[64, 64])
     algo = config.build_algo()

@@ -3,7 +3,8 @@
 import pytest
 
 from smarts_rl.config import compose_config, settings
-from smarts_rl.run.rllib_setup import SHARED_POLICY, build_algorithm_config
+from smarts_rl.env.policy_mapping import SHARED_POLICY
+from smarts_rl.run.rllib_setup import build_algorithm_config
 
 
 def trial_cpus(config) -> float:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from smarts_rl.env import throughput
+from smarts_rl.bench_harness import throughput
 from smarts_rl.config import compose_config, settings
 from smarts_rl.scenarios.build import build_scenario, scenario_source
 

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from smarts_rl.errors import UsageError
-from smarts_rl.run_dir.layout import MODULES_IN_CHECKPOINT
+from smarts_rl.upstream.rllib import MODULES_IN_CHECKPOINT
 from smarts_rl.run_dir.trained_run import find_checkpoint, open_run
 
 

@@ -1,15 +1,17 @@
-"""Each use of Ray's, RLlib's, Tune's and Hydra's internals (smarts_rl/upstream/) on the real thing: a test
-here fails when the Ray version under it no longer has what the function relies on, or no longer
-behaves as its docstring says. The checklist of docs/workarounds.md#upgrading-ray names these
+"""Each use of Ray's, RLlib's, Tune's, Hydra's and SMARTS's internals (smarts_rl/upstream/) on the
+real thing: a test here fails when the version under it no longer has what the function relies
+on, or no longer behaves as its docstring says (SMARTS's bugs and speed patches:
+tests/test_workarounds.py). The checklist of docs/workarounds.md#upgrading-ray names these
 tests and the others that guard the same functions.
 
 Cheap on purpose: real env runners, learners, schedulers and trials built in this process, one
-tiny local Ray for the two tests that build an Algorithm, no training run."""
+tiny local Ray for the tests that build an Algorithm, no training run."""
 
 import importlib
 import inspect
 import logging
 import warnings
+from pathlib import Path
 from types import SimpleNamespace
 
 import gymnasium as gym
@@ -358,6 +360,64 @@ def test_learner_lr_schedules_and_setter_are_where_lr_from_config_finds_them():
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.123)
 
 
+# -- RLlib: the default actor-critic module -------------------------------------------------
+
+
+def continuous_pg_module(**settings):
+    from smarts_rl.algorithms import pg
+
+    config = pg.algorithm_config(pg.Settings(fcnet_hiddens=[8], log_std_max=None, **settings))
+    return config.build_learner(env=gym.make("Pendulum-v1")).module["default_policy"]
+
+
+def test_pg_builds_its_module_on_the_default_actor_critic_class_and_catalog():
+    from ray.rllib.core.rl_module.apis.value_function_api import ValueFunctionAPI
+
+    from smarts_rl.algorithms.actor_critic_module import ActorCriticModule
+    from smarts_rl.algorithms.pg_algorithm import PGConfig
+
+    assert issubclass(ActorCriticModule, upstream_rllib.default_actor_critic_module())
+    assert issubclass(ActorCriticModule, ValueFunctionAPI)
+    spec = PGConfig().get_default_rl_module_spec()
+    assert spec.catalog_class is upstream_rllib.default_actor_critic_catalog()
+    assert isinstance(continuous_pg_module(), ActorCriticModule)
+
+
+def test_policy_linear_layers_and_head_outputs_are_the_whole_path_from_observation_to_action_inputs():
+    from ray.rllib.core.columns import Columns
+
+    module = continuous_pg_module()
+    layers = upstream_rllib.policy_linear_layers(module)
+    assert [(m.in_features, m.out_features) for m in layers] == [(3, 8), (8, 2)]  # Pendulum: mean, log std
+    obs = torch.rand(5, 3)
+    hidden = obs
+    for layer in layers[:-1]:
+        hidden = torch.tanh(layer(hidden))  # fcnet_activation's default
+    with torch.no_grad():
+        expected = module.forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
+        torch.testing.assert_close(layers[-1](hidden), expected)
+        torch.testing.assert_close(upstream_rllib.policy_head_outputs(module, obs), expected)
+    assert upstream_rllib.policy_linear_layers(torch.nn.Linear(1, 1)) is None
+
+
+def test_is_value_parameter_names_exactly_what_the_value_function_depends_on():
+    from ray.rllib.core.columns import Columns
+
+    module = continuous_pg_module()
+    named = dict(module.named_parameters())
+    value = {name for name in named if upstream_rllib.is_value_parameter(name)}
+    assert value and value != set(named)
+
+    def moved_by(output) -> set:
+        module.zero_grad(set_to_none=True)
+        output.sum().backward()
+        return {name for name, p in named.items() if p.grad is not None and p.grad.abs().sum() > 0}
+
+    batch = {Columns.OBS: torch.rand(5, 3)}
+    assert moved_by(module.compute_values(batch)) == value
+    assert moved_by(module.forward_train(batch)[Columns.ACTION_DIST_INPUTS]) == set(named) - value
+
+
 # -- RLlib: checkpoints --------------------------------------------------------------------
 
 
@@ -377,6 +437,89 @@ def test_checkpoint_action_postprocessing_reads_the_env_runners_settings(ray_loc
         algo.stop()
     assert upstream_rllib.checkpoint_action_postprocessing(tmp_path / "checkpoint") == (False, True)
     assert upstream_rllib.checkpoint_action_postprocessing(tmp_path) is None
+
+
+def test_an_algorithm_checkpoint_keeps_its_modules_and_marker_where_we_look(tiny_pg, tmp_path):
+    from ray.rllib.algorithms.algorithm import Algorithm
+    from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_LEARNER_GROUP, COMPONENT_RL_MODULE
+
+    assert upstream_rllib.MODULES_IN_CHECKPOINT == Path(COMPONENT_LEARNER_GROUP, COMPONENT_LEARNER, COMPONENT_RL_MODULE)
+    assert upstream_rllib.CHECKPOINT_MARKER == Algorithm.METADATA_FILE_NAME
+    checkpoint = tmp_path / "checkpoint"
+    tiny_pg.save_to_path(str(checkpoint))
+    assert (checkpoint / upstream_rllib.CHECKPOINT_MARKER).is_file()
+    assert upstream_rllib.is_algorithm_checkpoint(checkpoint) and not upstream_rllib.is_algorithm_checkpoint(tmp_path)
+    modules = upstream_rllib.checkpoint_modules(checkpoint)
+    assert list(modules) == ["default_policy"]
+    loaded, trained = modules["default_policy"].state_dict(), learner_weights(tiny_pg)
+    assert set(loaded) == set(trained)  # the whole module, the value function's weights too
+    for name, value in loaded.items():
+        np.testing.assert_array_equal(value.numpy(), trained[name], err_msg=name)
+
+
+def learner_weights(algo, module_id="default_policy") -> dict:
+    state = algo.learner_group.get_state(components=f"learner/rl_module/{module_id}")
+    return {name: np.asarray(value) for name, value in state["learner"]["rl_module"][module_id].items()}
+
+
+def test_restore_modules_puts_a_checkpoints_weights_into_the_learner_and_the_env_runners(tiny_pg, tmp_path):
+    checkpoint = tmp_path / "checkpoint"
+    tiny_pg.save_to_path(str(checkpoint))
+    saved = learner_weights(tiny_pg)
+
+    def zero(module):
+        with torch.no_grad():
+            for tensor in module.state_dict().values():  # weights and buffers
+                tensor.zero_()
+
+    tiny_pg.learner_group.foreach_learner(lambda learner: zero(learner.module["default_policy"]))
+    zero(tiny_pg.get_module("default_policy"))  # the local env runner's (no remote ones)
+    assert not any(value.any() for value in learner_weights(tiny_pg).values())
+    upstream_rllib.restore_modules(tiny_pg, checkpoint, {"default_policy": "default_policy"})
+    restored = learner_weights(tiny_pg)
+    on_runner = tiny_pg.get_module("default_policy").state_dict()  # inference only: no value function
+    assert on_runner and set(on_runner) < set(saved)
+    for name, value in saved.items():
+        np.testing.assert_array_equal(restored[name], value, err_msg=name)
+        if name in on_runner:
+            np.testing.assert_array_equal(on_runner[name].numpy(), value, err_msg=name)
+
+
+# -- Tune: its files -----------------------------------------------------------------------
+
+
+def test_tune_files_are_where_tune_writes_them():
+    from fnmatch import fnmatch
+
+    from ray.train._internal.storage import StorageContext
+    from ray.tune.execution.tune_controller import TuneController
+    from ray.tune.impl.tuner_internal import _TUNER_PKL
+
+    from smarts_rl.upstream import tune_files
+
+    assert tune_files.TUNER_FILE == _TUNER_PKL
+    assert tune_files.EXPERIMENT_STATES == TuneController.CKPT_FILE_TMPL.format("*")
+    assert fnmatch(StorageContext._make_checkpoint_dir_name(3), tune_files.TRIAL_CHECKPOINTS)
+
+
+# -- SMARTS --------------------------------------------------------------------------------
+
+
+def test_restore_current_seed_sets_smarts_seed_and_nothing_else():
+    import random
+
+    import smarts.core
+    from smarts.env.gymnasium.hiway_env_v1 import HiWayEnvV1
+
+    from smarts_rl.upstream.smarts import restore_current_seed
+
+    smarts.core.seed(5)
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    restore_current_seed(9)
+    assert smarts.core.current_seed() == 9
+    assert HiWayEnvV1.seed.fget(None) == 9  # what an env reports as its seed
+    assert random.getstate() == python_state
+    assert np.array_equal(np.random.get_state()[1], numpy_state[1])
 
 
 # -- Hydra ---------------------------------------------------------------------------------

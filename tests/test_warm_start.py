@@ -15,7 +15,7 @@ import pytest
 
 from smarts_rl.cli import main, preflight
 from smarts_rl.config import compose_config, settings
-from smarts_rl.run_dir.layout import MODULES_IN_CHECKPOINT
+from smarts_rl.upstream.rllib import MODULES_IN_CHECKPOINT
 from smarts_rl.run_dir.trained_run import find_checkpoint
 from smarts_rl.run.warm_start import plan
 from tests.conftest import REPO

@@ -1,5 +1,5 @@
-"""Each SMARTS 2.0.1 bug in smarts_rl.upstream.smarts (building scenarios) and
-smarts_rl.agents.smarts_fixes (simulating) still bites without its work-around."""
+"""Each SMARTS 2.0.1 bug in smarts_rl.upstream.smarts (building scenarios, speed) and
+smarts_rl.agents.smarts_fixes (driving) still bites without its work-around."""
 
 import os
 import subprocess
@@ -233,7 +233,7 @@ def _episodes(scenarios: list[Path], episodes: int) -> tuple[list, set, list]:
 def test_smarts_starts_a_new_sumo_at_every_reset_until_it_reloads_the_same_episodes(tmp_path, monkeypatch):
     from smarts.core.utils.sumo_utils import TraciConn
 
-    from smarts_rl.agents.smarts_fixes import reload_sumo_between_episodes
+    from smarts_rl.upstream.smarts import reload_sumo_between_episodes
 
     from smarts_rl.scenarios.build import Settings, scenario_source
 
@@ -258,7 +258,7 @@ def test_smarts_rebuilds_and_collects_at_every_change_of_map_until_it_keeps_each
     from smarts.core import default_map_builder
     from smarts.core.sumo_road_network import SumoRoadNetwork
 
-    from smarts_rl.agents.smarts_fixes import keep_each_road_map_of_a_set
+    from smarts_rl.upstream.smarts import keep_each_road_map_of_a_set
     from smarts_rl.scenarios.build import Settings, scenario_source
 
     scenarios = [build_scenario(scenario_source(Settings(name=name), cwd=REPO), tmp_path / "cache")

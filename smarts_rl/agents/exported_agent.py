@@ -17,7 +17,8 @@ from smarts.core.agent import Agent
 from smarts.zoo import registry
 from smarts.zoo.agent_spec import AgentSpec
 
-from . import AgentSettings, DoneSettings, RewardSettings, action_adapter, agent_interface
+from .interface import action_adapter, agent_interface
+from .settings import AgentSettings, DoneSettings, RewardSettings
 from .observation import encode
 from .policy_network import PolicyNetwork, deterministic_action
 

@@ -31,10 +31,10 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import torch
-from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import DefaultPPOTorchRLModule
 from ray.rllib.core.columns import Columns
 
 from smarts_rl.agents.policy_network import standardized
+from smarts_rl.upstream.rllib import default_actor_critic_module, policy_linear_layers
 
 LOG_STD_INIT = "log_std_init"  # model_config key: the initial log std (None: RLlib's start)
 LOG_STD_MAX = "log_std_max"  # model_config key: None, a number or [[env_step, log std], ...]
@@ -49,7 +49,7 @@ def schedule_value(schedule, env_steps: int) -> float:
     return float(np.interp(env_steps, steps, values))
 
 
-class ActorCriticModule(DefaultPPOTorchRLModule):
+class ActorCriticModule(default_actor_critic_module()):
     def setup(self):
         super().setup()
         if self.model_config.get(NORMALIZE_OBSERVATIONS):
@@ -60,7 +60,7 @@ class ActorCriticModule(DefaultPPOTorchRLModule):
             self.register_buffer("obs_var", torch.ones(size))
         if not isinstance(self.action_space, gym.spaces.Box):
             return
-        output = [m for m in self.pi.modules() if isinstance(m, torch.nn.Linear)][-1]
+        output = policy_linear_layers(self)[-1]
         self._action_dims = output.out_features // 2  # [means..., log stds...]
         log_std = self.model_config.get(LOG_STD_INIT)
         if log_std is not None:

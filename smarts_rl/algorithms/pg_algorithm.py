@@ -6,7 +6,6 @@ from contextlib import contextmanager
 
 from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
-from ray.rllib.algorithms.ppo.ppo_catalog import PPOCatalog
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.utils.metrics import (
     ALL_MODULES,
@@ -20,11 +19,16 @@ from ray.rllib.utils.metrics import (
 )
 
 from smarts_rl.algorithms.actor_critic_module import ActorCriticModule
-from smarts_rl.algorithms.pg import BASELINES, Settings
-from smarts_rl.upstream.rllib import SeparateValueNetwork, WaitForEnvRunners, config_error
+from smarts_rl.upstream.rllib import (
+    SeparateValueNetwork, WaitForEnvRunners, config_error, default_actor_critic_catalog,
+)
 
 # Timers of this iteration alone, beside RLlib's smoothed ones: timers/this_iter/<timer>.
 THIS_ITER = "this_iter"
+# What may be subtracted from the reward-to-go. This module and pg.py's schema each state it and
+# the defaults below (pg.py builds this config; importing it back would make a circle);
+# tests/test_pg_algorithm.py checks that they agree.
+BASELINES = ("none", "value")
 
 
 class PGConfig(SeparateValueNetwork, AlgorithmConfig):
@@ -33,18 +37,18 @@ class PGConfig(SeparateValueNetwork, AlgorithmConfig):
 
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class or PG)
-        defaults = Settings()
-        self.lr = defaults.lr
-        self.gamma = defaults.gamma
-        self.lambda_ = defaults.lambda_
-        self.train_batch_size = defaults.train_batch_size
-        self.grad_clip = defaults.grad_clip
-        self.batch_mode = defaults.batch_mode
-        self.baseline = defaults.baseline
-        self.normalize_advantages = defaults.normalize_advantages
-        self.entropy_coeff = defaults.entropy_coeff
-        self.vf_loss_coeff = defaults.vf_loss_coeff
-        self.vf_iters = defaults.vf_iters
+        # The defaults of `algo=pg` (pg.py's `Settings`).
+        self.lr = 0.001
+        self.gamma = 0.99
+        self.lambda_ = 1.0
+        self.train_batch_size = 1000
+        self.grad_clip = 0.5
+        self.batch_mode = "complete_episodes"
+        self.baseline = "value"
+        self.normalize_advantages = True
+        self.entropy_coeff = 0.0
+        self.vf_loss_coeff = 1.0
+        self.vf_iters = 10
 
     def training(
         self,
@@ -86,7 +90,7 @@ class PGConfig(SeparateValueNetwork, AlgorithmConfig):
             config_error(self, f"`entropy_coeff` must be a float >= 0, got {self.entropy_coeff!r}")
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:
-        return RLModuleSpec(module_class=ActorCriticModule, catalog_class=PPOCatalog)
+        return RLModuleSpec(module_class=ActorCriticModule, catalog_class=default_actor_critic_catalog())
 
     def get_default_learner_class(self):
         from smarts_rl.algorithms.pg_learner import PGTorchLearner

@@ -31,7 +31,9 @@ from ray.rllib.evaluation.postprocessing import Postprocessing
 from ray.rllib.utils.numpy import convert_to_numpy
 from ray.rllib.utils.torch_utils import explained_variance
 
-from smarts_rl.upstream.rllib import BatchUpdateHooks, LrFromConfig, learner_connector, set_gradients
+from smarts_rl.upstream.rllib import (
+    BatchUpdateHooks, LrFromConfig, is_value_parameter, learner_connector, set_gradients,
+)
 
 ADVANTAGES = Postprocessing.ADVANTAGES  # "advantages"
 VALUE_TARGETS = Postprocessing.VALUE_TARGETS  # "value_targets": the reward-to-go
@@ -153,11 +155,6 @@ def _masked_mean(mask: Optional[torch.Tensor]):
     return lambda x: torch.sum(x[mask]) / num_valid
 
 
-def _is_value_parameter(name: str) -> bool:
-    # RLlib's default actor-critic module: `encoder.critic_encoder.*` and `vf.*`.
-    return "critic_encoder" in name or name.startswith("vf.") or ".vf." in name
-
-
 class PGTorchLearner(LrFromConfig, BatchUpdateHooks, TorchLearner):
     """REINFORCE with reward-to-go, an optional learned value baseline, one step per batch."""
 
@@ -183,8 +180,8 @@ class PGTorchLearner(LrFromConfig, BatchUpdateHooks, TorchLearner):
 
     def configure_optimizers_for_module(self, module_id, config=None) -> None:
         named = list(self.module[module_id].named_parameters())
-        policy_params = [p for n, p in named if not _is_value_parameter(n)]
-        value_params = [p for n, p in named if _is_value_parameter(n)]
+        policy_params = [p for n, p in named if not is_value_parameter(n)]
+        value_params = [p for n, p in named if is_value_parameter(n)]
         # Separate optimizers, so that extra value steps leave the policy's Adam
         # moments alone and gradient clipping is per network.
         optimized = {"policy": policy_params}

@@ -26,10 +26,9 @@ import numpy as np
 
 from smarts_rl.agents import AgentSettings, action_adapter
 from smarts_rl.agents import observation
+from smarts_rl.env.policy_mapping import module_mapping
 from smarts_rl.errors import UsageError
-from smarts_rl.run_dir.layout import MODULES_IN_CHECKPOINT
-from smarts_rl.upstream.ray import quiet_deprecations
-from smarts_rl.upstream.rllib import ACTION_CONNECTOR, checkpoint_action_postprocessing
+from smarts_rl.upstream.rllib import ACTION_CONNECTOR, checkpoint_action_postprocessing, checkpoint_modules
 
 
 class Policy:
@@ -117,8 +116,6 @@ class TrainedPolicy(Policy):
 def load_trained_policy(checkpoint: Path, agent: AgentSettings, agents_policy: str, agent_ids: list[str],
                         sample: bool = False, sample_dims: Optional[list[int]] = None) -> TrainedPolicy:
     """The checkpoint's policy for these agents, checked against the agent interface they use."""
-    from smarts_rl.run.rllib_setup import module_mapping
-
     modules = load_modules(checkpoint)
     check_spaces(modules, agent, checkpoint)
     module_of = module_mapping(agents_policy)
@@ -137,14 +134,10 @@ def load_trained_policy(checkpoint: Path, agent: AgentSettings, agents_policy: s
 def load_modules(checkpoint: Path) -> dict:
     """module id → the torch RLModule, from an RLlib algorithm checkpoint (no Ray session needed).
     A run made before the promised names (smarts_rl/persisted.py) is migrated to them first."""
-    from ray.rllib.core.rl_module.rl_module import RLModule
-
     from smarts_rl.migrate import migrate_run_of
 
     migrate_run_of(checkpoint)
-    with quiet_deprecations():
-        multi = RLModule.from_checkpoint(str(Path(checkpoint) / MODULES_IN_CHECKPOINT))
-    modules = {module_id: multi[module_id] for module_id in multi.keys()}
+    modules = checkpoint_modules(checkpoint)
     for module in modules.values():
         module.eval()
     return modules

@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smarts_rl.errors import UsageError
-from smarts_rl.run_dir.layout import (
-    HYDRA_FILE, MODULES_IN_CHECKPOINT, RUN_CONFIG, SUMMARY_FILE, holds_config, is_checkpoint, user_directory,
-)
+from smarts_rl.run_dir.layout import HYDRA_FILE, RUN_CONFIG, SUMMARY_FILE, holds_config, user_directory
 from smarts_rl.run_dir.trained_run import Keys, find_checkpoint
+from smarts_rl.upstream.rllib import MODULES_IN_CHECKPOINT, checkpoint_modules, is_algorithm_checkpoint
 
 INIT_KEYS = Keys(run="init_from", choice="init_checkpoint", path="init_from")
 # A buffer the learner sets from the run's own schedule (actor_critic_module.py): not a weight.
@@ -41,7 +40,7 @@ class WarmStart:
 def find_init_checkpoint(init_from: str, choice: str, cwd: Path) -> Path:
     """The checkpoint `init_from` names: a checkpoint directory, or a run directory's best/latest one."""
     path = user_directory(init_from, cwd, "init_from")
-    if is_checkpoint(path):
+    if is_algorithm_checkpoint(path):
         return path
     if holds_config(path):
         return find_checkpoint(path, choice, cwd, INIT_KEYS)
@@ -57,9 +56,7 @@ def plan(cfg, cwd: Path) -> WarmStart | None:
         return None
     checkpoint = find_init_checkpoint(cfg.init_from, cfg.init_checkpoint, cwd)
     # torch and RLlib load only now: a mistyped path is answered at once.
-    from smarts_rl.evaluation.policies import load_modules
-
-    trained, fresh = load_modules(checkpoint), fresh_modules(cfg)
+    trained, fresh = checkpoint_modules(checkpoint), fresh_modules(cfg)
     sources = module_sources(sorted(fresh), sorted(trained), checkpoint)
     for target, source in sources.items():
         check_layout(fresh[target], trained[source], cfg, f"init_from={checkpoint}: policy {source}")

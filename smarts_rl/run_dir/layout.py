@@ -7,7 +7,7 @@
       train.log               tracebacks of what went wrong
       tune/                   the Tune experiment: tuner.pkl, experiment_state-<time>.json and
         <trial>/              one folder per trial: result.json, progress.csv, TensorBoard events,
-          checkpoint_<n>/     RLlib checkpoints (their RLModules in learner_group/learner/rl_module/)
+          checkpoint_<n>/     RLlib checkpoints
       resumes.jsonl           each resume's changes of that config, one JSON line each (the run's
                               config now: smarts_rl/run_dir/run_config.py)
       exploits.jsonl          PBT's exploits, one JSON line each
@@ -15,6 +15,10 @@
       curves.png              its learning curves
       eval/<time>/            one folder per `evaluate`: eval.json, rollout.gif, envision_replay.jsonl
       pickles_migrated.json   when the pickles were rewritten to the promised names (smarts_rl/migrate.py)
+
+Inside `tune/`, Tune's own files and folders are found as Tune lays them out
+(smarts_rl/upstream/tune_files.py), and what a checkpoint holds as RLlib does
+(smarts_rl/upstream/rllib.py).
 
 Paths the user types are made absolute here too (`user_path`), against the directory the
 command was started in, before anything (Hydra, Ray) changes it or hands it on.
@@ -25,6 +29,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from smarts_rl.errors import UsageError
+from smarts_rl.upstream import tune_files
+from smarts_rl.upstream.rllib import CHECKPOINT_MARKER
 
 RUN_CONFIG = Path(".hydra") / "config.yaml"
 OVERRIDES_FILE = Path(".hydra") / "overrides.yaml"
@@ -32,7 +38,6 @@ HYDRA_FILE = Path(".hydra") / "hydra.yaml"
 RESUMES_FILE = "resumes.jsonl"
 LOG_FILE = "train.log"
 EXPERIMENT_DIR = "tune"
-TUNER_FILE = "tuner.pkl"
 RESULT_FILE = "result.json"
 PROGRESS_FILE = "progress.csv"
 EXPLOITS_FILE = "exploits.jsonl"
@@ -44,8 +49,6 @@ EVAL_FILE = "eval.json"
 GIF_FILE = "rollout.gif"
 REPLAY_FILE = "envision_replay.jsonl"  # per scenario of a set: envision_replay_<name>.jsonl
 ENVISION_RECORDS = "envision"  # SMARTS's recordings while evaluate runs (then gathered into the replay)
-# Where an RLlib Algorithm checkpoint keeps its RLModules (one folder per module id).
-MODULES_IN_CHECKPOINT = Path("learner_group") / "learner" / "rl_module"
 
 
 def user_path(path: str | Path, cwd: Path) -> Path:
@@ -78,12 +81,12 @@ def experiment_dir(run_dir: Path) -> Path:
 
 
 def tuner_file(run_dir: Path) -> Path:
-    return experiment_dir(run_dir) / TUNER_FILE
+    return tune_files.tuner_file(experiment_dir(run_dir))
 
 
 def latest_experiment_state(run_dir: Path) -> Path | None:
-    """The experiment state Tune restores from: the newest by name (one per session)."""
-    return max(experiment_dir(run_dir).glob("experiment_state-*.json"), default=None)
+    """The experiment state Tune restores from (one per session)."""
+    return tune_files.latest_experiment_state(experiment_dir(run_dir))
 
 
 def result_files(run_dir: Path) -> list[Path]:
@@ -98,11 +101,8 @@ def progress_files(run_dir: Path) -> list[Path]:
 
 def checkpoint_markers(run_dir: Path) -> list[Path]:
     """The file RLlib writes into each algorithm checkpoint of the run's trials."""
-    return list(experiment_dir(run_dir).glob("*/checkpoint_*/rllib_checkpoint.json"))
-
-
-def is_checkpoint(path: Path) -> bool:
-    return (Path(path) / MODULES_IN_CHECKPOINT).is_dir()
+    markers = (checkpoint / CHECKPOINT_MARKER for checkpoint in tune_files.trial_checkpoint_dirs(experiment_dir(run_dir)))
+    return [marker for marker in markers if marker.is_file()]
 
 
 def eval_root(run_dir: Path) -> Path:

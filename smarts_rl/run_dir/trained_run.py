@@ -18,10 +18,11 @@ from pathlib import Path
 
 from smarts_rl.errors import UsageError
 from smarts_rl.run_dir.layout import (
-    MODULES_IN_CHECKPOINT, RUN_CONFIG, SUMMARY_FILE, checkpoint_markers, experiment_dir, holds_config, is_checkpoint,
-    user_directory,
+    RUN_CONFIG, SUMMARY_FILE, checkpoint_markers, experiment_dir, holds_config, user_directory,
 )
 from smarts_rl.run_dir.run_config import run_config  # noqa: F401  (evaluate and report read it from here)
+from smarts_rl.upstream.rllib import MODULES_IN_CHECKPOINT, is_algorithm_checkpoint
+from smarts_rl.upstream.tune_files import TRIAL_CHECKPOINTS
 
 CHECKPOINT_CHOICES = ("best", "latest")
 
@@ -53,7 +54,7 @@ def all_checkpoints(run_dir: Path) -> list[Path]:
     found = [
         marker.parent
         for marker in checkpoint_markers(run_dir)
-        if is_checkpoint(marker.parent) and _inside_run(marker.parent, run_dir)
+        if is_algorithm_checkpoint(marker.parent) and _inside_run(marker.parent, run_dir)
     ]
     return sorted(found, key=lambda p: (p.stat().st_mtime, str(p)))
 
@@ -65,7 +66,7 @@ def find_checkpoint(run_dir: Path, choice: str, cwd: Path, keys: Keys = EVALUATE
     checkpoints = all_checkpoints(run_dir)
     if not checkpoints:
         raise UsageError(
-            f"{keys.run}={run_dir}: the run has no checkpoint (nothing in {experiment_dir(run_dir)}/*/checkpoint_*): "
+            f"{keys.run}={run_dir}: the run has no checkpoint (nothing in {experiment_dir(run_dir)}/*/{TRIAL_CHECKPOINTS}): "
             f"did training finish an iteration? Pass {keys.path}=<path> to use one from elsewhere"
         )
     if choice == "latest":
@@ -86,7 +87,7 @@ def find_checkpoint(run_dir: Path, choice: str, cwd: Path, keys: Keys = EVALUATE
                 f"a checkpoint is a pickle, so it is loaded only when named: pass {keys.path}=<path> if you trust it"
             )
         best = moved
-    if not is_checkpoint(best):
+    if not is_algorithm_checkpoint(best):
         raise UsageError(f"{keys.run}={run_dir}: the best checkpoint {best} is gone; use {keys.choice}=latest")
     return best
 
@@ -98,7 +99,7 @@ def _inside_run(path: Path, run_dir: Path) -> bool:
 
 def checked_checkpoint(path: str, cwd: Path, keys: Keys = EVALUATE_KEYS) -> Path:
     checkpoint = user_directory(path, cwd, keys.path, hint="use best, latest or a checkpoint directory")
-    if not is_checkpoint(checkpoint):
+    if not is_algorithm_checkpoint(checkpoint):
         raise UsageError(
             f"{keys.path}={path}: not an RLlib algorithm checkpoint of train.py "
             f"(no {MODULES_IN_CHECKPOINT} in {checkpoint})"

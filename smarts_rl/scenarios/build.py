@@ -68,6 +68,10 @@ Scenario.discover_agent_missions(os.getcwd(), [])
 """
 
 
+# How a set's episodes choose their scenario (smarts_rl.scenarios.sets.ScenarioSampler).
+SAMPLINGS = ("cycle", "uniform")
+
+
 class ScenarioError(Exception):
     """A scenario folder that is missing, is not a scenario, or fails to build."""
 
@@ -88,8 +92,6 @@ class Settings:
     """With `set`, one weight per scenario after expansion: the share of episodes each gets (null: equal)."""
 
     def __post_init__(self):
-        from smarts_rl.scenarios.sets import SAMPLINGS, check_weights
-
         if self.sampling not in SAMPLINGS:
             raise ScenarioError(f"scenario.sampling={self.sampling!r}: must be one of {', '.join(SAMPLINGS)}")
         if self.set is not None:
@@ -111,6 +113,15 @@ class Settings:
                 f"(built-ins: {', '.join(builtin_scenario_names())}); "
                 "set scenario.path to use a folder of your own"
             )
+
+
+def check_weights(weights: Optional[List[float]]) -> None:
+    if weights is None:
+        return
+    if any(w < 0 for w in weights):
+        raise ScenarioError(f"scenario.weights={list(weights)}: a weight cannot be negative")
+    if not any(w > 0 for w in weights):
+        raise ScenarioError(f"scenario.weights={list(weights)}: at least one weight must be > 0")
 
 
 def builtin_scenario_names() -> List[str]:

@@ -21,14 +21,15 @@ import numpy as np
 
 from smarts_rl.scenarios.build import (
     BUILTIN_SCENARIOS,
+    SAMPLINGS,
     ScenarioError,
     Settings,
+    build_scenario,
     builtin_scenario_names,
     looks_like_scenario,
     scenario_source,
 )
 
-SAMPLINGS = ("cycle", "uniform")
 # Mixed into the seed, so that the scenario draws are a stream of their own (not SMARTS's).
 _SAMPLER_STREAM = 20
 
@@ -107,15 +108,6 @@ def unique_names(names: Sequence[str]) -> list[str]:
     return out
 
 
-def check_weights(weights: Optional[Sequence[float]]) -> None:
-    if weights is None:
-        return
-    if any(w < 0 for w in weights):
-        raise ScenarioError(f"scenario.weights={list(weights)}: a weight cannot be negative")
-    if not any(w > 0 for w in weights):
-        raise ScenarioError(f"scenario.weights={list(weights)}: at least one weight must be > 0")
-
-
 class ScenarioSampler:
     """Which scenario each next episode drives: `next()` gives its index in `names`.
 
@@ -160,8 +152,6 @@ def build_scenarios(sources: dict[str, Path], cache_root: Optional[Path] = None)
     """Build every scenario of the set (each once per content, see `build_scenario`): {name: built folder}.
 
     A scenario that fails to build fails the lot, in one line naming it and its build log."""
-    from smarts_rl.scenarios.build import build_scenario
-
     built = {}
     for name, source in sources.items():
         try:

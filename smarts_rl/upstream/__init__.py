@@ -17,11 +17,20 @@ On an upgrade, run those tests, then re-check what each module relies on:
   `AlgorithmConfig._model_config_auto_includes`
   and `_value_error`; the Learner's `_learner_connector`, `_params`, `_optimizer_lr_schedules`,
   `_set_optimizer_lr` and `TorchLearner._uncompiled_update` (and the lr a restore brings back);
-  the checkpoint file that holds the env runner's action post-processing.
+  PPO's default actor-critic module, which PG borrows (its class and catalog, its `pi` and
+  `encoder.actor_encoder`, the names of its value-function parameters); an Algorithm checkpoint's
+  layout (where its RLModules and its marker file are, the component path of one module's state)
+  and the file that holds the env runner's action post-processing.
+- `tune_files.py`: where Tune keeps an experiment's own files (`tuner.pkl`,
+  `experiment_state-*.json`, `checkpoint_<n>/`), read without loading Tune.
 
-- `smarts.py`: SMARTS's bugs met while building scenarios (tests/test_workarounds.py). Those met
-  while simulating are in `smarts_rl/agents/smarts_fixes.py`, because an exported agent ships
-  that folder without the rest of smarts_rl. The mixins are
-combined into our classes in their own modules (`algorithms/pg_algorithm.py`, ...); what
-Tune and RLlib pickle is handed over by its promised name (`smarts_rl/persisted.py`).
+- `smarts.py`: SMARTS. Its bugs met while building scenarios (tests/test_workarounds.py), the
+  patches that only make training's simulations faster (a road map kept per map, `sumo` reloaded
+  between episodes: `default_map_builder._clear_cache`, `TraciConn.must_reset`) and the setting of
+  its private global seed. The bugs that crash or mislead a driving agent are fixed in
+  `smarts_rl/agents/smarts_fixes.py`, because an exported agent ships that folder without the
+  rest of smarts_rl.
+
+The mixins are combined into our classes in their own modules (`algorithms/pg_algorithm.py`,
+...); what Tune and RLlib pickle is handed over by its promised name (`smarts_rl/persisted.py`).
 """

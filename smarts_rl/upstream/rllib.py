@@ -1,6 +1,7 @@
 """What smarts-rl takes from RLlib's internals (Ray 2.60.0, the new API stack): mixins that patch
-its env runners, algorithms, learners and configs, and functions for its private attributes,
-arguments and checkpoint layout.
+its env runners, algorithms, learners and configs, and functions for its private attributes and
+arguments, for PPO's default actor-critic module (which PG drives with) and for the layout of its
+checkpoints.
 
 The mixins go before the RLlib class they patch (`class L(LrFromConfig, TorchLearner)`); the
 classes that combine them live elsewhere, and RLlib's and Tune's pickles name them by their
@@ -205,10 +206,111 @@ def set_gradients(learner, gradients: dict) -> None:
         learner._params[param_ref].grad = grad
 
 
+# -- the default actor-critic module ---------------------------------------------------------
+# PG drives with RLlib's default actor-critic MLP, which RLlib 2.60.0 has only as PPO's module:
+# its class, its catalog, and the names and attributes of its networks are PPO's internals.
+
+
+def default_actor_critic_module():
+    """The torch class of RLlib's default actor-critic RLModule (separate or shared encoders, a
+    policy head `pi`, a value head `vf`), for subclassing: PPO's `DefaultPPOTorchRLModule`
+    (ray/rllib/algorithms/ppo/torch/default_ppo_torch_rl_module.py)."""
+    from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import DefaultPPOTorchRLModule
+
+    return DefaultPPOTorchRLModule
+
+
+def default_actor_critic_catalog():
+    """The catalog that builds that module's encoders and heads from `model_config`: PPO's
+    `PPOCatalog` (ray/rllib/algorithms/ppo/ppo_catalog.py)."""
+    from ray.rllib.algorithms.ppo.ppo_catalog import PPOCatalog
+
+    return PPOCatalog
+
+
+def policy_linear_layers(module) -> list | None:
+    """The torch `Linear` layers an observation goes through to the action distribution's inputs,
+    in order (the actor encoder's, then the policy head's; the last one outputs [means..., log
+    stds...] for continuous actions); None if `module` is not the default actor-critic module
+    with separate networks. Reads its `encoder.actor_encoder` and `pi` (built in
+    `DefaultPPORLModule.setup`, ray/rllib/algorithms/ppo/default_ppo_rl_module.py)."""
+    from torch import nn
+
+    actor = getattr(getattr(module, "encoder", None), "actor_encoder", None)
+    head = getattr(module, "pi", None)
+    if actor is None or head is None:
+        return None
+    return [m for part in (actor, head) for m in part.modules() if isinstance(m, nn.Linear)]
+
+
+def policy_head_outputs(module, observations):
+    """What the default actor-critic module's policy network (its actor encoder, then `pi`) gives for
+    a batch of observations, as they reach the encoder (standardise them first where the module
+    does): the action distribution's inputs before anything a subclass does after `pi` (such as a
+    log-std ceiling). Calls its `encoder.actor_encoder` and `pi`, and reads the encoder's output by
+    RLlib's `ENCODER_OUT` key (ray/rllib/core/models/base.py)."""
+    from ray.rllib.core.columns import Columns
+    from ray.rllib.core.models.base import ENCODER_OUT
+
+    return module.pi(module.encoder.actor_encoder({Columns.OBS: observations})[ENCODER_OUT])
+
+
+def is_value_parameter(name: str) -> bool:
+    """Whether a parameter of the default actor-critic module (by its name in `named_parameters()`)
+    belongs to the value function: its critic encoder (`encoder.critic_encoder.*`) or its value
+    head (`vf.*`), as `DefaultPPORLModule.setup` names them."""
+    return "critic_encoder" in name or name.startswith("vf.") or ".vf." in name
+
+
 # -- checkpoints ---------------------------------------------------------------------------
 
+# Where an Algorithm checkpoint keeps its RLModules, one folder per module id: the state of its
+# components `learner_group` / `learner` / `rl_module` (`COMPONENT_LEARNER_GROUP`, `COMPONENT_LEARNER`,
+# `COMPONENT_RL_MODULE` in ray/rllib/core/__init__.py), each saved into a folder of its name by
+# `Checkpointable.save_to_path` (ray/rllib/utils/checkpoints.py). Spelt out, so that run
+# directories are read without loading Ray.
+MODULES_IN_CHECKPOINT = Path("learner_group") / "learner" / "rl_module"
+# A module's state as a learner component (`Learner.get_state`, `LearnerGroup.restore_from_path`).
+LEARNER_MODULE_COMPONENT = "learner/rl_module/{module_id}"
+# The file RLlib writes into every Algorithm checkpoint (`Algorithm.METADATA_FILE_NAME`).
+CHECKPOINT_MARKER = "rllib_checkpoint.json"
 # Where an algorithm checkpoint keeps its env runner's module-to-env connector pipeline.
 ACTION_CONNECTOR = Path("env_runner") / "module_to_env_connector" / "class_and_ctor_args.pkl"
+
+
+def is_algorithm_checkpoint(path: Path) -> bool:
+    """Whether `path` is an RLlib Algorithm checkpoint of the new API stack (it holds RLModules)."""
+    return (Path(path) / MODULES_IN_CHECKPOINT).is_dir()
+
+
+def checkpoint_modules(checkpoint: Path) -> dict:
+    """module id → the RLModule, from an Algorithm checkpoint, without a Ray session:
+    `RLModule.from_checkpoint` on the checkpoint's `MODULES_IN_CHECKPOINT` (a MultiRLModule)."""
+    from ray.rllib.core.rl_module.rl_module import RLModule
+
+    from smarts_rl.upstream.ray import quiet_deprecations
+
+    with quiet_deprecations():
+        multi = RLModule.from_checkpoint(str(Path(checkpoint) / MODULES_IN_CHECKPOINT))
+    return {module_id: multi[module_id] for module_id in multi.keys()}
+
+
+def restore_modules(algorithm, checkpoint: Path, sources: dict) -> None:
+    """Each learner module `target` takes the state of the checkpoint's module `sources[target]`
+    (weights and buffers; the optimizer stays as it is), then every env runner takes the same
+    weights. RLlib 2.60.0 addresses one module's state as the component path
+    `LEARNER_MODULE_COMPONENT` of its learner group, and an env runner's modules as its state's
+    `rl_module` (`COMPONENT_RL_MODULE`)."""
+    modules = Path(checkpoint) / MODULES_IN_CHECKPOINT
+    components = {target: LEARNER_MODULE_COMPONENT.format(module_id=target) for target in sources}
+    for target, source in sources.items():
+        algorithm.learner_group.restore_from_path(modules / source, component=components[target])
+    # Not `sync_weights`: it sends asynchronously, and RLlib drops the request while the setup's
+    # own sync of the fresh weights is still in flight (max_requests_in_flight_per_env_runner=1),
+    # so the first iteration would sample with the fresh policy. This waits for every env runner.
+    weights = algorithm.learner_group.get_state(components=list(components.values()), inference_only=True)
+    weights = weights["learner"]["rl_module"]
+    algorithm.env_runner_group.foreach_env_runner(lambda runner: runner.set_state({"rl_module": weights}))
 
 
 def checkpoint_action_postprocessing(checkpoint: Path) -> tuple[bool, bool] | None:

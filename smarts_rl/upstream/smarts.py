@@ -1,11 +1,16 @@
-"""Work-arounds for the SMARTS 2.0.1 bugs met while building scenarios, one function per bug.
+"""What smarts-rl works around or patches in SMARTS 2.0.1, one function each: the bugs met while
+building scenarios, the patches that make training's simulations faster, and the setting of
+SMARTS's private global seed.
 
-The bugs met while simulating are fixed in `smarts_rl/agents/smarts_fixes.py`, which an exported
-agent ships with. Each function's docstring names the bug; ``tests/test_workarounds.py`` shows
-each bug still exists and that the work-around avoids it. Delete a work-around when its test says
-SMARTS no longer has the bug.
+The bugs that crash or mislead a driving agent are fixed in `smarts_rl/agents/smarts_fixes.py`,
+which an exported agent ships with; the speed patches here are only applied where smarts-rl
+simulates (`speed_up_simulation()`: our env and the benches' plain SMARTS). Each function's
+docstring names the bug; ``tests/test_workarounds.py`` shows each bug still exists and that the
+work-around avoids it (``tests/test_upstream.py`` guards the private global seed). Delete a
+work-around when its test says SMARTS no longer has the bug.
 """
 
+import os
 import shutil
 import subprocess
 import sys
@@ -84,3 +89,122 @@ def name_sumo_map_as_smarts_expects(folder: Path):
     maps = [p for p in folder.glob("*.net.xml") if not p.name.endswith("-AUTOGEN.net.xml")]
     if len(maps) == 1:
         shutil.copy2(maps[0], folder / "map.net.xml")
+
+
+# -- speed patches (training's simulations; an exported agent drives correctly without them) ----
+
+
+def speed_up_simulation():
+    """Patch, in this process, what makes SMARTS slower than it needs to be; call before making
+    an env. Idempotent; each process that runs SMARTS needs its own call. The episodes stay the
+    same (tests/test_workarounds.py)."""
+    reload_sumo_between_episodes()
+    keep_each_road_map_of_a_set()
+
+
+# The SUMO releases whose in-process reload (`traci.load`) we checked gives the same episodes.
+SUMO_RELOAD_CHECKED = ("1.28.",)
+
+
+def reload_sumo_between_episodes():
+    """Make SMARTS reload its running `sumo` at an episode's reset instead of starting a new one.
+
+    Bug (a cost, not a crash): SMARTS 2.0.1 starts a fresh `sumo` process at every reset once
+    SUMO is newer than 1.12 (`TraciConn.must_reset`, "some versions of sumo crash when
+    reloading"): spawning it, loading the map and routes and polling its TraCI port every 50 ms
+    cost 0.25-0.35 s, several times what the rest of a reset costs. SUMO 1.28 reloads the same
+    simulation in place (`traci.load`, which SMARTS already uses below 1.12) and drives exactly
+    the same episodes (tests/test_workarounds.py). SMARTS still starts a new `sumo` every 50
+    reloads, whenever the map changes, and after a lost connection.
+
+    Work-around: `must_reset` is false for the SUMO releases in `SUMO_RELOAD_CHECKED`.
+    """
+    import importlib.metadata
+
+    from smarts.core.utils import sumo_utils
+
+    try:
+        sumo_release = importlib.metadata.version("eclipse-sumo")
+    except importlib.metadata.PackageNotFoundError:  # SUMO from elsewhere: an unchecked release
+        return
+    if not sumo_release.startswith(SUMO_RELOAD_CHECKED):
+        return
+    if getattr(sumo_utils.TraciConn.must_reset, "reloads_sumo", False):
+        return
+    original = sumo_utils.TraciConn.must_reset
+
+    def must_reset(self) -> bool:
+        return False
+
+    must_reset.reloads_sumo, must_reset.original = True, original
+    sumo_utils.TraciConn.must_reset = must_reset
+
+
+# SUMO road maps built in this process, by what makes two map specs build the same map.
+_ROAD_MAPS: dict = {}
+
+
+def keep_each_road_map_of_a_set():
+    """Make SMARTS build each SUMO road map once per process, and never run a full collection for it.
+
+    Bug (a cost that grows): SMARTS 2.0.1's default map builder (`default_map_builder.get_road_map`)
+    keeps one road map. A scenario on another map, which a set of scenarios brings at nearly
+    every reset, makes it drop the old map, run `gc.collect()` and build the new one: read the
+    net.xml, fork a process to check its junctions, recompute its lane points. On {loop, merge}
+    that was 0.35 s of a 0.47-s reset, 0.2 s of it the full collection in a 0.5 GB process. A collection's
+    cost grows with the live objects, so in env runners (torch, RLlib, a growing heap) a set
+    run's resets kept getting slower: 128 env steps/s fell to 65-85 over a 300k-step run.
+
+    Work-around: `SumoRoadNetwork.from_spec` returns the map it built before for the same spec,
+    and dropping the builder's one cached map no longer collects: the maps stay referenced
+    here (one per scenario map of the set, the same objects SMARTS reuses within a scenario).
+    """
+    from smarts.core import default_map_builder
+    from smarts.core.sumo_road_network import SumoRoadNetwork
+
+    build = SumoRoadNetwork.from_spec
+    if getattr(build, "keeps_each_map", False):
+        return
+
+    def from_spec(cls, map_spec):
+        # The map file's state too: a map written again at the same path is built again.
+        key = (map_spec.source, _file_state(map_spec.source), map_spec.lanepoint_spacing,
+               map_spec.default_lane_width, map_spec.shift_to_origin)
+        if key not in _ROAD_MAPS:
+            road_map = build.__func__(cls, map_spec)
+            if road_map is None:  # SMARTS's way of saying the map could not be read: not kept
+                return None
+            _ROAD_MAPS[key] = road_map
+        return _ROAD_MAPS[key]
+
+    def forget_current_map():
+        default_map_builder._existing_map = None
+
+    from_spec.keeps_each_map, from_spec.original = True, build
+    forget_current_map.original = default_map_builder._clear_cache
+    SumoRoadNetwork.from_spec = classmethod(from_spec)
+    default_map_builder._clear_cache = forget_current_map
+
+
+def _file_state(source: str) -> tuple | None:
+    """(modification time, size) of a map spec's SUMO map: the folder's map.net.xml or the file."""
+    path = os.path.join(source, "map.net.xml") if os.path.isdir(source) else source
+    try:
+        state = os.stat(path)
+    except OSError:
+        return None
+    return state.st_mtime_ns, state.st_size
+
+
+# -- SMARTS's global seed ------------------------------------------------------------------
+
+
+def restore_current_seed(seed) -> None:
+    """Put back what `smarts.core.current_seed()` returned, without re-seeding Python's and
+    numpy's global generators as `smarts.core.seed` also does (their states are restored on their
+    own), so that two simulations taking turns in one process each keep their own seed (the
+    `HiWayEnvV1.seed` they report). SMARTS 2.0.1 has no setter but `seed`: this sets the private
+    module global `smarts.core._current_seed` (smarts/core/__init__.py)."""
+    import smarts.core
+
+    smarts.core._current_seed = seed

@@ -23,13 +23,14 @@ from typing import Callable
 
 import gymnasium as gym
 import numpy as np
-import smarts.core
+from smarts.core import current_seed as smarts_current_seed
 from smarts.core import seed as smarts_seed
 
 from smarts_rl.agents import AgentSettings, action_adapter, agent_interface
+from smarts_rl.agents.smarts_fixes import apply_runtime_workarounds
 from smarts_rl.env import SmartsEnv, agent_ids, env_config
 from smarts_rl.env.smarts_env import TIMESTEP_S
-from smarts_rl.agents.smarts_fixes import apply_runtime_workarounds
+from smarts_rl.upstream.smarts import restore_current_seed, speed_up_simulation
 
 CHUNK_STEPS = 25
 WARMUP_STEPS = 100
@@ -161,7 +162,9 @@ def _wrapped_side(scenario, settings: AgentSettings, num_agents: int, seed: int)
 def _raw_side(scenario, settings: AgentSettings, num_agents: int, seed: int) -> _Side:
     from smarts.env.gymnasium.hiway_env_v1 import HiWayEnvV1
 
-    apply_runtime_workarounds()  # plain SMARTS, minus the bugs that crash it
+    # Plain SMARTS, minus the bugs that crash it, as fast as in our env (the same patches).
+    apply_runtime_workarounds()
+    speed_up_simulation()
     interface = agent_interface(settings)
     env = HiWayEnvV1(
         scenarios=[str(scenario)],
@@ -192,11 +195,12 @@ def _raw_side(scenario, settings: AgentSettings, num_agents: int, seed: int) -> 
 
 def _swap_global_rngs(leaving: _Side | None, entering: _Side) -> None:
     if leaving is not None:
-        leaving.global_rngs = (random.getstate(), np.random.get_state(), smarts.core._current_seed)
+        leaving.global_rngs = (random.getstate(), np.random.get_state(), smarts_current_seed())
     if entering.global_rngs is not None:
-        python_state, numpy_state, smarts.core._current_seed = entering.global_rngs
+        python_state, numpy_state, seed = entering.global_rngs
         random.setstate(python_state)
         np.random.set_state(numpy_state)
+        restore_current_seed(seed)
 
 
 def _run_chunk(side: _Side, seed: int, steps: int) -> None:
