@@ -5,3 +5,16 @@ __version__ = "0.1.0"
 from smarts_rl import old_module_names
 
 old_module_names.install()
+
+# The Python API: `smarts_rl.evaluate(run=...)`, `smarts_rl.export(...)`, `smarts_rl.report(...)`,
+# `smarts_rl.check_env(...)`. Each is its command's module, which is also its function
+# (smarts_rl/command_line.py), imported when first used: `import smarts_rl` loads no Ray, torch or SMARTS.
+COMMANDS = ("evaluate", "export", "report", "check_env")
+
+
+def __getattr__(name: str):
+    if name in COMMANDS:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

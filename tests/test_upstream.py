@@ -1,4 +1,4 @@
-"""Each use of Ray's, RLlib's, Tune's and Hydra's internals (smarts_rl/upstream/) on the real thing: a test
+"""Each use of Ray's, RLlib's and Tune's internals (smarts_rl/upstream/) on the real thing: a test
 here fails when the Ray version under it no longer has what the function relies on, or no longer
 behaves as its docstring says. The checklist of docs/workarounds.md#upgrading-ray names these
 tests and the others that guard the same functions.
@@ -377,19 +377,3 @@ def test_checkpoint_action_postprocessing_reads_the_env_runners_settings(ray_loc
         algo.stop()
     assert upstream_rllib.checkpoint_action_postprocessing(tmp_path / "checkpoint") == (False, True)
     assert upstream_rllib.checkpoint_action_postprocessing(tmp_path) is None
-
-
-# -- Hydra ---------------------------------------------------------------------------------
-
-
-def test_hydra_searches_a_packaged_tasks_package_for_configs_but_not_a_main_task():
-    from hydra._internal.utils import compute_search_path_dir, detect_calling_file_or_module_from_task_function
-
-    from smarts_rl.upstream.hydra import as_main_task
-
-    def task(cfg):
-        pass
-
-    task.__module__ = "smarts_rl.evaluate"
-    assert compute_search_path_dir(*detect_calling_file_or_module_from_task_function(task), None) == "pkg://smarts_rl"
-    assert compute_search_path_dir(*detect_calling_file_or_module_from_task_function(as_main_task(task)), None) is None
