@@ -228,8 +228,8 @@ def read_arguments(command: Command, argv: list[str]) -> Arguments:
             args.overrides.append(f"{name.replace('-', '_')}={value}")
         elif arg.startswith("-"):
             raise UsageError(f"unknown option {arg!r}: arguments take the form key=value (--help lists every key)")
-        elif "=" in arg and KEY.fullmatch(key_of(arg)):
-            args.overrides.append(arg)
+        elif "=" in arg and (KEY.fullmatch(key_of(arg)) or command.rest):
+            args.overrides.append(arg)  # the rest's keys are Hydra's (`hydra/launcher=...`)
         elif command.positional:
             args.positional.append(arg)
         else:
