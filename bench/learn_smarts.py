@@ -1,6 +1,6 @@
 """Does it learn to drive? Train with train.py's code path, then evaluate with evaluate's.
 
-    python bench/learn_smarts.py [hydra overrides]   e.g.
+    python bench/learn_smarts.py [options] [hydra overrides]   (in any order) e.g.
     python bench/learn_smarts.py scenario=loop agent=continuous algo=pg stop.timesteps_total=200000
     python bench/learn_smarts.py +experiment=merge_pg agent=laner --episodes 20
     python bench/learn_smarts.py --seeds 0,1,2 +experiment=loop_pg agent=continuous
@@ -241,7 +241,7 @@ def override_value(value) -> str:
 def evaluation(run_dir: Path, episodes: int, sampled: bool, held_out: list[str] | None = None) -> dict:
     """The seed's evaluation of its best checkpoint with these episodes, on its own scenarios or on
     `held_out` ones: the saved one if there is one, else a new one."""
-    from smarts_rl.evaluate import evaluate, print_report
+    import smarts_rl
     from smarts_rl.run_dir.trained_run import find_checkpoint
 
     checkpoint = str(find_checkpoint(run_dir, "best", Path.cwd()))
@@ -254,10 +254,10 @@ def evaluation(run_dir: Path, episodes: int, sampled: bool, held_out: list[str] 
                 and report["scenario"] == (label or report["trained_on"]):
             print(f"reused: {path}")
             return report
-    on = [f"scenario.set=[{','.join(held_out)}]", f"scenario.name={label}"] if held_out else []
-    report = evaluate([f"run={run_dir}", f"checkpoint={checkpoint}", f"episodes={episodes}", "gif=false", *on,
-                       *(["sample_actions=true"] if sampled else [])], Path.cwd())
-    print_report(report)
+    on = {"scenario": {"set": held_out, "name": label}} if held_out else {}
+    report = smarts_rl.evaluate(run=run_dir, checkpoint=checkpoint, episodes=episodes, gif=False,
+                                sample_actions=sampled, **on)
+    smarts_rl.evaluate.print_report(report)
     return report
 
 
@@ -279,7 +279,8 @@ def run_seed(overrides: list[str], run_dir: Path, episodes: int, held_out: list[
 
 
 def several_seeds(args, overrides: list[str]) -> dict:
-    from smarts_rl.report import aggregate, report
+    import smarts_rl
+    from smarts_rl.report import aggregate
 
     if any(override_key(o) == "seed" for o in overrides):
         exit_with("give the seeds with --seeds, not as a seed= override", PROGRAM)
@@ -295,12 +296,11 @@ def several_seeds(args, overrides: list[str]) -> dict:
             kept_runs.keep(seed_dir, args.keep / seed_dir.name)
         # Each seed's line as soon as it is done: a bench stopped later still leaves the seeds it finished.
         print(f"learn_smarts: seed_{seed}: " + json.dumps(lines[-1]), flush=True)
-    runs = [str(bench_dir / f"seed_{seed}") for seed in seeds]
     try:
-        built, written = report(runs + [f"out={bench_dir}"], Path.cwd())
+        built = smarts_rl.report(runs=[bench_dir / f"seed_{seed}" for seed in seeds], out=bench_dir)
     except UsageError as exc:
         exit_with(str(exc), PROGRAM)
-    print(Path(written[0]).read_text(), end="")
+    print(Path(built["written"][0]).read_text(), end="")
     [group] = built["groups"]
     scenarios = group["scenarios"]
     ratio = group["all_scenarios"]["ratio_to_keep_lane"] if "all_scenarios" in group else \
@@ -332,7 +332,8 @@ def rounded(figure: dict) -> dict:
             "per_seed": [round(v, 3) for v in figure["per_seed"]]}
 
 
-def main() -> int:
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """The bench's options and train.py's overrides, in any order."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("overrides", nargs="*", help="train.py overrides (Hydra syntax)")
     parser.add_argument("--episodes", type=int, default=20, help="evaluation episodes per policy")
@@ -343,7 +344,11 @@ def main() -> int:
                              "and take seeds kept there before")
     parser.add_argument("--held-out", type=lambda text: [s for s in text.split(",") if s], default=[],
                         help="also evaluate on these scenarios (names or folders, comma-separated), e.g. intersection")
-    args = parser.parse_args()
+    return parser.parse_intermixed_args(argv)
+
+
+def main() -> int:
+    args = arguments()
     if args.keep and args.seeds is None:
         exit_with("--keep keeps the runs of --seeds: give --seeds too", PROGRAM)
 

@@ -1,6 +1,6 @@
 """PBT against a plain grid search at the same compute: does PBT find a better policy?
 
-    python bench/pbt_vs_grid.py [--budget 200000] [--population 4] [--repeats 3] [hydra overrides]
+    python bench/pbt_vs_grid.py [--budget 200000] [--population 4] [--repeats 3] [hydra overrides]   (in any order)
     python bench/pbt_vs_grid.py --budget 100000 --repeats 3 scenario=loop agent=laner env_runners.num_env_runners=0
 
 Both spend `--budget` env steps in total, as `--population` trials of budget/population steps each,
@@ -91,7 +91,7 @@ def kept_side(keep: Path | None, name: str, settings: dict, run) -> dict:
 
 def run_side(name: str, scheduler: list[str], overrides: list[str], run_dir: Path, last: int,
              episodes: int) -> dict:
-    from smarts_rl.evaluate import evaluate
+    import smarts_rl
 
     summary, wall_s = train([*overrides, *scheduler], run_dir)
     trials = []
@@ -100,8 +100,7 @@ def run_side(name: str, scheduler: list[str], overrides: list[str], run_dir: Pat
                        "final_return": final_return(Path(trial["path"]), last), "checkpoint": trial["checkpoint"]})
     scored = [t for t in trials if t["final_return"] is not None]
     best = max(scored, key=lambda t: t["final_return"])
-    report = evaluate([f"run={run_dir}", f"checkpoint={best['checkpoint']}", f"episodes={episodes}", "gif=false"],
-                      Path.cwd())
+    report = smarts_rl.evaluate(run=run_dir, checkpoint=best["checkpoint"], episodes=episodes, gif=False)
     print(f"{name}: best {best['trial_id']} final return {best['final_return']:.2f}, config {best['config']}",
           flush=True)
     return {
@@ -115,7 +114,8 @@ def run_side(name: str, scheduler: list[str], overrides: list[str], run_dir: Pat
     }
 
 
-def main() -> int:
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """The bench's options and train.py's overrides, in any order."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("overrides", nargs="*", help="train.py overrides shared by both sides")
     parser.add_argument("--budget", type=int, default=200_000, help="total env steps per side")
@@ -126,7 +126,11 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "bench" / "pbt_vs_grid")
     parser.add_argument("--keep", type=lambda text: Path(text).resolve(), default=None,
                         help="keep each side's figures in this folder, and take those kept there before")
-    args = parser.parse_args()
+    return parser.parse_intermixed_args(argv)
+
+
+def main() -> int:
+    args = arguments()
 
     from smarts_rl.config import compose_config
 

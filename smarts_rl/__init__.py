@@ -3,10 +3,20 @@
 __version__ = "0.1.0"
 
 
+# The Python API: `smarts_rl.train(cfg, run_dir)`, `smarts_rl.evaluate(run=...)`,
+# `smarts_rl.export(...)`, `smarts_rl.report(...)`, `smarts_rl.check_env(...)`. Each command's module
+# is also its function (smarts_rl/command_line.py), imported when first used: `import smarts_rl`
+# loads no Ray, torch or SMARTS.
+COMMANDS = ("evaluate", "export", "report", "check_env")
+
+
 def __getattr__(name: str):
-    # The Python API, loaded when asked for: `import smarts_rl` stays quick.
     if name == "train":
         from smarts_rl.run.start import train
 
         return train
+    if name in COMMANDS:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,5 +1,5 @@
-"""The command lines: `python train.py [overrides]`, and the smaller Hydra apps `evaluate` and
-`export` (`run_app`). Each checks what the user asked for, then hands over to Hydra.
+"""The command line `python train.py [overrides]`: checks what the user asked for, then hands over
+to Hydra, whose sweeper makes a multirun's jobs.
 
 Mistakes (unknown group option or key, wrong type or value, a scenario or run directory
 that is not one, an output directory that cannot be written) are reported as one line with
@@ -8,24 +8,15 @@ exit code 2 before Hydra creates a run directory or Ray starts anything.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import shlex
-import shutil
 import string
 import sys
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
 
 import hydra
-from hydra import compose, initialize
-from hydra.core.config_store import ConfigStore
-from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
@@ -45,7 +36,6 @@ from smarts_rl.run.preflight import check_settings, check_writable
 from smarts_rl.run_dir.layout import CURVES_FILE, EXPERIMENT_DIR, SUMMARY_FILE
 from smarts_rl.run_dir.summary import Summary
 from smarts_rl.run_dir.trial_results import short_name
-from smarts_rl.upstream.hydra import as_main_task
 
 PROGRAM = "train.py"
 # Flags after which Hydra prints something and exits, or which change where configs come from.
@@ -77,13 +67,6 @@ def print_help(argv: list[str]) -> None:
 
 
 # -- preflight -----------------------------------------------------------------------------
-
-
-def expand_sweeps(overrides: list[str]) -> list[list[str]]:
-    """Every job of an evaluate/export multirun (Hydra's basic sweeper's list)."""
-    from smarts_rl.upstream.hydra import basic_sweep_jobs
-
-    return basic_sweep_jobs(overrides, None)
 
 
 def absolute_scenario_path(overrides: list[str], cwd: Path) -> list[str]:
@@ -290,163 +273,3 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         sys.argv = saved_argv
     return exit_code([summary["status"] for summary in summaries])
-
-
-# -- evaluate and export: Hydra apps that write nothing of their own -------------------------
-
-
-@dataclass(frozen=True)
-class App:
-    """A command configured by one dataclass schema, run by Hydra with the same checks as train.py,
-    but writing nothing of Hydra's own: no outputs/ folder, .hydra/ or log file, and the working
-    directory stays (its results go where the command puts them)."""
-
-    program: str
-    schema: type
-    help: str
-    """What `--help` prints."""
-    check: Callable[[Any, Path], Any]
-    """A job's options (the schema's object) and the cwd → what the job needs; raises UsageError."""
-    job: Callable[[Any], None]
-    """Does a checked job's work and prints its outcome."""
-    rewrite: Callable[[list[str], bool], list[str]] = lambda overrides, multirun: overrides
-    """The command line's overrides (and whether it is a multirun) → Hydra's."""
-    check_sweep: Optional[Callable[[list], None]] = None
-    """Checks a multirun's jobs together (e.g. that they do not write to one place)."""
-    shorthands: tuple = ()
-    """Keys the command line takes beyond the schema's, which `rewrite` turns into the schema's."""
-
-
-def schema_keys(schema: type, prefix: str = "") -> list[str]:
-    """Every key of a dataclass schema, nested ones dotted (`scenario.path`)."""
-    keys = []
-    for f in dataclasses.fields(schema):
-        nested = f.default_factory if dataclasses.is_dataclass(f.default_factory) else None
-        keys += schema_keys(nested, f"{prefix}{f.name}.") if nested else [f"{prefix}{f.name}"]
-    return keys
-
-
-def string_keys(schema: type, prefix: str = "") -> set[str]:
-    """The keys whose values are strings: a command line gives them as they are."""
-    keys = set()
-    for f in dataclasses.fields(schema):
-        if dataclasses.is_dataclass(f.default_factory):
-            keys |= string_keys(f.default_factory, f"{prefix}{f.name}.")
-        elif f.type in ("str", "Optional[str]", str, Optional[str]):
-            keys.add(f"{prefix}{f.name}")
-    return keys
-
-
-def check_keys(app: App, overrides: list[str], also: tuple = ()) -> None:
-    """Unknown keys, named at once (Hydra would say so too, with less help)."""
-    known = [*schema_keys(app.schema), *also]
-    for override in overrides:
-        key = override_key(override)
-        if "=" not in override or not key:
-            raise UsageError(f"arguments take the form key=value; got {override!r}")
-        if key not in known and not key.startswith("hydra."):
-            raise UsageError(f"unknown argument {key!r} (expected one of: {', '.join(known)})")
-
-
-def literal_strings(app: App, overrides: list[str]) -> list[str]:
-    """A single run's string values quoted, so that Hydra takes paths and lists of names
-    (`sample_only=throttle,steering`, `~/my_scenario`) as they are, as the command line did before
-    it was a Hydra app. A multirun's are Hydra's grammar: a comma there sweeps."""
-    keys, out = string_keys(app.schema), []
-    for override in overrides:
-        key, _, value = override.partition("=")
-        if override_key(override) in keys and not value.startswith(("'", '"')):
-            override = f"{key}={quoted(value)}"
-        out.append(override)
-    return out
-
-
-def hydra_overrides(app: App, overrides: list[str], multirun: bool = False) -> list[str]:
-    """The command line's `key=value` arguments, checked, as the overrides to give Hydra."""
-    check_keys(app, overrides, also=app.shorthands)
-    overrides = app.rewrite(overrides, multirun)
-    return overrides if multirun else literal_strings(app, overrides)
-
-
-def register_app(app: App) -> None:
-    """The app's schema, and its Hydra settings, in Hydra's ConfigStore (idempotent)."""
-    store = ConfigStore.instance()
-    store.store(name=f"{app.program}_schema", node=app.schema)
-    store.store(name=app.program, node={
-        "defaults": [f"{app.program}_schema", "_self_",
-                     {"override hydra/job_logging": "none"}, {"override hydra/hydra_logging": "none"}],
-        # cwd stays the cwd and Hydra saves no config; a multirun's sweep dir is a temporary one.
-        "hydra": {"run": {"dir": "."}, "output_subdir": None, "job": {"chdir": False, "name": app.program}},
-    })
-
-
-def compose_app(app: App, overrides: list[str]):
-    """The app's options as Hydra composes them for a job: the schema's object."""
-    register_app(app)
-    GlobalHydra.instance().clear()
-    try:
-        with initialize(version_base="1.3", config_path=None):
-            cfg = compose(config_name=app.program, overrides=list(overrides))
-    finally:
-        GlobalHydra.instance().clear()
-    return to_options(app, cfg)
-
-
-def to_options(app: App, cfg: DictConfig):
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    plain.pop("hydra", None)
-    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(app.schema), plain))
-
-
-def run_app(app: App, argv: list[str]) -> int:
-    """`python -m smarts_rl.<program> [-m] key=value ...`: every job checked, then run by Hydra."""
-    from smarts_rl.scenarios.build import ScenarioError
-
-    cwd = Path.cwd()
-    if HELP_FLAGS & set(argv):
-        print(app.help)
-        return 0
-    try:
-        flags = [a for a in argv if a.startswith("-")]
-        multirun = any(f in MULTIRUN_FLAGS for f in flags)
-        overrides = [a for a in argv if not a.startswith("-")]
-        overrides = hydra_overrides(app, overrides, multirun)
-        if not any(f.split("=")[0] in PASS_THROUGH_FLAGS for f in flags):  # not --cfg, --info, ...
-            jobs = expand_sweeps(overrides) if multirun else [overrides]
-            checked = [app.check(compose_app(app, job), cwd) for job in jobs]
-            if multirun and app.check_sweep:
-                app.check_sweep(checked)
-    except (UsageError, ScenarioError) as exc:
-        print(f"{app.program}: error: {exc}", file=sys.stderr)
-        return USAGE_EXIT_CODE
-    except Exception as exc:  # Hydra / OmegaConf / schema validation
-        print(f"{app.program}: error: {one_line(exc)}", file=sys.stderr)
-        return USAGE_EXIT_CODE
-
-    statuses = []
-
-    def job(cfg: DictConfig) -> None:
-        if HydraConfig.get().mode == RunMode.MULTIRUN:
-            print(f"[{app.program} #{HydraConfig.get().job.num}] {' '.join(HydraConfig.get().overrides.task)}")
-        try:
-            app.job(app.check(to_options(app, cfg), cwd))
-            statuses.append("completed")
-        except (UsageError, ScenarioError) as exc:
-            print(f"{app.program}: error: {exc}", file=sys.stderr)
-            statuses.append("usage_error")
-
-    register_app(app)
-    sweep_dir = tempfile.mkdtemp(prefix=f"smarts_rl_{app.program}_") if multirun else None
-    # Hydra's sweeper writes multirun.yaml to its sweep dir; the jobs' results are elsewhere.
-    hydra_args = flags + overrides + ([f"hydra.sweep.dir={quoted(sweep_dir)}"] if sweep_dir else [])
-    saved_argv, sys.argv = sys.argv, [app.program, *hydra_args]
-    try:
-        hydra.main(version_base="1.3", config_path=None, config_name=app.program)(as_main_task(job))()
-    except KeyboardInterrupt:
-        print(f"{app.program}: interrupted", file=sys.stderr)
-        return 130
-    finally:
-        sys.argv = saved_argv
-        if sweep_dir:
-            shutil.rmtree(sweep_dir, ignore_errors=True)
-    return USAGE_EXIT_CODE if "usage_error" in statuses else 0

@@ -1,5 +1,5 @@
-"""`python -m smarts_rl.envision_server [--host 127.0.0.1] [--port 8081]`: SMARTS's Envision web
-server (the one `scl envision start -p 8081` runs), listening on one address only.
+"""`python -m smarts_rl.envision_server [host=127.0.0.1] [port=8081]` (or `--port 8081`): SMARTS's
+Envision web server (the one `scl envision start -p 8081` runs), listening on one address only.
 
 `scl envision start` listens on every network interface; this serves the same app from the
 SMARTS wheel on localhost by default. Open http://127.0.0.1:8081 in a browser, then run an
@@ -9,16 +9,39 @@ evaluation with `envision=true`. Needs tornado, websocket-client and ijson (SMAR
 
 from __future__ import annotations
 
-import argparse
 import logging
 import signal
+from dataclasses import dataclass
+
+from smarts_rl import command_line
+from smarts_rl.errors import UsageError
+
+PROGRAM = "envision_server"
 
 
-def serve(host: str, port: int, max_capacity_mb: float) -> None:
+@dataclass
+class Options:
+    host: str = "127.0.0.1"
+    """The address to listen on."""
+    port: int = 8081
+    """The port to listen on."""
+    max_capacity_mb: float = 500.0
+    """Frames of history the server keeps per simulation, in MB."""
+
+
+def check(options: Options) -> Options:
+    if not 0 < options.port < 65536:
+        raise UsageError(f"port must be between 1 and 65535, got {options.port}")
+    return options
+
+
+def serve(options: Options) -> None:
     import tornado.ioloop
     from envision.server import make_app
 
-    make_app(max_capacity_mb, debug=False).listen(port, address=host)
+    logging.basicConfig(level=logging.WARNING)
+    host, port = options.host, options.port
+    make_app(options.max_capacity_mb, debug=False).listen(port, address=host)
     loop = tornado.ioloop.IOLoop.current()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: loop.add_callback_from_signal(loop.stop))
@@ -27,16 +50,11 @@ def serve(host: str, port: int, max_capacity_mb: float) -> None:
     loop.start()
 
 
+COMMAND = command_line.Command(PROGRAM, Options, __doc__, check=check, run=serve, show=lambda _: None, flags=True)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m smarts_rl.envision_server", description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8081, help="port (default: 8081)")
-    parser.add_argument("--max-capacity-mb", type=float, default=500.0,
-                        help="frames of history the server keeps per simulation, in MB (default: 500)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    serve(args.host, args.port, args.max_capacity_mb)
-    return 0
+    return command_line.main(COMMAND, argv)
 
 
 if __name__ == "__main__":

@@ -1,25 +1,5 @@
-"""`python -m smarts_rl.evaluate run=<run dir> [key=value ...]`: how well a trained policy drives,
-next to two baselines, on the same scenario and seeds.
-
-Options (defaults in brackets):
-  run=<dir>                 a run directory written by train.py (required)
-  checkpoint=best|latest|<path>   [best] best: the best trial's checkpoint in summary.json
-  episodes=<n>              [10] episodes per policy; episode i is reset with seed + i
-  seed=<n>                  [the run's seed]
-  scenario=<name>           a built-in scenario to test transfer on (default: every scenario of the run's set)
-  scenario.path=<dir>       or a scenario folder of your own
-  scenario.set=[a,b,...]    or a set of them: built-in names, scenario folders, folders of scenario folders
-  agents.count=<n>          ego vehicles (default: the run's)
-  agent.max_episode_steps=<n>   (default: the run's)
-  sample_actions=true|false [false] the policy samples its actions as in training, instead of
-                            taking the most likely one (seeded: the same run gives the same figures)
-  sample_only=<names>       [all] with sample_actions=true and the continuous agent: sample only these
-                            action components (comma-separated: throttle, brake, steering), the mean
-                            for the others; which component's noise changes the driving
-  gif=true|false            [true] write rollout.gif of the policy's first episode on each scenario
-  envision=true|false       [false] stream the policy's episodes, in real time, to an Envision server
-  envision_endpoint=<ws://host:port>  [ws://localhost:8081]
-  envision_record=true|false  [false] save the policy's episodes as an Envision replay
+"""`python -m smarts_rl.evaluate run=<run dir> [key=value ...]`, or `smarts_rl.evaluate(run=...)`:
+how well a trained policy drives, next to two baselines, on the same scenario and seeds.
 
 Each scenario is evaluated on its own, every policy on the same seeds: eval.json has its figures
 under `per_scenario`, with the policy's `ratio_to_keep_lane` (its mean return over keep-lane's), and
@@ -30,50 +10,30 @@ sample_actions=true; the baselines are uniformly random actions and keep-lane (s
 `smarts_rl.evaluation.policies`). Everything goes to `<run dir>/eval/<timestamp>/`: eval.json,
 rollout.gif, envision_replay.jsonl.
 
-A Hydra app: `-m` evaluates every combination, e.g. `-m run=<dir a>,<dir b> episodes=2` or
+`-m` evaluates every combination, e.g. `-m run=<dir a>,<dir b> episodes=2` or
 `-m checkpoint=best,latest` (in a multirun, values follow Hydra's grammar: quote one that holds a
-comma). Every job is checked before the first starts; Hydra writes no outputs/ of its own.
+comma). Every job is checked before the first starts; nothing of Hydra's is written.
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
 import shutil
-import sys
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, List, Optional
-from urllib.parse import urlparse
+from typing import Any, Optional
 
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
-
-from smarts_rl.cli import App, compose_app, hydra_overrides, quoted, run_app
-from smarts_rl.errors import UsageError, one_line
-from smarts_rl.run.resume import override_key
-from smarts_rl.run_dir.layout import ENVISION_RECORDS, EVAL_FILE, GIF_FILE, eval_root, replay_file, user_path
+from smarts_rl import command_line
+from smarts_rl.errors import UsageError
+from smarts_rl.evaluation.envision import (
+    DEFAULT_ENDPOINT, SIM_NAME, check_envision_server, collect_replay, wait_for_envision_client,
+)
+from smarts_rl.evaluation.run_settings import SCENARIO_CHOICE, ScenarioChoice, run_settings
+from smarts_rl.run_dir.layout import ENVISION_RECORDS, EVAL_FILE, GIF_FILE, eval_root, replay_file
 
 PROGRAM = "evaluate"
 POLICIES = ("policy", "random", "keep_lane")
-SCENARIO_CHOICE = "give one of scenario=<name>, scenario.path=<dir> or scenario.set=[...] (with an optional scenario.name)"
-ENVISION_SIM_NAME = "smarts_rl_eval"
-
-
-@dataclass
-class ScenarioChoice:
-    """Where to evaluate (none of them: every scenario of the run's own set)."""
-
-    name: Optional[str] = None
-    """A built-in scenario (`scenario=<name>` says the same), or the label of `path` or `set`."""
-    path: Optional[str] = None
-    """A scenario folder of your own."""
-    set: Optional[List[str]] = None
-    """A set: built-in names, scenario folders, folders of scenario folders."""
 
 
 @dataclass
@@ -90,7 +50,7 @@ class AgentChoice:
 
 @dataclass
 class Options:
-    """Schema of evaluate's command line."""
+    """What `evaluate` takes: the command line's keys, and `smarts_rl.evaluate`'s keyword arguments."""
 
     run: str = ""
     """A run directory written by train.py (required)."""
@@ -101,14 +61,16 @@ class Options:
     seed: Optional[int] = None
     """The first episode's seed (null: the run's seed)."""
     sample_actions: bool = False
-    """Sample the policy's actions as in training, instead of taking the most likely one."""
+    """Sample the policy's actions as in training, instead of taking the most likely one (seeded: the
+    same run gives the same figures)."""
     sample_only: str = ""
-    """With sample_actions and the continuous agent: the components to sample (comma-separated)."""
+    """With sample_actions=true and the continuous agent: sample only these action components
+    (comma-separated: throttle, brake, steering), the mean for the others (empty: all)."""
     gif: bool = True
     """Write rollout.gif of the policy's first episode on each scenario."""
     envision: bool = False
     """Stream the policy's episodes, in real time, to an Envision server."""
-    envision_endpoint: str = "ws://localhost:8081"
+    envision_endpoint: str = DEFAULT_ENDPOINT
     """The Envision server to stream to."""
     envision_record: bool = False
     """Save the policy's episodes as an Envision replay."""
@@ -130,77 +92,42 @@ class Plan:
     sampled: Optional[list[str]]
 
 
+def evaluate(options: Optional[Options] = None, /, **keys) -> dict:
+    """Evaluates a trained run's policy against keep-lane and random; returns eval.json's report,
+    with `eval_dir` (where it was written).
+
+    Takes the command line's keys as keyword arguments, or an `Options` (keywords replace its
+    values): `evaluate(run="outputs/<date>/<time>", episodes=2, scenario="merge",
+    agents={"count": 2})`. Relative paths are from the working directory. Bad input raises
+    UsageError, its message one line."""
+    if isinstance(keys.get("scenario"), str):  # scenario=<name>, as on the command line
+        keys["scenario"] = {"name": keys["scenario"]}
+    return run_evaluation(check(command_line.typed_options(Options, options, keys)))
+
+
 def rewrite(overrides: list[str], multirun: bool = False) -> list[str]:
-    """`scenario=<name>` is `scenario.name=<name>`, given alone. A single run's `scenario.set` is
-    read as YAML, as before evaluate was a Hydra app (so `~/folder` is a folder, not a syntax error)."""
-    keys = [override_key(o) for o in overrides]
+    """`scenario=<name>` is `scenario.name=<name>`, given alone."""
+    keys = [command_line.key_of(o) for o in overrides]
     if "scenario" in keys and len([k for k in keys if k.startswith("scenario")]) > 1:
         raise UsageError(SCENARIO_CHOICE)
-    out = []
-    for override in overrides:
-        key, value = override_key(override), override.partition("=")[2]
-        if key == "scenario":
-            override = f"scenario.name={value}"
-        elif key == "scenario.set" and not multirun:
-            override = f"scenario.set=[{','.join(map(quoted, parse_list(value)))}]"
-        out.append(override)
-    return out
+    return [f"scenario.name={o.split('=', 1)[1]}" if command_line.key_of(o) == "scenario" else o for o in overrides]
 
 
-def parse_list(value: str) -> list[str]:
-    """A command line's `[a,b]` as a list of strings."""
-    try:
-        parsed = OmegaConf.to_container(OmegaConf.from_dotlist([f"entries={value}"]))["entries"]
-    except OmegaConfBaseException as exc:
-        raise UsageError(f"scenario.set={value}: {one_line(exc)}") from None
-    if not isinstance(parsed, list):
-        raise UsageError(f"scenario.set={value}: expected a list, e.g. scenario.set=[loop,merge]")
-    return [str(entry) for entry in parsed]
-
-
-def check(options: Options, cwd: Path) -> Plan:
+def check(options: Options, cwd: Optional[Path] = None) -> Plan:
     """Everything about the input that can be checked before SMARTS, Ray and torch load."""
     from smarts_rl.run_dir.trained_run import find_checkpoint, open_run
     from smarts_rl.scenarios.sets import scenario_sources
 
+    cwd = cwd or Path.cwd()
     if options.episodes < 1:
         raise UsageError(f"episodes must be >= 1, got {options.episodes}")
     run_dir = open_run(options.run, cwd)
-    cfg = evaluation_config(run_dir, cwd, options)
+    cfg = run_settings(run_dir, cwd, options.scenario, options.agents.count, options.agent.max_episode_steps)
     sources = scenario_sources(cfg.scenario, cwd=cwd)
     checkpoint = find_checkpoint(run_dir, options.checkpoint, cwd)
     if options.envision:
         check_envision_server(options.envision_endpoint)
     return Plan(options, run_dir, cfg, sources, checkpoint, sampled_components(options, cfg.agent.name))
-
-
-def evaluation_config(run_dir: Path, cwd: Path, options: Optional[Options] = None):
-    """The run's typed config with the evaluation's choices (a transfer scenario, ...) applied."""
-    from smarts_rl.config import settings
-    from smarts_rl.scenarios.build import ScenarioError
-    from smarts_rl.scenarios.sets import absolute_entries
-    from smarts_rl.run_dir.trained_run import run_config
-
-    cfg = run_config(run_dir)
-    options = options or Options()
-    name, path, entries = options.scenario.name, options.scenario.path, options.scenario.set
-    if path is not None and entries is not None:
-        raise UsageError(SCENARIO_CHOICE)
-    if entries is not None:
-        cfg.scenario = {"name": name or "held_out", "path": None, "set": absolute_entries(entries, cwd)}
-    elif path is not None:
-        folder = user_path(path, cwd)
-        cfg.scenario = {"name": name or folder.name, "path": str(folder)}
-    elif name is not None:
-        cfg.scenario = {"name": name, "path": None}
-    if options.agents.count is not None:
-        cfg.agents.count = options.agents.count
-    if options.agent.max_episode_steps is not None:
-        cfg.agent.max_episode_steps = options.agent.max_episode_steps
-    try:
-        return settings(cfg)
-    except (ValueError, ScenarioError, OmegaConfBaseException) as exc:
-        raise UsageError(one_line(exc)) from None
 
 
 def new_eval_dir(run_dir: Path) -> Path:
@@ -231,30 +158,6 @@ def sampled_components(options: Options, agent: str) -> Optional[list[str]]:
         raise UsageError(f"sample_only: unknown action component(s) {unknown or names!r}; "
                          f"expected some of {', '.join(ACTION_NAMES)}")
     return [n for n in ACTION_NAMES if n in names]
-
-
-def check_envision_server(endpoint: str) -> None:
-    """Fail now, in one line, if no Envision server answers (SMARTS would only log a warning)."""
-    parsed = urlparse(endpoint)
-    if parsed.scheme not in ("ws", "wss") or not parsed.hostname:
-        raise UsageError(f"Envision endpoint {endpoint}: expected ws://host:port")
-    url = f"{'https' if parsed.scheme == 'wss' else 'http'}://{parsed.netloc}/simulations"
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            json.load(response)
-    except (OSError, ValueError, urllib.error.URLError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise UsageError(
-            f"no Envision server answers at {endpoint} ({reason}); start one with "
-            f"`python -m smarts_rl.envision_server --port {parsed.port or 80}` "
-            f"or `scl envision start -p {parsed.port or 80}`"
-        ) from None
-
-
-def evaluate(argv: list[str], cwd: Path) -> dict:
-    """One evaluation from command-line arguments (`["run=<dir>", "episodes=2"]`), for code that
-    evaluates a run itself (bench/learn_smarts.py); returns eval.json's report."""
-    return run_evaluation(check(compose_app(APP, hydra_overrides(APP, list(argv))), cwd))
 
 
 def run_evaluation(plan: Plan) -> dict:
@@ -322,7 +225,7 @@ def run_evaluation(plan: Plan) -> dict:
             pooled[policy] += records[policy]
         if options.envision_record:
             replay = replay_file(eval_dir, name, one_of_many=len(scenario_dirs) > 1)
-            report["per_scenario"][name]["envision_replay"] = _collect_replay(eval_dir / ENVISION_RECORDS / name, replay)
+            report["per_scenario"][name]["envision_replay"] = collect_replay(eval_dir / ENVISION_RECORDS / name, replay)
         if recorder:
             recorders.append((recorder, f"{cfg.algo.name} policy, {name}, seed {seeds[0]}"))
     shutil.rmtree(eval_dir / ENVISION_RECORDS, ignore_errors=True)
@@ -352,7 +255,7 @@ def rollouts(policy, scenario_dir: Path | dict, cfg, seeds: list[int], watch_fir
     from smarts_rl.evaluation.episodes import run_episode
 
     env = SmartsEnv(env_config(scenario_dir, cfg.agent, num_agents=cfg.agents.count, seed=seeds[0],
-                               envision_sim_name=ENVISION_SIM_NAME, **envision))
+                               envision_sim_name=SIM_NAME, **envision))
     records = []
     try:
         for i, seed in enumerate(seeds):
@@ -360,7 +263,7 @@ def rollouts(policy, scenario_dir: Path | dict, cfg, seeds: list[int], watch_fir
     finally:
         env.close()
     if envision:
-        _wait_for_envision_client()
+        wait_for_envision_client()
     return records
 
 
@@ -442,33 +345,15 @@ def _trained_scenarios(run_dir: Path) -> list[str]:
         return []
 
 
-def _wait_for_envision_client() -> None:
-    """Envision's client sends and records states from child processes, which its teardown
-    waits for only three seconds: let them finish the backlog of a long run."""
-    for child in multiprocessing.active_children():
-        child.join(timeout=120)
-
-
-def _collect_replay(record_dir: Path, target: Path) -> Optional[str]:
-    """Move Envision's recording (`<dir>/<unix time>/<sim>.jsonl`) to `target`."""
-    recordings = sorted(record_dir.rglob("*.jsonl"))
-    if not recordings:
-        return None
-    os.replace(recordings[-1], target)
-    shutil.rmtree(record_dir, ignore_errors=True)
-    return str(target)
-
-
-def print_evaluation(plan: Plan) -> None:
-    print_report(run_evaluation(plan))
-
-
-APP = App(PROGRAM, Options, __doc__, check=check, job=print_evaluation, rewrite=rewrite, shorthands=("scenario",))
+COMMAND = command_line.Command(PROGRAM, Options, __doc__, check=check, run=run_evaluation, show=print_report,
+                               multirun=True, rewrite=rewrite)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_app(APP, sys.argv[1:] if argv is None else list(argv))
+    return command_line.main(COMMAND, argv)
 
+
+command_line.callable_module(evaluate)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

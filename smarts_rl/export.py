@@ -1,5 +1,6 @@
-"""`python -m smarts_rl.export run=<run dir> out=<dir> [checkpoint=best|latest|<path>]`: a trained
-policy as a small Python package that SMARTS users load as an agent, with torch and without Ray.
+"""`python -m smarts_rl.export run=<run dir> out=<dir> [checkpoint=best|latest|<path>]`, or
+`smarts_rl.export(run=..., out=...)`: a trained policy as a small Python package that SMARTS users
+load as an agent, with torch and without Ray.
 
 `out` becomes the package (its folder name is the import name): a copy of the folder
 smarts_rl/agents/ as it is, which imports no Ray and nothing else of smarts-rl, plus
@@ -10,12 +11,7 @@ The package then behaves exactly as in training without installing smarts-rl (wh
 its `__init__.py` gives entry_point() → smarts.zoo AgentSpec, ExportedAgent, and registers
 `<name>-v0`. The export checks that the plain-torch network gives the RLlib module's outputs.
 
-Options (defaults in brackets):
-  run=<dir>                 a run directory written by train.py (required)
-  out=<dir>                 the package's folder, new or empty; its name is the import name (required)
-  checkpoint=best|latest|<path>   [best] best: the best trial's checkpoint in summary.json
-
-A Hydra app: `-m` exports every combination; each job needs its own out, e.g.
+`-m` exports every combination; each job needs its own out, e.g.
 `-m checkpoint=best,latest 'out=exported/agent_${checkpoint}'`.
 """
 
@@ -24,13 +20,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
-import sys
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
-from smarts_rl.cli import App, compose_app, hydra_overrides, run_app
+from smarts_rl import command_line
 from smarts_rl.errors import UsageError
 from smarts_rl.run_dir.layout import user_path
 
@@ -44,7 +39,7 @@ VERIFY_TOLERANCE = 1e-5
 
 @dataclass
 class Options:
-    """Schema of export's command line."""
+    """What `export` takes: the command line's keys, and `smarts_rl.export`'s keyword arguments."""
 
     run: str = ""
     """A run directory written by train.py (required)."""
@@ -64,14 +59,25 @@ class Plan:
     checkpoint: Path
 
 
-def check(options: Options, cwd: Path) -> Plan:
+def export(options: Optional[Options] = None, /, **keys) -> dict:
+    """Exports a trained run's policy as a SMARTS agent package; returns what it wrote: `out`,
+    `name` (the import name), `policies`, `bytes`, `checkpoint`.
+
+    Takes the command line's keys as keyword arguments, or an `Options` (keywords replace its
+    values): `export(run="outputs/<date>/<time>", out="exported/loop_agent")`. Relative paths are
+    from the working directory. Bad input raises UsageError, its message one line."""
+    return run_export(check(command_line.typed_options(Options, options, keys)))
+
+
+def check(options: Options, cwd: Optional[Path] = None) -> Plan:
     """Everything about the input that can be checked before Ray and torch load."""
-    from smarts_rl.evaluate import evaluation_config
+    from smarts_rl.evaluation.run_settings import run_settings
     from smarts_rl.run_dir.trained_run import find_checkpoint, open_run
 
+    cwd = cwd or Path.cwd()
     out = _checked_out(options.out, cwd)
     run_dir = open_run(options.run, cwd)
-    return Plan(out, run_dir, evaluation_config(run_dir, cwd), find_checkpoint(run_dir, options.checkpoint, cwd))
+    return Plan(out, run_dir, run_settings(run_dir, cwd), find_checkpoint(run_dir, options.checkpoint, cwd))
 
 
 def check_sweep(plans: list[Plan]) -> None:
@@ -79,11 +85,6 @@ def check_sweep(plans: list[Plan]) -> None:
     if len(set(outs)) < len(outs):
         raise UsageError("every job of a multirun needs its own out=<dir>, e.g. "
                          "-m checkpoint=best,latest 'out=exported/agent_${checkpoint}'")
-
-
-def export(argv: list[str], cwd: Path) -> dict:
-    """One export from command-line arguments (`["run=<dir>", "out=<dir>"]`); returns what it wrote."""
-    return run_export(check(compose_app(APP, hydra_overrides(APP, list(argv))), cwd))
 
 
 def run_export(plan: Plan) -> dict:
@@ -301,19 +302,21 @@ def policy_activation(metadata: dict) -> str:
     return next(iter(metadata["policies"].values()))["activation"]
 
 
-def print_export(plan: Plan) -> None:
-    result = run_export(plan)
+def print_export(result: dict) -> None:
     print(f"exported {', '.join(result['policies'])} from {result['checkpoint']}")
     print(f"written: {result['out']} ({result['bytes'] // 1024} KiB); use it: "
           f"PYTHONPATH={Path(result['out']).parent} python -c \"from {result['name']} import entry_point; spec = entry_point()\"")
 
 
-APP = App(PROGRAM, Options, __doc__, check=check, job=print_export, check_sweep=check_sweep)
+COMMAND = command_line.Command(PROGRAM, Options, __doc__, check=check, run=run_export, show=print_export,
+                               multirun=True, check_jobs=check_sweep)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_app(APP, sys.argv[1:] if argv is None else list(argv))
+    return command_line.main(COMMAND, argv)
 
+
+command_line.callable_module(export)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

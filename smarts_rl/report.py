@@ -1,4 +1,5 @@
-"""`python -m smarts_rl.report <dir> [<dir> ...] [out=<dir>]`: results that hold across seeds.
+"""`python -m smarts_rl.report <dir> [<dir> ...] [out=<dir>]`, or `smarts_rl.report(runs=[...])`:
+results that hold across seeds.
 
 Each <dir> is a run directory of train.py, a multirun (sweep) directory, or a
 `bench/learn_smarts.py --seeds` directory: every run directory below it is read.
@@ -22,13 +23,15 @@ import sys
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import List, Optional
 
 import numpy as np
 from omegaconf import OmegaConf
 
+from smarts_rl import command_line
 from smarts_rl.run_dir.atomic_file import write_text_atomically
 from smarts_rl.run_dir.curves import final_return, read_progress, scenario_names, scenario_return_column
-from smarts_rl.errors import USAGE_EXIT_CODE, UsageError
+from smarts_rl.errors import UsageError
 from smarts_rl.run_dir.layout import (
     EXPERIMENT_DIR, OVERRIDES_FILE, RESULT_FILE, RUN_CONFIG, eval_reports, holds_config, result_files, user_directory, user_path,
 )
@@ -40,6 +43,17 @@ PROGRAM = "report"
 REPORT_FILES = ("report.md", "report.png", "report.json")
 CURVE_POINTS = 50
 NOT_GROUPED = ("seed", "resume")  # a run's seed, and a resumed run's own path, do not make another config
+
+
+@dataclass
+class Options:
+    """What `report` takes: the command line's keys, and `smarts_rl.report`'s keyword arguments."""
+
+    runs: List[str] = field(default_factory=list)
+    """Run directories of train.py, multirun (sweep) directories or bench directories: every run
+    directory below each is read (required; on the command line, arguments without = say the same)."""
+    out: str = ""
+    """Where report.md, report.png and report.json go (empty: the first of runs)."""
 
 
 class Skipped(Exception):
@@ -351,50 +365,61 @@ def write_report(report: dict, out: Path) -> list[Path]:
     return [md, png, js]
 
 
-def parse(argv: list[str], cwd: Path) -> tuple[list[Path], Path]:
-    out = None
-    paths = []
-    for arg in argv:
-        if arg.startswith("out="):
-            out = arg[len("out="):]
-        elif "=" in arg:
-            raise UsageError(f"unknown argument {arg!r} (expected run directories and an optional out=<dir>)")
-        else:
-            paths.append(arg)
-    if not paths:
+def report(options: Optional[Options] = None, /, **keys) -> dict:
+    """The report over the runs, written (report.md, report.png, report.json); returns report.json's
+    content, with `written` (the three files' paths).
+
+    Takes the command line's keys as keyword arguments, or an `Options`:
+    `report(runs=["outputs/multirun/<date>/<time>"], out="reports/loop")`. Relative paths are from
+    the working directory. A run left out is said on stderr (`report: <why>`). Bad input raises
+    UsageError, its message one line."""
+    return write(check(command_line.typed_options(Options, options, keys)))
+
+
+@dataclass
+class Plan:
+    """A checked report: the directories to read, where to write."""
+
+    paths: list[Path]
+    out: Path
+
+
+def check(options: Options, cwd: Optional[Path] = None) -> Plan:
+    cwd = cwd or Path.cwd()
+    if not options.runs:
         raise UsageError("give one or more run, sweep or bench directories: "
                          "python -m smarts_rl.report <dir> [...] [out=<dir>]")
-    resolved = [user_directory(p, cwd, key=None) for p in paths]
-    out_dir = user_path(out, cwd) if out else resolved[0]
-    return resolved, out_dir
+    resolved = [user_directory(p, cwd, key=None) for p in options.runs]
+    return Plan(resolved, user_path(options.out, cwd) if options.out else resolved[0])
 
 
-def report(argv: list[str], cwd: Path, warn=None) -> tuple[dict, list[Path]]:
-    warn = warn or (lambda message: print(f"{PROGRAM}: {message}", file=sys.stderr))
-    paths, out = parse(argv, cwd)
-    built = build_report(paths, warn)
+def warn(message: str) -> None:
+    print(f"{PROGRAM}: {message}", file=sys.stderr)
+
+
+def write(plan: Plan) -> dict:
+    built = build_report(plan.paths, warn)
     try:
-        written = write_report(built, out)
+        written = write_report(built, plan.out)
     except OSError as exc:
-        raise UsageError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
-    return built, written
+        raise UsageError(f"cannot write the report to {plan.out}: {exc.strerror or exc}") from None
+    return {**built, "written": [str(path) for path in written]}
+
+
+def show(built: dict) -> None:
+    print(markdown(built), end="")
+    for path in built["written"]:
+        print(f"written: {path}")
+
+
+COMMAND = command_line.Command(PROGRAM, Options, __doc__, check=check, run=write, show=show, positional="runs")
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if {"-h", "--help"} & set(argv):
-        print(__doc__)
-        return 0
-    try:
-        built, written = report(argv, Path.cwd())
-    except UsageError as exc:
-        print(f"{PROGRAM}: error: {exc}", file=sys.stderr)
-        return USAGE_EXIT_CODE
-    print(markdown(built), end="")
-    for path in written:
-        print(f"written: {path}")
-    return 0
+    return command_line.main(COMMAND, argv)
 
+
+command_line.callable_module(report)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -15,8 +15,17 @@ from tests.helpers import ONE_RUNNER, TINY, TINY_SEEDS_TRAINING
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
+import learn_smarts  # noqa: E402
+import pbt_vs_grid  # noqa: E402
 from learn_smarts import training_overrides  # noqa: E402
 from pbt_vs_grid import grid_lrs  # noqa: E402
+
+
+def test_the_benches_take_overrides_anywhere_on_their_line():
+    args = learn_smarts.arguments(["--seeds", "0", "+experiment=quickstart", "--episodes", "1", "algo.lr=1e-3"])
+    assert (args.seeds, args.episodes, args.overrides) == ("0", 1, ["+experiment=quickstart", "algo.lr=1e-3"])
+    args = pbt_vs_grid.arguments(["scenario=loop", "--budget", "1000", "~scheduler.x", "--repeats", "2", "agent=laner"])
+    assert (args.budget, args.repeats, args.overrides) == (1000, 2, ["scenario=loop", "~scheduler.x", "agent=laner"])
 
 
 def test_a_step_budget_lifts_the_default_iteration_limit():

@@ -31,7 +31,8 @@ def test_prints_throughput_json_last(tmp_path):
     [
         (["scenario.path=/no/such/scenario"], "/no/such/scenario"),
         (["agent=nope"], "available options in 'agent'"),
-        (["steps=many"], "steps must be a positive integer"),
+        (["steps=0"], "steps must be a positive integer, got 0"),
+        (["steps=many"], "steps: Value 'many' of type 'str' could not be converted to Integer"),
     ],
 )
 def test_failures_are_one_line_and_nonzero(args, message, tmp_path):
@@ -41,8 +42,11 @@ def test_failures_are_one_line_and_nonzero(args, message, tmp_path):
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_a_users_smarts_scenario_folder_works_via_scenario_path(user_scenario, tmp_path):
-    result = check_env(f"scenario.path={user_scenario}", "steps=20", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+def test_a_users_smarts_scenario_folder_works_via_scenario_path(user_scenario, tmp_path, monkeypatch):
+    """Through the Python function, which returns the JSON line's figures."""
+    import smarts_rl
+
+    monkeypatch.chdir(tmp_path)
+    report = smarts_rl.check_env(overrides=[f"scenario.path={user_scenario}"], steps=20)
     assert report["scenario"] == str(user_scenario) and report["steps"] == 20
+    assert report["env_steps_per_s"] > 0 and report["raw_steps_per_s"] > 0

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import smarts_rl
 from smarts_rl import evaluate
 from smarts_rl.evaluation.rollout_gif import EGO, HEADER_PX, TRAFFIC
 from tests.conftest import run_module, written_eval_dir
@@ -119,9 +120,13 @@ def evaluate_here(capfd, *args: str) -> dict:
     return json.loads((written_eval_dir(capfd.readouterr().out) / "eval.json").read_text())
 
 
-def test_transfer_to_another_scenario_with_two_agents_counts_agent_episodes(laner_run, capfd):
-    report = evaluate_here(capfd, f"run={laner_run}", "scenario=merge", "agents.count=2",
-                           "agent.max_episode_steps=20", "episodes=1", "gif=false", "seed=7")
+def test_transfer_to_another_scenario_with_two_agents_counts_agent_episodes(laner_run):
+    """Through the Python function, which returns what eval.json holds."""
+    report = smarts_rl.evaluate(run=laner_run, scenario="merge", agents={"count": 2},
+                                agent={"max_episode_steps": 20}, episodes=1, gif=False, seed=7)
+    eval_dir = Path(report.pop("eval_dir"))
+    assert eval_dir.parent == (laner_run / "eval").resolve()
+    assert json.loads((eval_dir / "eval.json").read_text()) == json.loads(json.dumps(report))
     assert (report["scenario"], report["trained_on"], report["agents"]) == ("merge", "loop", 2)
     assert report["seeds"] == [7] and "rollout_gif" not in report
     for name in POLICIES:

@@ -8,7 +8,7 @@ import pytest
 import smarts.core.utils.pybullet  # noqa: F401
 
 from smarts_rl import evaluate, export
-from smarts_rl.cli import schema_keys
+from smarts_rl.command_line import key_types
 from tests.browser import free_port
 
 
@@ -106,7 +106,7 @@ def test_export_refuses_bad_arguments(args, message, laner_run, tmp_path, capfd)
 def test_help_lists_every_key(program, capfd):
     assert program.main(["--help"]) == 0
     out = capfd.readouterr().out
-    keys = [k for k in schema_keys(program.Options) if k != "scenario.name"]  # named by scenario=<name>
+    keys = [k for k in key_types(program.Options) if k != "scenario.name"]  # named by scenario=<name>
     assert all(f"{key}=" in out for key in keys), [key for key in keys if f"{key}=" not in out]
     assert "-m" in out
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import smarts_rl
 from smarts_rl import export
 from smarts_rl.agents import AgentSettings
 from smarts_rl.agents.continuous import HIGH, LOW
@@ -133,9 +134,12 @@ def test_exported_laner_policy_drives_the_merge_without_ray_as_rllib_does(laner_
     assert len(set(data["probe_actions"].tolist())) > 1, "random observations should not all get one action"
 
 
-def test_exported_continuous_per_agent_policy_matches_rllib(continuous_run, merge_scenario, tmp_path, capfd):
+def test_exported_continuous_per_agent_policy_matches_rllib(continuous_run, merge_scenario, tmp_path):
+    """Through the Python function, which returns what it wrote."""
     package = tmp_path / "exported" / "continuous_agent"
-    assert export.main([f"run={continuous_run}", f"out={package}"]) == 0, capfd.readouterr().err
+    result = smarts_rl.export(run=continuous_run, out=package)
+    assert (result["out"], result["name"], result["policies"]) == (str(package), "continuous_agent", ["agent_0"])
+    assert result["bytes"] == sum(p.stat().st_size for p in package.rglob("*") if p.is_file())
     policies = json.loads((package / "policy.json").read_text())["policies"]
     assert list(policies) == ["agent_0"] and policies["agent_0"]["normalize_observations"]
     assert_is_the_agent_folder_plus_policy(package, ["agent_0"])

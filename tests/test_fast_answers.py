@@ -117,3 +117,22 @@ def test_export_help_and_bad_input_import_no_ray_torch_or_smarts(tmp_path):
         assert result.returncode == code, (args, result.stderr[-2000:])
         assert imported_heavy(result.stderr) == set(), args
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_the_other_commands_help_and_bad_input_import_no_ray_torch_or_smarts(tmp_path):
+    for module, args, code in (
+        ("report", ["--help"], 0),
+        ("report", ["nowhere"], 2),
+        ("report", [str(tmp_path), "episodes=3"], 2),
+        ("check_env", ["--help"], 0),
+        ("check_env", ["steps=0"], 2),
+        ("check_env", ["agent=nope"], 2),
+        ("envision_server", ["--help"], 0),
+        ("envision_server", ["--port", "http"], 2),
+        ("envision_replay", ["--help"], 0),
+        ("envision_replay", ["none.jsonl"], 2),
+    ):
+        result = run_with_importtime("-m", f"smarts_rl.{module}", *args, cwd=tmp_path)
+        assert result.returncode == code, (module, args, result.stderr[-2000:])
+        assert imported_heavy(result.stderr) == set(), (module, args)
+    assert list(tmp_path.iterdir()) == []

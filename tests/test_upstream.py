@@ -525,19 +525,6 @@ def test_restore_current_seed_sets_smarts_seed_and_nothing_else():
 # -- Hydra ---------------------------------------------------------------------------------
 
 
-def test_hydra_searches_a_packaged_tasks_package_for_configs_but_not_a_main_task():
-    from hydra._internal.utils import compute_search_path_dir, detect_calling_file_or_module_from_task_function
-
-    from smarts_rl.upstream.hydra import as_main_task
-
-    def task(cfg):
-        pass
-
-    task.__module__ = "smarts_rl.evaluate"
-    assert compute_search_path_dir(*detect_calling_file_or_module_from_task_function(task), None) == "pkg://smarts_rl"
-    assert compute_search_path_dir(*detect_calling_file_or_module_from_task_function(as_main_task(task)), None) is None
-
-
 def test_the_basic_sweepers_job_list_covers_choice_range_and_glob_and_refuses_interval():
     from hydra.errors import HydraException
 

@@ -21,6 +21,8 @@ On an upgrade, run those tests, then re-check what each module relies on:
   `encoder.actor_encoder`, the names of its value-function parameters); an Algorithm checkpoint's
   layout (where its RLModules and its marker file are, the component path of one module's state)
   and the file that holds the env runner's action post-processing.
+- `hydra.py`: Hydra 1.3.2. The basic sweeper's job list (`BasicSweeper.split_arguments`, with a
+  `ConfigLoaderImpl` for glob sweeps), so that every job of a multirun is checked before the first.
 - `tune_files.py`: where Tune keeps an experiment's own files (`tuner.pkl`,
   `experiment_state-*.json`, `checkpoint_<n>/`), read without loading Tune.
 
