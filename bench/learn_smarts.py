@@ -58,8 +58,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import kept_runs  # noqa: E402
-from smarts_rl.errors import UsageError, exit_with  # noqa: E402
+from hydra.errors import HydraException  # noqa: E402
+from omegaconf.errors import OmegaConfBaseException  # noqa: E402
+
+from smarts_rl.errors import UsageError, exit_with, one_line  # noqa: E402
 from smarts_rl.run.resume import override_key  # noqa: E402
+from smarts_rl.scenarios.build import ScenarioError  # noqa: E402
 from smarts_rl.run_dir.layout import SUMMARY_FILE, eval_reports, tuner_file  # noqa: E402
 from smarts_rl.run_dir.run_config import run_config  # noqa: E402
 
@@ -67,6 +71,8 @@ PROGRAM = "learn_smarts"
 
 TARGET_RATIO = 0.9  # the issue's target for loop/continuous/pg at 200k env steps
 BUDGET_KEYS = ("stop.timesteps_total", "stop.time_total_s")
+# What the training functions raise for input they refuse (before anything starts): one line, exit 2.
+REFUSALS = (UsageError, ValueError, ScenarioError, HydraException, OmegaConfBaseException)
 
 
 def training_overrides(overrides: list[str]) -> list[str]:
@@ -86,26 +92,31 @@ def default_run_dir(overrides: list[str]) -> Path:
 
 
 def train(overrides: list[str], run_dir: Path) -> tuple[dict, float]:
-    from smarts_rl import cli
+    import smarts_rl
 
     started = time.monotonic()
-    code = cli.main([*overrides, f"hydra.run.dir={run_dir}"])
+    try:
+        summary = smarts_rl.train(overrides, run_dir)
+    except REFUSALS as exc:
+        exit_with(one_line(exc), PROGRAM)
     wall_s = time.monotonic() - started
-    summary_file = run_dir / SUMMARY_FILE
-    if code != 0 or not summary_file.is_file():
-        raise SystemExit(f"learn_smarts: training ended with exit code {code}; see {run_dir}")
-    return json.loads(summary_file.read_text()), wall_s
+    if summary["status"] != "completed":
+        raise SystemExit(f"learn_smarts: training ended {summary['status']}; see {run_dir}")
+    return summary, wall_s
 
 
 def resume(run_dir: Path, stop_overrides: list[str]) -> dict:
     """Continue a seed's run in place, as `train.py resume=<run dir> [stop.*]` does."""
-    from smarts_rl import cli
+    import smarts_rl
 
-    code = cli.main([f"resume={run_dir}", *stop_overrides])
-    summary_file = run_dir / SUMMARY_FILE
-    if code != 0 or not summary_file.is_file():
-        raise SystemExit(f"learn_smarts: resuming {run_dir} ended with exit code {code}")
-    return json.loads(summary_file.read_text())
+    changes = dict(override.split("=", 1) for override in stop_overrides)
+    try:
+        summary = smarts_rl.resume(run_dir, changes)
+    except REFUSALS as exc:
+        exit_with(one_line(exc), PROGRAM)
+    if summary["status"] != "completed":
+        raise SystemExit(f"learn_smarts: resuming {run_dir} ended {summary['status']}")
+    return summary
 
 
 def on_a_set(report: dict) -> bool:
@@ -201,7 +212,7 @@ def seed_state(overrides: list[str], run_dir: Path) -> tuple[str, list[str]]:
     """("new" | "done" | "resume", the overrides a resume applies) for one seed's run."""
     from omegaconf import OmegaConf
 
-    from smarts_rl.cli import absolute_scenario_path
+    from smarts_rl.overrides import absolute_scenario_path
     from smarts_rl.config import compose_config
     from smarts_rl.run.resume import holds_run, may_change_on_resume
 

@@ -3,7 +3,7 @@
 __version__ = "0.1.0"
 
 
-# The Python API: `smarts_rl.train(cfg, run_dir)`, `smarts_rl.evaluate(run=...)`,
+# The Python API: `smarts_rl.train(cfg, run_dir)`, `smarts_rl.resume(run_dir, changes)`, `smarts_rl.evaluate(run=...)`,
 # `smarts_rl.export(...)`, `smarts_rl.report(...)`, `smarts_rl.check_env(...)`. Each command's module
 # is also its function (smarts_rl/command_line.py), imported when first used: `import smarts_rl`
 # loads no Ray, torch or SMARTS.
@@ -11,10 +11,10 @@ COMMANDS = ("evaluate", "export", "report", "check_env")
 
 
 def __getattr__(name: str):
-    if name == "train":
-        from smarts_rl.run.start import train
+    if name in ("train", "resume"):
+        from smarts_rl.run import start
 
-        return train
+        return getattr(start, name)
     if name in COMMANDS:
         import importlib
 

@@ -8,8 +8,6 @@ exit code 2 before Hydra creates a run directory or Ray starts anything.
 
 from __future__ import annotations
 
-import os
-import re
 import shlex
 import string
 import sys
@@ -32,6 +30,7 @@ from smarts_rl.run.resume import (
     remember_overrides,
     resumed_config,
 )
+from smarts_rl.overrides import absolute_scenario_path
 from smarts_rl.run.preflight import check_settings, check_writable
 from smarts_rl.run_dir.layout import CURVES_FILE, EXPERIMENT_DIR, SUMMARY_FILE
 from smarts_rl.run_dir.summary import Summary
@@ -67,42 +66,6 @@ def print_help(argv: list[str]) -> None:
 
 
 # -- preflight -----------------------------------------------------------------------------
-
-
-def absolute_scenario_path(overrides: list[str], cwd: Path) -> list[str]:
-    """Trials, env runners and a later `evaluate` do not share our cwd: pin `scenario.path` and
-    the folders of `scenario.set` to absolute paths."""
-    out = []
-    for override in overrides:
-        if override_key(override) == "scenario.path" and "=" in override:
-            key, value = override.split("=", 1)
-            if value not in ("", "null") and "," not in value and not os.path.isabs(os.path.expanduser(value)):
-                value = str((cwd / value).resolve())
-            override = f"{key}={value}"
-        elif override_key(override) == "scenario.set" and "=" in override:
-            override = _absolute_set(override, cwd)
-        out.append(override)
-    return out
-
-
-def _absolute_set(override: str, cwd: Path) -> str:
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    from smarts_rl.scenarios.sets import absolute_entries
-
-    [parsed] = OverridesParser.create().parse_overrides([override])
-    value = parsed.value()
-    if parsed.is_sweep_override() or not isinstance(value, list):
-        return override  # a sweep over sets, or not a list: left to the schema to judge
-    entries = absolute_entries([str(v) for v in value], cwd)
-    return f"{override.split('=', 1)[0]}=[{','.join(map(quoted, entries))}]"
-
-
-def quoted(value: str) -> str:
-    """`value` as a quoted string of Hydra's override grammar, taken as it is (commas, `~`, `=`...)."""
-    # Hydra reads backslashes as escapes only before a quote (and the closing one).
-    body = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", value)
-    return "'" + re.sub(r"(\\+)$", lambda m: m.group(1) * 2, body) + "'"
 
 
 def job_dir(cfg: DictConfig, job_num: int | None) -> Path:

@@ -127,7 +127,7 @@ def check(options: Options, cwd: Optional[Path] = None) -> Plan:
     checkpoint = find_checkpoint(run_dir, options.checkpoint, cwd)
     if options.envision:
         check_envision_server(options.envision_endpoint)
-    return Plan(options, run_dir, cfg, sources, checkpoint, sampled_components(options, cfg.agent.name))
+    return Plan(options, run_dir, cfg, sources, checkpoint, sampled_components(options, cfg.agent))
 
 
 def new_eval_dir(run_dir: Path) -> Path:
@@ -142,29 +142,32 @@ def new_eval_dir(run_dir: Path) -> Path:
     raise UsageError(f"cannot make a new evaluation directory in {eval_root(run_dir)}")
 
 
-def sampled_components(options: Options, agent: str) -> Optional[list[str]]:
-    """The action components `sample_only` names, checked; None when it is not given."""
+def sampled_components(options: Options, agent) -> Optional[list[str]]:
+    """The action components `sample_only` names (of the agent's action adapter), checked; None when
+    it is not given."""
     if not options.sample_only:
         return None
     if not options.sample_actions:
         raise UsageError("sample_only needs sample_actions=true")
-    if agent != "continuous":
-        raise UsageError(f"sample_only applies to the continuous agent's actions; this run's agent is {agent}")
-    from smarts_rl.agents.continuous import ACTION_NAMES
+    from smarts_rl.agents import action_adapter
+
+    names_of = getattr(action_adapter(agent), "ACTION_NAMES", None)
+    if not names_of:
+        raise UsageError(f"sample_only applies to actions of named components (agent=continuous); "
+                         f"this run's agent is {agent.name}")
 
     names = [n.strip() for n in options.sample_only.split(",") if n.strip()]
-    unknown = sorted(set(names) - set(ACTION_NAMES))
+    unknown = sorted(set(names) - set(names_of))
     if unknown or not names:
         raise UsageError(f"sample_only: unknown action component(s) {unknown or names!r}; "
-                         f"expected some of {', '.join(ACTION_NAMES)}")
-    return [n for n in ACTION_NAMES if n in names]
+                         f"expected some of {', '.join(names_of)}")
+    return [n for n in names_of if n in names]
 
 
 def run_evaluation(plan: Plan) -> dict:
     """Evaluates the policy and both baselines; writes and returns the report."""
     # SMARTS, Ray and torch load only now, so that a mistake in the input is answered at once.
     from smarts_rl.agents import action_adapter
-    from smarts_rl.agents.continuous import ACTION_NAMES
     from smarts_rl.env import agent_ids
     from smarts_rl.evaluation.episodes import summarize
     from smarts_rl.evaluation.policies import KeepLanePolicy, RandomPolicy, load_trained_policy
@@ -175,7 +178,7 @@ def run_evaluation(plan: Plan) -> dict:
         plan.options, plan.run_dir, plan.cfg, plan.sources, plan.checkpoint, plan.sampled)
     agents = agent_ids(cfg.agents.count)
     trained = load_trained_policy(checkpoint, cfg.agent, cfg.agents.policy, agents, sample=options.sample_actions,
-                                  sample_dims=sampled and [ACTION_NAMES.index(n) for n in sampled])
+                                  sample_dims=sampled and [action_adapter(cfg.agent).ACTION_NAMES.index(n) for n in sampled])
 
     scenario_dirs = build_scenarios(sources)
     eval_dir = new_eval_dir(run_dir)

@@ -95,11 +95,12 @@ def run_export(plan: Plan) -> dict:
     check_spaces(modules, cfg.agent, checkpoint)
     normalize, clip = action_postprocessing(checkpoint)
 
-    networks = {module_id: plain_network(module, cfg.algo.fcnet_activation, module_id)
+    activations = {module_id: module_activation(module, module_id) for module_id, module in modules.items()}
+    networks = {module_id: plain_network(module, activations[module_id], module_id)
                 for module_id, module in sorted(modules.items())}
     out.mkdir(parents=True, exist_ok=True)
     try:
-        _write_package(out, cfg, run_dir, checkpoint, networks, normalize, clip)
+        _write_package(out, cfg, run_dir, checkpoint, networks, activations, normalize, clip)
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
         raise
@@ -107,23 +108,27 @@ def run_export(plan: Plan) -> dict:
     return {"out": str(out), "name": out.name, "policies": sorted(networks), "bytes": size, "checkpoint": str(checkpoint)}
 
 
+def module_activation(module, module_id: str) -> str:
+    """The hidden layers' activation, as the module was built with it (whichever algorithm made it)."""
+    activation = (getattr(module, "model_config", None) or {}).get("fcnet_activation")
+    if not isinstance(activation, str):
+        raise UsageError(f"cannot export policy {module_id}: its module names no fcnet_activation")
+    return activation
+
+
 def plain_network(module, activation: str, module_id: str):
     """The module's policy network as a `PolicyNetwork`, checked to compute the same outputs."""
     import torch
-    from ray.rllib.core.columns import Columns
-    from ray.rllib.core.models.base import ENCODER_OUT
-    from torch import nn
 
     from smarts_rl.agents.policy_network import PolicyNetwork
+    from smarts_rl.upstream.rllib import policy_head_outputs, policy_linear_layers
 
-    actor = getattr(getattr(module, "encoder", None), "actor_encoder", None)
-    head = getattr(module, "pi", None)
-    if actor is None or head is None:
+    theirs = policy_linear_layers(module)
+    if theirs is None:
         raise UsageError(
             f"cannot export policy {module_id}: {type(module).__name__} is not RLlib's default "
             "actor-critic MLP module (separate policy and value networks)"
         )
-    theirs = [m for m in actor.modules() if isinstance(m, nn.Linear)] + [m for m in head.modules() if isinstance(m, nn.Linear)]
     obs_dim = module.observation_space.shape[0]
     normalizes = getattr(module, "normalizes_observations", False)
     network = PolicyNetwork(obs_dim, [m.out_features for m in theirs[:-1]], activation, theirs[-1].out_features,
@@ -138,7 +143,7 @@ def plain_network(module, activation: str, module_id: str):
         network.eval()
         obs = torch.rand(VERIFY_SAMPLES, obs_dim, generator=torch.Generator().manual_seed(0)) * 2 - 1
         # The raw head: any log-std ceiling is applied after it and plays no part in the mean action.
-        expected = head(actor({Columns.OBS: module.normalized(obs) if normalizes else obs})[ENCODER_OUT])
+        expected = policy_head_outputs(module, module.normalized(obs) if normalizes else obs)
         difference = float((network(obs) - expected).abs().max())
     if difference > VERIFY_TOLERANCE:
         raise UsageError(
@@ -171,7 +176,8 @@ def _names_another_module(out: Path) -> bool:
     return [Path(p).resolve() for p in (spec.submodule_search_locations or [])] != [out]
 
 
-def _write_package(out: Path, cfg, run_dir: Path, checkpoint: Path, networks: dict, normalize: bool, clip: bool):
+def _write_package(out: Path, cfg, run_dir: Path, checkpoint: Path, networks: dict, activations: dict, normalize: bool,
+                   clip: bool):
     import torch
 
     from smarts_rl.agents import action_adapter
@@ -188,7 +194,7 @@ def _write_package(out: Path, cfg, run_dir: Path, checkpoint: Path, networks: di
             "weights": weights.as_posix(),
             "obs_dim": layers[0].in_features,
             "hidden": [layer.out_features for layer in layers[:-1]],
-            "activation": cfg.algo.fcnet_activation,
+            "activation": activations[module_id],
             "outputs": layers[-1].out_features,
             "normalize_observations": hasattr(network, "obs_mean"),
         }

@@ -77,7 +77,7 @@ def test_more_agents_than_per_agent_policies(continuous_run, capfd):
         (["run={run}", "checkpoint=/no/such/checkpoint"], "no such directory"),
         (["run={run}", "envision=true", "envision_endpoint=ws://127.0.0.1:{port}"], "no Envision server answers"),
         (["run={run}", "sample_only=steering"], "sample_only needs sample_actions=true"),
-        (["run={run}", "sample_actions=true", "sample_only=steering"], "applies to the continuous agent's actions"),
+        (["run={run}", "sample_actions=true", "sample_only=steering"], "applies to actions of named components"),
         (["run={continuous}", "sample_actions=true", "sample_only=steering,wipers"], "unknown action component(s) ['wipers']"),
     ],
 )

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from smarts_rl import evaluate
-from smarts_rl.cli import absolute_scenario_path
+from smarts_rl.overrides import absolute_scenario_path
 from smarts_rl.config import compose_config, settings
 from smarts_rl.scenarios.sets import ScenarioSampler, build_scenarios, scenario_sources, unique_names
 from smarts_rl.scenarios.build import BUILTIN_SCENARIOS, ScenarioError, Settings

@@ -1,4 +1,5 @@
-"""`smarts_rl.train(cfg, run_dir)`: a training run from Python, as `python train.py` starts one.
+"""`smarts_rl.train(cfg, run_dir)` and `smarts_rl.resume(run_dir, changes)`: training runs from
+Python, as `python train.py` starts and continues them.
 
     from smarts_rl import train
     from smarts_rl.config import compose_config, settings
@@ -10,7 +11,8 @@
 The settings are checked first (UsageError with the one line `train.py` would print, before Ray
 starts); the run directory gets the config the run started with (`.hydra/config.yaml`, as Hydra
 writes it for `train.py`), so `train.py resume=`, `evaluate`, `export` and `init_from=` take it as
-any other run.
+any other run. `resume(run_dir, {"stop.timesteps_total": 400000})` continues one in place, with
+the same checks and record of its changes as `train.py resume=<run dir> stop.timesteps_total=400000`.
 """
 
 from __future__ import annotations
@@ -22,30 +24,64 @@ from omegaconf import OmegaConf
 
 from smarts_rl.config import CONTRACTS, TARGET, Config
 from smarts_rl.run.preflight import check_settings, check_writable
-from smarts_rl.run.resume import refuse_existing_run
-from smarts_rl.run_dir.layout import RUN_CONFIG
+from smarts_rl.run.resume import (
+    check_resume_overrides, check_run_dir, refuse_existing_run, remember_overrides, resumed_config,
+)
+from smarts_rl.run_dir.layout import OVERRIDES_FILE, RUN_CONFIG
 
 
-def train(cfg: Config, run_dir: str | Path, cwd: str | Path | None = None) -> dict:
-    """Train a new run of `cfg` in `run_dir` (made if missing); returns its summary (summary.json).
-    `cwd`: where relative paths of `cfg` (scenario folders, `init_from`) are resolved (default: here)."""
+def train(cfg: Config | list[str], run_dir: str | Path, cwd: str | Path | None = None) -> dict:
+    """Train a new run in `run_dir` (made if missing); returns its summary (summary.json).
+
+    `cfg`: typed settings (`settings(compose_config([...]))`), or train.py's overrides as a list
+    (`["algo=ppo", "seed=1"]`), which are composed here and recorded as Hydra records them.
+    `cwd`: where relative paths (scenario folders, `init_from`) are resolved (default: here)."""
+    from smarts_rl.config import compose_config, settings
+    from smarts_rl.overrides import absolute_scenario_path
     from smarts_rl.run import warm_start
     from smarts_rl.run.job import train as train_job
 
     cwd = Path(cwd or Path.cwd()).resolve()
+    overrides = None
+    if not isinstance(cfg, Config):
+        overrides = absolute_scenario_path(list(cfg), cwd)
+        cfg = settings(compose_config(overrides))
     run_dir = (cwd / run_dir).resolve()
     check_settings(cfg, cwd)
     refuse_existing_run(run_dir)
     check_writable(run_dir)
     warm = warm_start.plan(cfg, cwd)
-    save_config(cfg, run_dir)
+    save_config(cfg, run_dir, overrides)
     summary = train_job(cfg, run_dir, warm=warm)
     summary.pop("usage_error", None)
     return summary
 
 
-def save_config(cfg: Config, run_dir: Path) -> None:
-    """The run's config as `train.py`'s would be: its options with their `_target_`."""
+def resume(run_dir: str | Path, changes: dict | None = None, cwd: str | Path | None = None) -> dict:
+    """Continue the run in `run_dir` in place, with `changes` ({"stop.training_iteration": 60, ...}:
+    only the keys `train.py resume=` lets change); returns its summary."""
+    from smarts_rl.config import settings
+    from smarts_rl.run.job import train as train_job
+
+    cwd = Path(cwd or Path.cwd()).resolve()
+    run_dir = check_run_dir(str(run_dir), cwd)
+    overrides = check_resume_overrides([f"{key}={_value(value)}" for key, value in (changes or {}).items()])
+    raw = resumed_config(run_dir, overrides)
+    typed = settings(raw)
+    remember_overrides(run_dir, raw)
+    summary = train_job(typed, run_dir, resume=True)
+    summary.pop("usage_error", None)
+    return summary
+
+
+def _value(value) -> str:
+    """A Python value as an override's value (null, true, numbers and strings as YAML reads them)."""
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def save_config(cfg: Config, run_dir: Path, overrides: list[str] | None = None) -> None:
+    """The run's config as `train.py`'s would be: its options with their `_target_` (and the
+    overrides it was composed with, which `report` groups runs by)."""
     plain = dataclasses.asdict(cfg)
     for group in CONTRACTS:
         option = getattr(cfg, group)
@@ -53,3 +89,5 @@ def save_config(cfg: Config, run_dir: Path) -> None:
     path = Path(run_dir) / RUN_CONFIG
     path.parent.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(OmegaConf.create(plain), path)
+    if overrides is not None:
+        OmegaConf.save(OmegaConf.create(list(overrides)), Path(run_dir) / OVERRIDES_FILE)
