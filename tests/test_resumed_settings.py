@@ -27,7 +27,7 @@ def algorithm_config(*overrides: str):
 
 
 def test_a_restored_trial_is_built_with_the_new_sampling_settings_and_asks_for_their_cpus():
-    from smarts_rl.algorithms.pg import PG
+    from smarts_rl.persisted import PG
 
     saved = algorithm_config("env_runners.num_env_runners=2").to_dict()  # as the trial's config holds it
     resumed = with_sampling_settings(PG, sampling_settings(algorithm_config("env_runners.num_env_runners=1")))

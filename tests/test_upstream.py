@@ -366,7 +366,7 @@ def test_learner_lr_schedules_and_setter_are_where_lr_from_config_finds_them():
 def continuous_pg_module(**settings):
     from smarts_rl.algorithms import pg
 
-    config = pg.algorithm_config(pg.Settings(fcnet_hiddens=[8], log_std_max=None, **settings))
+    config = pg.Settings(fcnet_hiddens=[8], log_std_max=None, **settings).algorithm_config()
     return config.build_learner(env=gym.make("Pendulum-v1")).module["default_policy"]
 
 
