@@ -541,11 +541,21 @@ def test_the_basic_sweepers_job_list_covers_choice_range_and_glob_and_refuses_in
 # -- Tune's result grid ----------------------------------------------------------------------
 
 
-def test_trial_statuses_are_the_result_grids_trials(ray_local, tmp_path):
+def test_trial_statuses_and_the_last_saved_result_time_are_tunes(ray_local, tmp_path):
+    import time
+    from pathlib import Path
+
     from ray import tune
 
     def trainable(config):
         tune.report({"x": 1})
 
+    started = time.time()
     grid = tune.Tuner(trainable, run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0)).fit()
     assert list(upstream_tune.trial_statuses(grid).values()) == ["TERMINATED"]
+
+    # ... and the experiment state Tune saved knows when its last result came (PBT's resume reads it).
+    from smarts_rl.upstream.tune_files import last_saved_result_time, latest_experiment_state
+
+    state = latest_experiment_state(Path(grid.experiment_path))
+    assert started < last_saved_result_time(state) <= time.time()

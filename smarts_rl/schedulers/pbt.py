@@ -13,6 +13,7 @@ from typing import Any, Dict
 from smarts_rl.run_dir.atomic_file import write_text_atomically
 from smarts_rl.run_dir.layout import EXPLOITS_FILE
 from smarts_rl.schedulers.contract import Scheduler
+from smarts_rl.upstream.tune_files import last_saved_result_time
 
 
 @dataclass
@@ -130,11 +131,7 @@ def drop_unsaved_exploits(run_dir: Path, experiment_state: Path) -> int:
     path = Path(run_dir) / EXPLOITS_FILE
     if not path.is_file():
         return 0
-    state = json.loads(Path(experiment_state).read_text())
-    saved_until = max(
-        (json.loads(meta).get("last_result_time", float("-inf")) for _, meta in state["trial_data"]),
-        default=float("-inf"),
-    )
+    saved_until = last_saved_result_time(experiment_state)
     lines = [line for line in path.read_text().splitlines() if line.strip()]
     kept = [line for line in lines if _time(line) <= saved_until]
     if len(kept) < len(lines):

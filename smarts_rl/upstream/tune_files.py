@@ -30,3 +30,16 @@ def latest_experiment_state(experiment_dir: Path) -> Path | None:
 def trial_checkpoint_dirs(experiment_dir: Path) -> list[Path]:
     """Every checkpoint folder of every trial of the experiment (trial folders are directly inside it)."""
     return sorted(Path(experiment_dir).glob(f"*/{TRIAL_CHECKPOINTS}"))
+
+
+def last_saved_result_time(experiment_state: Path) -> float:
+    """The time of the newest trial result an experiment state knows (-inf: none). Each entry of its
+    `trial_data` is a trial's JSON state and its run metadata, whose `last_result_time` Tune sets
+    as a result arrives (`_TrainingRunMetadata`, ray/tune/experiment/trial.py)."""
+    import json
+
+    state = json.loads(Path(experiment_state).read_text())
+    return max(
+        (json.loads(meta).get("last_result_time", float("-inf")) for _, meta in state["trial_data"]),
+        default=float("-inf"),
+    )
