@@ -9,6 +9,7 @@ exit code 2 before Hydra creates a run directory or Ray starts anything.
 from __future__ import annotations
 
 import shlex
+import signal
 import string
 import sys
 from pathlib import Path
@@ -201,13 +202,16 @@ def print_summary(summary: dict, run_dir: Path) -> None:
         print(f"evaluate it with: python -m smarts_rl.evaluate run={where}")
 
 
-def exit_code(statuses: list[str]) -> int:
-    """The command's exit code from its jobs' statuses."""
+def exit_code(statuses: list[str], sigterm: bool = False) -> int:
+    """The command's exit code from its jobs' statuses (an interrupted run: 130 after Ctrl-C,
+    143 after SIGTERM, as a shell reports either signal)."""
     if "usage_error" in statuses:
         return USAGE_EXIT_CODE
     if "failed" in statuses:
         return 1
-    return 130 if "interrupted" in statuses else 0
+    if "interrupted" in statuses:
+        return 128 + (signal.SIGTERM if sigterm else signal.SIGINT)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,15 +228,27 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # Hydra / OmegaConf / schema validation
         print(f"{PROGRAM}: error: {one_line(exc)}", file=sys.stderr)
         return USAGE_EXIT_CODE
+    from smarts_rl.run.job import interrupt_on_sigterm, sigterm_received
+
     summaries: list[dict] = []
 
     def task(cfg: DictConfig) -> dict:
+        if sigterm_received():  # a multirun stops too: no job starts after SIGTERM
+            raise _Terminated
         summaries.append(run_job(cfg))
         return summaries[-1]
 
     saved_argv, sys.argv = sys.argv, [sys.argv[0], *argv]
-    try:
-        hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(task)()
-    finally:
-        sys.argv = saved_argv
-    return exit_code([summary["status"] for summary in summaries])
+    # SIGTERM (a scheduler's time limit, a preemption) ends a run as Ctrl-C does.
+    with interrupt_on_sigterm():
+        try:
+            hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(task)()
+        except _Terminated:
+            pass
+        finally:
+            sys.argv = saved_argv
+        return exit_code([summary["status"] for summary in summaries], sigterm_received())
+
+
+class _Terminated(BaseException):
+    """Raised through Hydra (which catches every Exception of a job) to end a multirun."""

@@ -559,3 +559,18 @@ def test_trial_statuses_and_the_last_saved_result_time_are_tunes(ray_local, tmp_
 
     state = latest_experiment_state(Path(grid.experiment_path))
     assert started < last_saved_result_time(state) <= time.time()
+
+
+def test_tunes_interrupt_warnings_are_logged_so_and_dropped(caplog):
+    import ray.tune.tune as tune_module
+
+    source = inspect.getsource(tune_module)
+    assert tune_module.logger.name == upstream_tune.TUNE_LOGGER
+    for text in upstream_tune.TUNE_INTERRUPT_WARNINGS:
+        assert f'"{text}' in source, text
+    upstream_tune.quiet_interrupt_warnings()
+    with caplog.at_level(logging.WARNING, logger=upstream_tune.TUNE_LOGGER):
+        tune_module.logger.warning("Stop signal received (e.g. via SIGINT/Ctrl+C), ending Ray Tune run.")
+        tune_module.logger.warning("Experiment has been interrupted, but the most recent state was saved.")
+        tune_module.logger.warning("another warning")
+    assert [r.getMessage() for r in caplog.records] == ["another warning"]

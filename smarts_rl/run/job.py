@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import sys
+import threading
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +34,46 @@ METRIC = RETURN_COLUMN
 MODE = "max"
 
 
+# -- SIGTERM: a normal end -----------------------------------------------------------------
+#
+# Batch schedulers (a time limit) and Kubernetes (a preemption) stop a job with SIGTERM. Within
+# `interrupt_on_sigterm()`, SIGTERM ends the run as Ctrl-C does: Tune's own SIGINT
+# handler (installed while `fit()` runs) stops the trials, saves the latest results and the
+# experiment state; outside `fit()` Python's raises KeyboardInterrupt. Either way `train()`
+# writes summary.json with status "interrupted", and `python train.py resume=<dir>` continues.
+
+_sigterm = threading.Event()
+
+
+@contextmanager
+def interrupt_on_sigterm():
+    """SIGTERM to this process interrupts the run (main thread only); `sigterm_received()` says
+    whether one came."""
+    _sigterm.clear()
+    if threading.current_thread() is not threading.main_thread():  # signal.signal would raise
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def sigterm_received() -> bool:
+    return _sigterm.is_set()
+
+
+def _on_sigterm(signum, frame) -> None:
+    if not _sigterm.is_set():
+        # os.write: print() could find stderr's buffer in use by the code this signal interrupted.
+        os.write(sys.stderr.fileno(), b"SIGTERM: stopping the run; its latest results and state are saved first\n")
+    _sigterm.set()
+    interrupt = signal.getsignal(signal.SIGINT)
+    if callable(interrupt):  # Tune's handler during fit(), else Python's (KeyboardInterrupt)
+        interrupt(signal.SIGINT, frame)
+
+
 @contextmanager
 def ray_session(cfg: Config, scenario_dirs: list[Path]):
     """A Ray instance for this job only (multirun jobs share one process); yields the CPUs the
@@ -48,6 +91,7 @@ def ray_session(cfg: Config, scenario_dirs: list[Path]):
     # copies them in every >= 10 s by default. After a `kill -9` the run directory must
     # already know the latest checkpoints and results, so copy every couple of seconds.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
+    on_sigterm = signal.getsignal(signal.SIGTERM)
     if cfg.ray.address:
         ray.init(
             address=cfg.ray.address,
@@ -64,6 +108,10 @@ def ray_session(cfg: Config, scenario_dirs: list[Path]):
             log_to_driver=False,
             logging_level=logging.WARNING,
         )
+    if on_sigterm is _on_sigterm:
+        # ray.init installs its own SIGTERM handlers, which end the process at once (no summary,
+        # and Ray's native stack on the console): SIGTERM interrupts the run as before.
+        signal.signal(signal.SIGTERM, on_sigterm)
     try:
         yield ray.cluster_resources().get("CPU", 1.0)
     finally:
@@ -93,9 +141,10 @@ def build_tuner(
     from smarts_rl import persisted
     from smarts_rl.run.rllib_setup import build_algorithm_config, register
     from smarts_rl.upstream.rllib import quiet_config_warnings
-    from smarts_rl.upstream.tune import ignore_pbt_actor_reuse_hint, restore_every_trial
+    from smarts_rl.upstream.tune import ignore_pbt_actor_reuse_hint, quiet_interrupt_warnings, restore_every_trial
 
     ignore_pbt_actor_reuse_hint()
+    quiet_interrupt_warnings()
     quiet_config_warnings()
     scheduler = cfg.scheduler
     # The CPUs are shared by the trials that run at once.

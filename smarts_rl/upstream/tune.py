@@ -4,6 +4,7 @@ and the PBT scheduler's undocumented methods. Imported only where Tune already i
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import warnings
 
@@ -20,6 +21,25 @@ def use_classic_console_output() -> None:
     `RAY_AIR_NEW_OUTPUT` (read in ray/tune/experimental/output.py, `get_air_verbosity`), documented
     only in `RunConfig.verbose`'s docstring."""
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+
+
+# Tune 2.60.0's warnings when SIGINT stops `fit()` (ray/tune/tune.py, logger "ray.tune.tune"):
+# the second advises `Tuner.restore`, where train.py says how to continue (`resume=<dir>`).
+TUNE_LOGGER = "ray.tune.tune"
+TUNE_INTERRUPT_WARNINGS = ("Stop signal received", "Experiment has been interrupted")
+
+
+class _NoInterruptWarnings(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(TUNE_INTERRUPT_WARNINGS)
+
+
+def quiet_interrupt_warnings() -> None:
+    """Drops Tune's own console lines about an interrupted `fit()` (matched by the text of Tune
+    2.60.0's warnings, `TUNE_INTERRUPT_WARNINGS`): train.py prints its own."""
+    logger = logging.getLogger(TUNE_LOGGER)
+    if not any(isinstance(f, _NoInterruptWarnings) for f in logger.filters):
+        logger.addFilter(_NoInterruptWarnings())
 
 
 def ignore_pbt_actor_reuse_hint() -> None:
