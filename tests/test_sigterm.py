@@ -71,6 +71,24 @@ def test_sigterm_ends_the_run_as_ctrl_c_does_and_resume_completes_it(tmp_path, p
         assert iterations(Path(trial["path"]))[-1] == ITERATIONS[point]
 
 
+@pytest.mark.slow
+def test_sigterm_in_a_multirun_starts_no_further_job(tmp_path):
+    sweep = tmp_path / "sweep"
+    run = TrainRun("-m", "seed=0,1", "stop.training_iteration=20", *TINY, "env_runners.num_env_runners=1",
+                   f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    try:
+        run.wait_until(lambda: at("sampling", sweep / "0"), "the first job's first iteration")
+        os.kill(run.popen.pid, signal.SIGTERM)
+        assert run.wait(timeout=300) == 143, run.output()[-3000:]
+        assert run.leftovers() == []
+    finally:
+        run.kill()
+    assert json.loads((sweep / "0" / "summary.json").read_text())["status"] == "interrupted"
+    assert not (sweep / "1" / "summary.json").exists() and not (sweep / "1" / "tune").exists()
+    rows = (sweep / "sweep_summary.csv").read_text().splitlines()
+    assert len(rows) == 2 and ",interrupted," in rows[1], rows
+
+
 def test_exit_code_after_sigterm_is_143_and_after_ctrl_c_130():
     from smarts_rl.cli import exit_code
 
