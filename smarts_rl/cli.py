@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # Hydra / OmegaConf / schema validation
         print(f"{PROGRAM}: error: {one_line(exc)}", file=sys.stderr)
         return USAGE_EXIT_CODE
-    from smarts_rl.run.job import interrupt_on_sigterm, sigterm_received
+    from smarts_rl.run.sigterm import interrupt_on_sigterm, sigterm_received
 
     summaries: list[dict] = []
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sys
-import threading
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +22,7 @@ from smarts_rl.run_dir.layout import (
 from smarts_rl.run.resumed_settings import sampling_settings, with_sampling_settings
 from smarts_rl.scenarios.sets import scenario_sources
 from smarts_rl.run.stopping import reached, stop_limits
+from smarts_rl.run.sigterm import interrupts_the_run
 from smarts_rl.run_dir.summary import trial_records, write_summary
 from smarts_rl.run_dir.trial_results import RETURN_COLUMN
 from smarts_rl.run.warm_start import WarmStart, on_algorithm_init, recorded_checkpoint
@@ -32,46 +31,6 @@ log = logging.getLogger(__name__)
 # On a set of scenarios too: the mean over all the set's episodes (PBT and "best" compare it).
 METRIC = RETURN_COLUMN
 MODE = "max"
-
-
-# -- SIGTERM: a normal end -----------------------------------------------------------------
-#
-# Batch schedulers (a time limit) and Kubernetes (a preemption) stop a job with SIGTERM. Within
-# `interrupt_on_sigterm()`, SIGTERM ends the run as Ctrl-C does: Tune's own SIGINT
-# handler (installed while `fit()` runs) stops the trials, saves the latest results and the
-# experiment state; outside `fit()` Python's raises KeyboardInterrupt. Either way `train()`
-# writes summary.json with status "interrupted", and `python train.py resume=<dir>` continues.
-
-_sigterm = threading.Event()
-
-
-@contextmanager
-def interrupt_on_sigterm():
-    """SIGTERM to this process interrupts the run (main thread only); `sigterm_received()` says
-    whether one came."""
-    _sigterm.clear()
-    if threading.current_thread() is not threading.main_thread():  # signal.signal would raise
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def sigterm_received() -> bool:
-    return _sigterm.is_set()
-
-
-def _on_sigterm(signum, frame) -> None:
-    if not _sigterm.is_set():
-        # os.write: print() could find stderr's buffer in use by the code this signal interrupted.
-        os.write(sys.stderr.fileno(), b"SIGTERM: stopping the run; its latest results and state are saved first\n")
-    _sigterm.set()
-    interrupt = signal.getsignal(signal.SIGINT)
-    if callable(interrupt):  # Tune's handler during fit(), else Python's (KeyboardInterrupt)
-        interrupt(signal.SIGINT, frame)
 
 
 @contextmanager
@@ -108,7 +67,7 @@ def ray_session(cfg: Config, scenario_dirs: list[Path]):
             log_to_driver=False,
             logging_level=logging.WARNING,
         )
-    if on_sigterm is _on_sigterm:
+    if interrupts_the_run(on_sigterm):
         # ray.init installs its own SIGTERM handlers, which end the process at once (no summary,
         # and Ray's native stack on the console): SIGTERM interrupts the run as before.
         signal.signal(signal.SIGTERM, on_sigterm)
