@@ -28,7 +28,7 @@ from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 
 from smarts_rl.algorithms import actor_critic_module, pg_algorithm, pg_learner, ppo_algorithm
 from smarts_rl.env import driving_metrics, simulator_time
-from smarts_rl.run import console, resumed_settings, stopping, warm_start_in_trial
+from smarts_rl.run import console, progress_logger, resumed_settings, stopping, warm_start_in_trial
 from smarts_rl.schedulers import recorded_pbt
 from smarts_rl.upstream.rllib import BoundedResetRetries, SeedFirstResetOnly
 
@@ -125,6 +125,11 @@ class TrialLines(console.TrialLines):
 
 class RunSettings(resumed_settings.RunSettings):
     """Each trial's checkpoint and failure limits, re-read from the run config."""
+
+
+class ProgressTable(progress_logger.ProgressTable):
+    """Each trial's progress.csv, equal to its result.json after any resume (in place of Tune's
+    CSV logger; Tune builds it by this name, see smarts_rl/run/job.py)."""
 
 
 class RecordedPBT(recorded_pbt.RecordedPBT):

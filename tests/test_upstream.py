@@ -8,6 +8,7 @@ Cheap on purpose: real env runners, learners, schedulers and trials built in thi
 tiny local Ray for the tests that build an Algorithm, no training run."""
 
 import importlib
+import json
 import inspect
 import logging
 import warnings
@@ -559,3 +560,35 @@ def test_trial_statuses_and_the_last_saved_result_time_are_tunes(ray_local, tmp_
 
     state = latest_experiment_state(Path(grid.experiment_path))
     assert started < last_saved_result_time(state) <= time.time()
+
+
+def test_as_logged_is_what_tunes_json_logger_writes_into_result_json(tmp_path):
+    from ray.tune.logger import JsonLoggerCallback
+
+    result = {"training_iteration": 1, "a": {"b": np.float32(0.1), "c": np.arange(2), "d": None}}
+    class LoggedTrial:  # what the JSON logger asks of a trial
+        local_path, checkpoint, config = str(tmp_path), None, {}
+
+        def init_local_path(self):
+            pass
+
+    trial = LoggedTrial()
+    logger = JsonLoggerCallback()
+    logger.log_trial_result(1, trial, result)
+    logger.log_trial_end(trial)
+    assert json.loads((tmp_path / "result.json").read_text()) == upstream_tune.as_logged(result)
+
+
+def test_callbacks_by_name_are_built_by_tune_in_place_of_its_own_csv_logger(monkeypatch):
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+    from ray.tune.utils.callback import _create_default_callbacks
+
+    from smarts_rl.persisted import ProgressTable
+
+    monkeypatch.delenv(upstream_tune.TUNE_CALLBACKS_VARIABLE, raising=False)
+    with upstream_tune.callbacks_by_name(["smarts_rl.persisted.ProgressTable"]):
+        callbacks = _create_default_callbacks([], air_verbosity=None)
+    assert upstream_tune.TUNE_CALLBACKS_VARIABLE not in __import__("os").environ
+    csv_loggers = [c for c in callbacks if isinstance(c, CSVLoggerCallback)]
+    assert [type(c) for c in csv_loggers] == [ProgressTable]
+    assert any(isinstance(c, JsonLoggerCallback) for c in callbacks)

@@ -3,6 +3,7 @@ and the PBT scheduler's undocumented methods. Imported only where Tune already i
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import warnings
@@ -99,3 +100,35 @@ def trial_statuses(result_grid) -> dict[str, str]:
     not carry it: Ray 2.60.0's `ResultGrid` keeps its trials in the private `_experiment_analysis`
     (ray/tune/result_grid.py, as its own `num_terminated` reads them)."""
     return {trial.trial_id: trial.status for trial in result_grid._experiment_analysis.trials}
+
+
+def as_logged(result: dict) -> dict:
+    """The result as Tune's JSON logger writes it into result.json (numpy values as plain numbers
+    and lists, anything else it cannot encode as its text): Tune 2.60.0's
+    `ray.air._internal.json.SafeFallbackEncoder`, which `ray.tune.logger.json` uses."""
+    import json
+
+    from ray.air._internal.json import SafeFallbackEncoder
+
+    return json.loads(json.dumps(result, cls=SafeFallbackEncoder))
+
+
+# Tune 2.60.0 builds one instance of each class named here (comma-separated `module.Class`) and
+# adds it to the run's callbacks in `ray.tune.tune.run` (ray/tune/utils/callback.py,
+# `_initialize_env_callbacks`): a restored experiment keeps the callbacks pickled when it started.
+TUNE_CALLBACKS_VARIABLE = "RAY_TUNE_CALLBACKS"
+
+
+@contextlib.contextmanager
+def callbacks_by_name(names: list[str]):
+    """While the block runs, Tune adds an instance of each class `names` names to a run it starts
+    or restores, with no arguments."""
+    before = os.environ.get(TUNE_CALLBACKS_VARIABLE)
+    os.environ[TUNE_CALLBACKS_VARIABLE] = ",".join(filter(None, [before, *names]))
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(TUNE_CALLBACKS_VARIABLE, None)
+        else:
+            os.environ[TUNE_CALLBACKS_VARIABLE] = before
