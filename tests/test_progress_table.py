@@ -140,3 +140,37 @@ def test_a_garbled_table_with_as_many_fields_is_found_by_its_values(tmp_path):
 
     assert repair_run(tmp_path) == ["trial_a"]
     assert assert_table_is_result_json(trial_dir) == [1, 2, 3, 4]
+
+
+def garble_as_old_tune(trial_dir: Path) -> None:
+    """progress.csv as Tune's own CSV logger left it after a resume: the header of the first
+    session's first result (here without one key the later results have), every later row
+    appended with all its keys."""
+    rows = [table_row(r) for r in read_results(trial_dir)]
+    first_keys = list(rows[0])[:-1]
+    with open(trial_dir / "progress.csv", "w", newline="") as f:
+        f.write(",".join(first_keys) + "\n")
+        for row in rows:
+            csv.DictWriter(f, list(row)).writerow(row)
+
+
+@pytest.mark.slow
+def test_a_run_resumed_twice_keeps_its_table_and_one_garbled_before_is_repaired(tmp_path):
+    from tests.helpers import ONE_RUNNER, TINY
+    from tests.test_driver_faults import train
+
+    run_dir = tmp_path / "run"
+    first = train("stop.training_iteration=1", *TINY, *ONE_RUNNER, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    [trial_dir] = (run_dir / "tune").glob("trial_*")
+    assert assert_table_is_result_json(trial_dir) == [1]
+    garble_as_old_tune(trial_dir)
+    with pytest.raises(pd.errors.ParserError):
+        pd.read_csv(trial_dir / "progress.csv")
+
+    for stop, repaired in ((2, True), (3, False)):
+        resumed = train(f"resume={run_dir}", f"stop.training_iteration={stop}", cwd=tmp_path)
+        assert resumed.returncode == 0, resumed.stderr[-2000:]
+        said = [line for line in resumed.stdout.splitlines() if "rewritten from result.json" in line]
+        assert len(said) == (1 if repaired else 0), resumed.stdout[-2000:]
+        assert assert_table_is_result_json(trial_dir) == list(range(1, stop + 1))
