@@ -11,6 +11,7 @@ import importlib
 import json
 import inspect
 import logging
+import time
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -592,3 +593,44 @@ def test_callbacks_by_name_are_built_by_tune_in_place_of_its_own_csv_logger(monk
     csv_loggers = [c for c in callbacks if isinstance(c, CSVLoggerCallback)]
     assert [type(c) for c in csv_loggers] == [ProgressTable]
     assert any(isinstance(c, JsonLoggerCallback) for c in callbacks)
+
+
+def event_records(path: Path) -> list:
+    """The events of one TensorBoard event file (TFRecord framing: length, its CRC, data, its CRC)."""
+    import struct
+
+    from tensorboardX.proto.event_pb2 import Event
+
+    data, events, at = path.read_bytes(), [], 0
+    while at < len(data):
+        (length,) = struct.unpack("<Q", data[at:at + 8])
+        event = Event()
+        event.ParseFromString(data[at + 12:at + 12 + length])
+        events.append(event)
+        at += 12 + length + 4
+    return events
+
+
+def test_tbx_logger_from_resume_point_marks_each_sessions_first_step_for_tensorboard_to_purge(tmp_path):
+    from tensorboardX.proto.event_pb2 import SessionLog
+
+    class LoggedTrial:  # what the TensorBoard logger asks of a trial
+        local_path, evaluated_params = str(tmp_path), {}
+
+        def init_local_path(self):
+            pass
+
+    steps_by_session = []
+    for steps in ([1, 2, 3], [3, 4]):  # resumed from iteration 2's checkpoint
+        time.sleep(1.1)  # an event file is named by its second
+        logger, trial = upstream_tune.TBXLoggerFromResumePoint(), LoggedTrial()
+        before = set(tmp_path.glob("events.out.tfevents.*"))
+        logger.log_trial_start(trial)
+        for step in steps:
+            logger.log_trial_result(step, trial, {"training_iteration": step, "a": float(step)})
+        logger.log_trial_end(trial)
+        [events_file] = set(tmp_path.glob("events.out.tfevents.*")) - before
+        events = event_records(events_file)
+        starts = [e.step for e in events if e.HasField("session_log") and e.session_log.status == SessionLog.START]
+        steps_by_session.append((starts, sorted({e.step for e in events if e.HasField("summary")})))
+    assert steps_by_session == [([1], [1, 2, 3]), ([3], [3, 4])]

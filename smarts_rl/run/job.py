@@ -145,11 +145,12 @@ def build_tuner(
 
 # Named, not handed over: Tune builds them at every fit, so a run restored from a run directory
 # made before them gets them too (its pickled callbacks are those it started with).
-RUN_LOGGERS = ["smarts_rl.persisted.ProgressTable"]
+RUN_LOGGERS = ["smarts_rl.persisted.ProgressTable", "smarts_rl.persisted.TensorBoardEvents"]
 
 
 def run_loggers():
-    """Tune writes each trial's progress.csv through our callback while the block runs."""
+    """Tune writes each trial's progress.csv and TensorBoard events through our callbacks while the
+    block runs."""
     from smarts_rl.upstream.tune import callbacks_by_name
 
     return callbacks_by_name(RUN_LOGGERS)

@@ -9,6 +9,7 @@ import os
 import warnings
 
 from ray.tune.experiment import Trial
+from ray.tune.logger import TBXLoggerCallback
 from ray.tune.schedulers import PopulationBasedTraining
 
 # Tune 2.60.0's hint, warned at every PBT run with `reuse_actors=False` (ray/tune/tune.py, `run`).
@@ -132,3 +133,28 @@ def callbacks_by_name(names: list[str]):
             os.environ.pop(TUNE_CALLBACKS_VARIABLE, None)
         else:
             os.environ[TUNE_CALLBACKS_VARIABLE] = before
+
+
+class TBXLoggerFromResumePoint(TBXLoggerCallback):
+    """Tune's TensorBoard logger, whose writer of each trial session starts with tensorboardX's
+    `purge_step` at the session's first step: TensorBoard then hides the earlier sessions' events
+    from that step on (an iteration trained again after a resume shows once, as the resumed run
+    trained it). Tune 2.60.0's `TBXLoggerCallback` keeps its writers in the private
+    `_trial_writer` and `_trial_result` and builds them with `_summary_writer_cls` in
+    `log_trial_start`, before the first result says the step."""
+
+    def log_trial_start(self, trial: Trial):
+        if trial in self._trial_writer:
+            self._trial_writer.pop(trial).close()
+        trial.init_local_path()
+        self._trial_result[trial] = {}
+
+    def log_trial_result(self, iteration: int, trial: Trial, result: dict):
+        if trial not in self._trial_writer:
+            from ray.tune.result import TIMESTEPS_TOTAL, TRAINING_ITERATION
+
+            step = result.get(TIMESTEPS_TOTAL) or result[TRAINING_ITERATION]
+            trial.init_local_path()
+            self._trial_result.setdefault(trial, {})
+            self._trial_writer[trial] = self._summary_writer_cls(trial.local_path, flush_secs=30, purge_step=step)
+        super().log_trial_result(iteration, trial, result)
