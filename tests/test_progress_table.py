@@ -143,14 +143,15 @@ def test_a_garbled_table_with_as_many_fields_is_found_by_its_values(tmp_path):
 
 
 def garble_as_old_tune(trial_dir: Path) -> None:
-    """progress.csv as Tune's own CSV logger left it after a resume: the header of the first
-    session's first result (here without one key the later results have), every later row
-    appended with all its keys."""
-    rows = [table_row(r) for r in read_results(trial_dir)]
-    first_keys = list(rows[0])[:-1]
+    """progress.csv as Tune's own CSV logger left it after a resume: the first session's header and
+    rows (here its first result lacked one key), then the resumed session's rows with all their keys."""
+    first, *resumed = [table_row(r) for r in read_results(trial_dir)]
+    first_keys = list(first)[:-1]
     with open(trial_dir / "progress.csv", "w", newline="") as f:
-        f.write(",".join(first_keys) + "\n")
-        for row in rows:
+        writer = csv.DictWriter(f, first_keys, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerow(first)
+        for row in resumed:
             csv.DictWriter(f, list(row)).writerow(row)
 
 
@@ -160,15 +161,15 @@ def test_a_run_resumed_twice_keeps_its_table_and_one_garbled_before_is_repaired(
     from tests.test_driver_faults import train
 
     run_dir = tmp_path / "run"
-    first = train("stop.training_iteration=1", *TINY, *ONE_RUNNER, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    first = train("stop.training_iteration=2", *TINY, *ONE_RUNNER, f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
     [trial_dir] = (run_dir / "tune").glob("trial_*")
-    assert assert_table_is_result_json(trial_dir) == [1]
+    assert assert_table_is_result_json(trial_dir) == [1, 2]
     garble_as_old_tune(trial_dir)
     with pytest.raises(pd.errors.ParserError):
         pd.read_csv(trial_dir / "progress.csv")
 
-    for stop, repaired in ((2, True), (3, False)):
+    for stop, repaired in ((3, True), (4, False)):
         resumed = train(f"resume={run_dir}", f"stop.training_iteration={stop}", cwd=tmp_path)
         assert resumed.returncode == 0, resumed.stderr[-2000:]
         said = [line for line in resumed.stdout.splitlines() if "rewritten from result.json" in line]
