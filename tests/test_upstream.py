@@ -634,3 +634,26 @@ def test_tbx_logger_from_resume_point_marks_each_sessions_first_step_for_tensorb
         starts = [e.step for e in events if e.HasField("session_log") and e.session_log.status == SessionLog.START]
         steps_by_session.append((starts, sorted({e.step for e in events if e.HasField("summary")})))
     assert steps_by_session == [([1], [1, 2, 3]), ([3], [3, 4])]
+
+
+def test_experiment_files_reach_the_run_directory_through_the_copy_we_make_atomic(tmp_path, monkeypatch):
+    import pyarrow.fs
+    from ray.train._internal import storage
+
+    monkeypatch.setattr(storage, "_pyarrow_fs_copy_files", storage._pyarrow_fs_copy_files)
+    assert "_pyarrow_fs_copy_files" in storage._upload_to_fs_path.__code__.co_names
+    syncer = storage._FilesystemSyncer(storage_filesystem=pyarrow.fs.LocalFileSystem())
+    assert syncer._sync_up_command(str(tmp_path), str(tmp_path))[0] is storage._upload_to_fs_path
+
+    upstream_tune.sync_experiment_files_atomically()
+    replaced = []
+    real_replace = __import__("os").replace
+    monkeypatch.setattr("os.replace", lambda a, b: (replaced.append(Path(b).name), real_replace(a, b)))
+    staged = tmp_path / "staged"
+    (staged / "trial_a").mkdir(parents=True)
+    (staged / "experiment_state-1.json").write_text("{}")
+    (staged / "trial_a" / "progress.csv").write_text("a\n1\n")
+    storage._upload_to_fs_path(str(staged), pyarrow.fs.LocalFileSystem(), str(tmp_path / "run"))
+    assert (tmp_path / "run" / "trial_a" / "progress.csv").read_text() == "a\n1\n"
+    assert sorted(replaced) == ["experiment_state-1.json", "progress.csv"]
+    assert sorted(p.name for p in (tmp_path / "run").rglob("*")) == ["experiment_state-1.json", "progress.csv", "trial_a"]

@@ -150,9 +150,10 @@ RUN_LOGGERS = ["smarts_rl.persisted.ProgressTable", "smarts_rl.persisted.TensorB
 
 def run_loggers():
     """Tune writes each trial's progress.csv and TensorBoard events through our callbacks while the
-    block runs."""
-    from smarts_rl.upstream.tune import callbacks_by_name
+    block runs, and copies its files into the run directory file by file, each renamed into place."""
+    from smarts_rl.upstream.tune import callbacks_by_name, sync_experiment_files_atomically
 
+    sync_experiment_files_atomically()
     return callbacks_by_name(RUN_LOGGERS)
 
 

@@ -158,3 +158,43 @@ class TBXLoggerFromResumePoint(TBXLoggerCallback):
             self._trial_result.setdefault(trial, {})
             self._trial_writer[trial] = self._summary_writer_cls(trial.local_path, flush_secs=30, purge_step=step)
         super().log_trial_result(iteration, trial, result)
+
+
+def sync_experiment_files_atomically() -> None:
+    """Tune stages the experiment's files on the driver (its experiment state, searcher state,
+    each trial's result.json, progress.csv and events) and copies them into the run directory
+    with `pyarrow.fs.copy_files`, which writes each file in place: a `kill -9` during the copy left
+    a torn file. From now on, in this process, a copy into a local run directory writes each file
+    beside its destination and renames it into place. Ray 2.60.0's copies go through
+    `ray.train._internal.storage._pyarrow_fs_copy_files`, looked up at each call by
+    `_upload_to_fs_path` (the driver's syncer) and `_download_from_fs_path`."""
+    from ray.train._internal import storage
+
+    if getattr(storage._pyarrow_fs_copy_files, "atomic", False):
+        return
+    storage._pyarrow_fs_copy_files = _atomic_local_copy(storage._pyarrow_fs_copy_files)
+
+
+def _atomic_local_copy(copy_files):
+    import shutil
+
+    import pyarrow.fs
+
+    def copy(source, destination, source_filesystem=None, destination_filesystem=None, **kwargs):
+        local = source_filesystem is None and isinstance(destination_filesystem, pyarrow.fs.LocalFileSystem)
+        if not (local and os.path.exists(source)):
+            return copy_files(source, destination, source_filesystem=source_filesystem,
+                              destination_filesystem=destination_filesystem, **kwargs)
+        if os.path.isfile(source):
+            pairs = [(source, destination)]
+        else:
+            pairs = [(os.path.join(root, name), os.path.join(destination, os.path.relpath(root, source), name))
+                     for root, _, names in os.walk(source) for name in names]
+        for src, dst in pairs:
+            os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+            tmp = f"{dst}.copying-{os.getpid()}"
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dst)
+
+    copy.atomic = True
+    return copy
