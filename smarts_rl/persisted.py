@@ -28,8 +28,9 @@ from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 
 from smarts_rl.algorithms import actor_critic_module, pg_algorithm, pg_learner, ppo_algorithm
 from smarts_rl.env import driving_metrics, simulator_time
-from smarts_rl.run import console, resumed_settings, stopping, warm_start_in_trial
+from smarts_rl.run import console, progress_logger, resumed_settings, stopping, warm_start_in_trial
 from smarts_rl.schedulers import recorded_pbt
+from smarts_rl.upstream import tune as upstream_tune
 from smarts_rl.upstream.rllib import BoundedResetRetries, SeedFirstResetOnly
 
 # -- RLlib: algorithms, their learners and RLModule ----------------------------------------
@@ -125,6 +126,16 @@ class TrialLines(console.TrialLines):
 
 class RunSettings(resumed_settings.RunSettings):
     """Each trial's checkpoint and failure limits, re-read from the run config."""
+
+
+class ProgressTable(progress_logger.ProgressTable):
+    """Each trial's progress.csv, equal to its result.json after any resume (in place of Tune's
+    CSV logger; Tune builds it by this name, see smarts_rl/run/job.py)."""
+
+
+class TensorBoardEvents(upstream_tune.TBXLoggerFromResumePoint):
+    """Each trial's TensorBoard events, an iteration trained again after a resume shown once (in
+    place of Tune's TensorBoard logger; built by this name, as ProgressTable)."""
 
 
 class RecordedPBT(recorded_pbt.RecordedPBT):

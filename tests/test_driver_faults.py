@@ -29,8 +29,9 @@ from pathlib import Path
 
 import pytest
 
-from smarts_rl.run_dir.trial_results import read_results
+from smarts_rl.run_dir.trial_results import flatten, read_results
 from tests.helpers import TINY
+from tests.test_progress_table import assert_table_is_result_json
 
 REPO = Path(__file__).resolve().parent.parent
 ITERATIONS = {"sampling": 4, "checkpoint": 7, "pbt_exploit": 3}
@@ -60,6 +61,17 @@ def train(*args, cwd, timeout=900):
 
 def iterations(trial_dir: Path) -> list[int]:
     return [r["training_iteration"] for r in read_results(trial_dir)]
+
+
+def written_rows(trial_dir: Path) -> list[dict]:
+    """Every complete line of result.json, an iteration trained again after a resume included."""
+    rows = []
+    for line in (trial_dir / "result.json").read_text().splitlines():
+        try:
+            rows.append(flatten(json.loads(line)))
+        except json.JSONDecodeError:
+            pass
+    return rows
 
 
 def session_processes(sid: int) -> list[int]:
@@ -174,8 +186,8 @@ def readable(checkpoint: Path) -> bool:
 
 def restored_iteration(trial_dir: Path, done_before: int) -> int:
     """The iteration the resumed run restored: the row just before its first one."""
-    rows = read_results(trial_dir)
-    resumed = [r for r in rows[done_before - 1:] if r["iterations_since_restore"] == 1]
+    rows = read_results(trial_dir)  # the resumed run's rows replace those it trained again
+    resumed = [r for r in rows[1:] if r["iterations_since_restore"] == 1]
     assert resumed, "no row of the resumed run"
     return resumed[-1]["training_iteration"] - 1
 
@@ -207,7 +219,10 @@ def test_resume_after_sigkill_completes_the_run(tmp_path, point):
         now = iterations(trial_dir)
         before = done_before[trial_dir.name]
         assert now[: len(before)] == before == list(range(1, len(before) + 1))  # kept, not restarted
-        assert now[-1] == final and len(now) <= final + 1  # at most one redone
+        assert now == list(range(1, final + 1))  # each once: a redone iteration's last row
+        assert len(written_rows(trial_dir)) <= final + 1  # at most one redone
+        # progress.csv reads back as result.json, through every kill point.
+        assert assert_table_is_result_json(trial_dir) == now
 
     # Every checkpoint left behind is whole, and so is the one each trial's summary names.
     reference = checkpoint_files(Path(summary["trials"][0]["checkpoint"]))
@@ -229,7 +244,7 @@ def test_resume_after_sigkill_completes_the_run(tmp_path, point):
     if point == "sampling":
         # Sampled with two env runners before the kill, with one after it; one checkpoint kept.
         [trial_dir] = trial_dirs
-        runners = [r["fault_tolerance/num_healthy_workers"] for r in read_results(trial_dir)]
+        runners = [r["fault_tolerance/num_healthy_workers"] for r in written_rows(trial_dir)]
         done = len(done_before[trial_dir.name])
         assert set(runners[:done]) == {2} and set(runners[done:]) == {1}, runners
         assert len(list(trial_dir.glob("checkpoint_*"))) == 1

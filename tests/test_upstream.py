@@ -8,8 +8,10 @@ Cheap on purpose: real env runners, learners, schedulers and trials built in thi
 tiny local Ray for the tests that build an Algorithm, no training run."""
 
 import importlib
+import json
 import inspect
 import logging
+import time
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -574,3 +576,99 @@ def test_tunes_interrupt_warnings_are_logged_so_and_dropped(caplog):
         tune_module.logger.warning("Experiment has been interrupted, but the most recent state was saved.")
         tune_module.logger.warning("another warning")
     assert [r.getMessage() for r in caplog.records] == ["another warning"]
+
+
+def test_as_logged_is_what_tunes_json_logger_writes_into_result_json(tmp_path):
+    from ray.tune.logger import JsonLoggerCallback
+
+    result = {"training_iteration": 1, "a": {"b": np.float32(0.1), "c": np.arange(2), "d": None}}
+    class LoggedTrial:  # what the JSON logger asks of a trial
+        local_path, checkpoint, config = str(tmp_path), None, {}
+
+        def init_local_path(self):
+            pass
+
+    trial = LoggedTrial()
+    logger = JsonLoggerCallback()
+    logger.log_trial_result(1, trial, result)
+    logger.log_trial_end(trial)
+    assert json.loads((tmp_path / "result.json").read_text()) == upstream_tune.as_logged(result)
+
+
+def test_callbacks_by_name_are_built_by_tune_in_place_of_its_own_csv_logger(monkeypatch):
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+    from ray.tune.utils.callback import _create_default_callbacks
+
+    from smarts_rl.persisted import ProgressTable
+
+    monkeypatch.delenv(upstream_tune.TUNE_CALLBACKS_VARIABLE, raising=False)
+    with upstream_tune.callbacks_by_name(["smarts_rl.persisted.ProgressTable"]):
+        callbacks = _create_default_callbacks([], air_verbosity=None)
+    assert upstream_tune.TUNE_CALLBACKS_VARIABLE not in __import__("os").environ
+    csv_loggers = [c for c in callbacks if isinstance(c, CSVLoggerCallback)]
+    assert [type(c) for c in csv_loggers] == [ProgressTable]
+    assert any(isinstance(c, JsonLoggerCallback) for c in callbacks)
+
+
+def event_records(path: Path) -> list:
+    """The events of one TensorBoard event file (TFRecord framing: length, its CRC, data, its CRC)."""
+    import struct
+
+    from tensorboardX.proto.event_pb2 import Event
+
+    data, events, at = path.read_bytes(), [], 0
+    while at < len(data):
+        (length,) = struct.unpack("<Q", data[at:at + 8])
+        event = Event()
+        event.ParseFromString(data[at + 12:at + 12 + length])
+        events.append(event)
+        at += 12 + length + 4
+    return events
+
+
+def test_tbx_logger_from_resume_point_marks_each_sessions_first_step_for_tensorboard_to_purge(tmp_path):
+    from tensorboardX.proto.event_pb2 import SessionLog
+
+    class LoggedTrial:  # what the TensorBoard logger asks of a trial
+        local_path, evaluated_params = str(tmp_path), {}
+
+        def init_local_path(self):
+            pass
+
+    steps_by_session = []
+    for steps in ([1, 2, 3], [3, 4]):  # resumed from iteration 2's checkpoint
+        time.sleep(1.1)  # an event file is named by its second
+        logger, trial = upstream_tune.TBXLoggerFromResumePoint(), LoggedTrial()
+        before = set(tmp_path.glob("events.out.tfevents.*"))
+        logger.log_trial_start(trial)
+        for step in steps:
+            logger.log_trial_result(step, trial, {"training_iteration": step, "a": float(step)})
+        logger.log_trial_end(trial)
+        [events_file] = set(tmp_path.glob("events.out.tfevents.*")) - before
+        events = event_records(events_file)
+        starts = [e.step for e in events if e.HasField("session_log") and e.session_log.status == SessionLog.START]
+        steps_by_session.append((starts, sorted({e.step for e in events if e.HasField("summary")})))
+    assert steps_by_session == [([1], [1, 2, 3]), ([3], [3, 4])]
+
+
+def test_experiment_files_reach_the_run_directory_through_the_copy_we_make_atomic(tmp_path, monkeypatch):
+    import pyarrow.fs
+    from ray.train._internal import storage
+
+    monkeypatch.setattr(storage, "_pyarrow_fs_copy_files", storage._pyarrow_fs_copy_files)
+    assert "_pyarrow_fs_copy_files" in storage._upload_to_fs_path.__code__.co_names
+    syncer = storage._FilesystemSyncer(storage_filesystem=pyarrow.fs.LocalFileSystem())
+    assert syncer._sync_up_command(str(tmp_path), str(tmp_path))[0] is storage._upload_to_fs_path
+
+    upstream_tune.sync_experiment_files_atomically()
+    replaced = []
+    real_replace = __import__("os").replace
+    monkeypatch.setattr("os.replace", lambda a, b: (replaced.append(Path(b).name), real_replace(a, b)))
+    staged = tmp_path / "staged"
+    (staged / "trial_a").mkdir(parents=True)
+    (staged / "experiment_state-1.json").write_text("{}")
+    (staged / "trial_a" / "progress.csv").write_text("a\n1\n")
+    storage._upload_to_fs_path(str(staged), pyarrow.fs.LocalFileSystem(), str(tmp_path / "run"))
+    assert (tmp_path / "run" / "trial_a" / "progress.csv").read_text() == "a\n1\n"
+    assert sorted(replaced) == ["experiment_state-1.json", "progress.csv"]
+    assert sorted(p.name for p in (tmp_path / "run").rglob("*")) == ["experiment_state-1.json", "progress.csv", "trial_a"]

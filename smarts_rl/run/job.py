@@ -14,6 +14,7 @@ from pathlib import Path
 
 from smarts_rl.config import Config, algo_keys, check_mutations
 from smarts_rl.run_dir.curves import write_run_curves
+from smarts_rl.run_dir.progress_table import repair_run
 from smarts_rl.errors import UsageError, one_line
 from smarts_rl.migrate import migrate
 from smarts_rl.run_dir.layout import (
@@ -150,6 +151,29 @@ def build_tuner(
     )
 
 
+# Named, not handed over: Tune builds them at every fit, so a run restored from a run directory
+# made before them gets them too (its pickled callbacks are those it started with).
+RUN_LOGGERS = ["smarts_rl.persisted.ProgressTable", "smarts_rl.persisted.TensorBoardEvents"]
+
+
+def run_loggers():
+    """Tune writes each trial's progress.csv and TensorBoard events through our callbacks while the
+    block runs, and copies its files into the run directory file by file, each renamed into place."""
+    from smarts_rl.upstream.tune import callbacks_by_name, sync_experiment_files_atomically
+
+    sync_experiment_files_atomically()
+    return callbacks_by_name(RUN_LOGGERS)
+
+
+def repair_progress_tables(run_dir: Path) -> None:
+    """A progress.csv that does not hold what result.json holds (garbled by Tune's CSV logger in a
+    run resumed by an older version, or cut short by a kill) is rewritten from result.json."""
+    repaired = repair_run(run_dir)
+    if repaired:
+        print(f"progress.csv of {len(repaired)} trial(s) ({', '.join(repaired)}) did not match result.json "
+              "(written by an older version, or cut short by a kill): rewritten from result.json, nothing lost", flush=True)
+
+
 def user_callbacks(cfg: Config, run_dir: Path) -> list:
     """`callbacks`: the user's Tune callbacks, each built from its `_target_` and arguments (a
     `run_dir` argument, if the class takes one, is given the run directory)."""
@@ -214,6 +238,8 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, warm: WarmStart | No
         scenario_dirs = build_scenarios(scenario_sources(cfg.scenario, cwd=Path.cwd()))
         if resume:  # a run made before the promised names (smarts_rl/persisted.py) takes them first
             migrate(run_dir)
+        if resume:
+            repair_progress_tables(run_dir)
         saved_state = latest_experiment_state(run_dir) if resume else None
         if saved_state:
             # A kill can land between what the scheduler records and the experiment state.
@@ -224,7 +250,8 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, warm: WarmStart | No
             if cfg.ray.address:
                 check_run_dir_shared(run_dir)
             tuner = build_tuner(cfg, run_dir, scenario_dirs, cpus, resume, node_cpus, warm)
-            results = tuner.fit()
+            with run_loggers():
+                results = tuner.fit()
         records = trial_records(results, algo_keys(cfg))
         limits = stop_limits(run_dir)
         if cfg.scheduler.stops_trials_early:

@@ -1,9 +1,11 @@
 """A Tune trial's results: the figures read from one result, and one flat dict per reported
 iteration read from the trial's `result.json`.
 
-Why not `progress.csv`: when a run resumes, Tune appends rows whose columns are in a new order
-(and sometimes one more of them) under the first session's header, so every value after the
-resume can sit in the wrong column. `result.json` has one self-describing JSON object per line.
+`result.json` has one self-describing JSON object per line, appended as each result arrives, so
+it is the trial's record (progress.csv is kept equal to it: smarts_rl/run_dir/progress_table.py).
+After a resume it can hold an iteration twice: a kill after a result was written but before the
+next checkpoint makes the resumed trial train that iteration again. The resumed run continued from
+the second, so the readers here keep the last row of each iteration.
 Keys are flattened with "/" as in progress.csv (`env_runners/episode_return_mean`).
 """
 
@@ -61,9 +63,13 @@ def flatten(result: dict, prefix: str = "", sep: str = "/") -> dict:
     return flat
 
 
+ITERATION_KEY = "training_iteration"
+
+
 def read_results(trial_dir: Path) -> list[dict]:
-    """Every result line of the trial, oldest first ([] before its first result). A line cut
-    short by a killed run is skipped."""
+    """The trial's result of each iteration, oldest first ([] before its first result): the last
+    row written for an iteration trained again after a resume (`as_resumed`). A line cut short by
+    a killed run is skipped."""
     path = Path(trial_dir) / RESULT_FILE
     if not path.is_file():
         return []
@@ -73,4 +79,17 @@ def read_results(trial_dir: Path) -> list[dict]:
             results.append(flatten(json.loads(line)))
         except json.JSONDecodeError:
             continue
-    return results
+    return as_resumed(results)
+
+
+def as_resumed(rows: list[dict]) -> list[dict]:
+    """Rows in the order written, where a row of an iteration already seen replaces the rows from
+    that iteration on: the trial was restored from an earlier checkpoint and trained them again."""
+    kept: list[dict] = []
+    for row in rows:
+        iteration = row.get(ITERATION_KEY)
+        if iteration is not None:
+            while kept and kept[-1].get(ITERATION_KEY) is not None and kept[-1][ITERATION_KEY] >= iteration:
+                kept.pop()
+        kept.append(row)
+    return kept

@@ -3,12 +3,14 @@ and the PBT scheduler's undocumented methods. Imported only where Tune already i
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import warnings
 
 from ray.tune.experiment import Trial
+from ray.tune.logger import TBXLoggerCallback
 from ray.tune.schedulers import PopulationBasedTraining
 
 # Tune 2.60.0's hint, warned at every PBT run with `reuse_actors=False` (ray/tune/tune.py, `run`).
@@ -119,3 +121,100 @@ def trial_statuses(result_grid) -> dict[str, str]:
     not carry it: Ray 2.60.0's `ResultGrid` keeps its trials in the private `_experiment_analysis`
     (ray/tune/result_grid.py, as its own `num_terminated` reads them)."""
     return {trial.trial_id: trial.status for trial in result_grid._experiment_analysis.trials}
+
+
+def as_logged(result: dict) -> dict:
+    """The result as Tune's JSON logger writes it into result.json (numpy values as plain numbers
+    and lists, anything else it cannot encode as its text): Tune 2.60.0's
+    `ray.air._internal.json.SafeFallbackEncoder`, which `ray.tune.logger.json` uses."""
+    import json
+
+    from ray.air._internal.json import SafeFallbackEncoder
+
+    return json.loads(json.dumps(result, cls=SafeFallbackEncoder))
+
+
+# Tune 2.60.0 builds one instance of each class named here (comma-separated `module.Class`) and
+# adds it to the run's callbacks in `ray.tune.tune.run` (ray/tune/utils/callback.py,
+# `_initialize_env_callbacks`): a restored experiment keeps the callbacks pickled when it started.
+TUNE_CALLBACKS_VARIABLE = "RAY_TUNE_CALLBACKS"
+
+
+@contextlib.contextmanager
+def callbacks_by_name(names: list[str]):
+    """While the block runs, Tune adds an instance of each class `names` names to a run it starts
+    or restores, with no arguments."""
+    before = os.environ.get(TUNE_CALLBACKS_VARIABLE)
+    os.environ[TUNE_CALLBACKS_VARIABLE] = ",".join(filter(None, [before, *names]))
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(TUNE_CALLBACKS_VARIABLE, None)
+        else:
+            os.environ[TUNE_CALLBACKS_VARIABLE] = before
+
+
+class TBXLoggerFromResumePoint(TBXLoggerCallback):
+    """Tune's TensorBoard logger, whose writer of each trial session starts with tensorboardX's
+    `purge_step` at the session's first step: TensorBoard then hides the earlier sessions' events
+    from that step on (an iteration trained again after a resume shows once, as the resumed run
+    trained it). Tune 2.60.0's `TBXLoggerCallback` keeps its writers in the private
+    `_trial_writer` and `_trial_result` and builds them with `_summary_writer_cls` in
+    `log_trial_start`, before the first result says the step."""
+
+    def log_trial_start(self, trial: Trial):
+        if trial in self._trial_writer:
+            self._trial_writer.pop(trial).close()
+        trial.init_local_path()
+        self._trial_result[trial] = {}
+
+    def log_trial_result(self, iteration: int, trial: Trial, result: dict):
+        if trial not in self._trial_writer:
+            from ray.tune.result import TIMESTEPS_TOTAL, TRAINING_ITERATION
+
+            step = result.get(TIMESTEPS_TOTAL) or result[TRAINING_ITERATION]
+            trial.init_local_path()
+            self._trial_result.setdefault(trial, {})
+            self._trial_writer[trial] = self._summary_writer_cls(trial.local_path, flush_secs=30, purge_step=step)
+        super().log_trial_result(iteration, trial, result)
+
+
+def sync_experiment_files_atomically() -> None:
+    """Tune stages the experiment's files on the driver (its experiment state, searcher state,
+    each trial's result.json, progress.csv and events) and copies them into the run directory
+    with `pyarrow.fs.copy_files`, which writes each file in place: a `kill -9` during the copy left
+    a torn file. From now on, in this process, a copy into a local run directory writes each file
+    beside its destination and renames it into place. Ray 2.60.0's copies go through
+    `ray.train._internal.storage._pyarrow_fs_copy_files`, looked up at each call by
+    `_upload_to_fs_path` (the driver's syncer) and `_download_from_fs_path`."""
+    from ray.train._internal import storage
+
+    if getattr(storage._pyarrow_fs_copy_files, "atomic", False):
+        return
+    storage._pyarrow_fs_copy_files = _atomic_local_copy(storage._pyarrow_fs_copy_files)
+
+
+def _atomic_local_copy(copy_files):
+    import shutil
+
+    import pyarrow.fs
+
+    def copy(source, destination, source_filesystem=None, destination_filesystem=None, **kwargs):
+        local = source_filesystem is None and isinstance(destination_filesystem, pyarrow.fs.LocalFileSystem)
+        if not (local and os.path.exists(source)):
+            return copy_files(source, destination, source_filesystem=source_filesystem,
+                              destination_filesystem=destination_filesystem, **kwargs)
+        if os.path.isfile(source):
+            pairs = [(source, destination)]
+        else:
+            pairs = [(os.path.join(root, name), os.path.join(destination, os.path.relpath(root, source), name))
+                     for root, _, names in os.walk(source) for name in names]
+        for src, dst in pairs:
+            os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+            tmp = f"{dst}.copying-{os.getpid()}"
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dst)
+
+    copy.atomic = True
+    return copy
