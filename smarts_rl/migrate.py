@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import pickletools
 import struct
 import sys
 from pathlib import Path
 
 from smarts_rl.errors import UsageError
+from smarts_rl.run_dir.atomic_file import write_atomically
 from smarts_rl.run_dir.layout import EXPERIMENT_DIR, PICKLES_MIGRATED, holds_config
 
 PERSISTED = "smarts_rl.persisted"
@@ -309,8 +309,8 @@ def migrate(directory: Path) -> list[Path]:
             changes[path] = new
     try:
         for path, new in changes.items():
-            _replace(path, new)
-        _replace(record, json.dumps({
+            write_atomically(path, new)
+        write_atomically(record, json.dumps({
             "version": VERSION,
             "names": PERSISTED,
             "rewritten": [str(p.relative_to(directory)) for p in changes],
@@ -338,16 +338,6 @@ def _migrated_version(record: Path) -> int:
         return int(json.loads(record.read_text())["version"])
     except (OSError, ValueError, KeyError, TypeError):
         return 0
-
-
-def _replace(path: Path, content: bytes) -> None:
-    """Readers see the old file or the new, never part of one (two processes may migrate at once)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(content)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:

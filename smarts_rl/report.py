@@ -29,7 +29,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from smarts_rl import command_line
-from smarts_rl.run_dir.atomic_file import write_text_atomically
+from smarts_rl.run_dir.atomic_file import write_atomically
 from smarts_rl.run_dir.curves import final_return, read_progress, scenario_names, scenario_return_column
 from smarts_rl.errors import UsageError
 from smarts_rl.run_dir.layout import (
@@ -359,9 +359,9 @@ def plot(report: dict, out: Path) -> None:
 def write_report(report: dict, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     md, png, js = (out / name for name in REPORT_FILES)
-    write_text_atomically(md, markdown(report))
+    write_atomically(md, markdown(report))
     plot(report, png)
-    write_text_atomically(js, json.dumps(report, indent=2) + "\n")
+    write_atomically(js, json.dumps(report, indent=2) + "\n")
     return [md, png, js]
 
 

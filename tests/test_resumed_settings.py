@@ -6,6 +6,7 @@ The whole path after a kill (kill -9, then a resume on one env runner keeping on
 tests/test_driver_faults.py's sampling case."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -154,7 +155,7 @@ def test_a_write_cut_short_keeps_every_earlier_record(tmp_path):
     run = started_run(tmp_path)
     first = resume_with(run, "stop.training_iteration=40")
     # A kill mid-write leaves the half-written copy beside the file, never in it.
-    (run / f"{RESUMES_FILE}.tmp").write_text((run / RESUMES_FILE).read_text() + '{"time": "2026-')
+    (run / f".{RESUMES_FILE}.{os.getpid()}.tmp").write_text((run / RESUMES_FILE).read_text() + '{"time": "2026-')
     assert resumes(run) == [first] and run_config(run).stop.training_iteration == 40
     second = resume_with(run, "stop.training_iteration=50")
     assert resumes(run) == [first, second]

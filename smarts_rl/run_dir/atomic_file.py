@@ -6,9 +6,14 @@ import os
 from pathlib import Path
 
 
-def write_text_atomically(path: Path, text: str) -> None:
-    """Readers see the old content or the new, never part of it: write beside, then rename."""
+def write_atomically(path: Path, content: str | bytes) -> None:
+    """Readers see the old content or the new, never part of it: written beside under a name of
+    this process's own (two processes may write one file, e.g. migrate a run at once), flushed to
+    disk, then renamed into place."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(content.encode() if isinstance(content, str) else content)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 
+from smarts_rl.run_dir.atomic_file import write_atomically
 from smarts_rl.run_dir.layout import PROGRESS_FILE, experiment_dir
 from smarts_rl.run_dir.trial_results import read_results
 
@@ -51,13 +51,7 @@ def write_table(path: Path, rows: list[dict], header: list[str] | None = None) -
     """The whole table, written beside and renamed into place (a kill leaves the old file or the
     new); its header."""
     header = union_header(rows, header)
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        f.write(csv_text(rows, header))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_atomically(path, csv_text(rows, header))
     return header
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from smarts_rl.errors import UsageError
-from smarts_rl.run_dir.atomic_file import write_text_atomically
+from smarts_rl.run_dir.atomic_file import write_atomically
 from smarts_rl.run_dir.layout import RESUMES_FILE, RUN_CONFIG
 
 
@@ -61,7 +61,7 @@ def record_resume(run_dir: Path, changes: dict) -> dict:
     earlier = path.read_text() if path.is_file() else ""
     # The whole file again, then renamed over the old one: a kill mid-write leaves the old one,
     # every earlier record intact (an append cut short would leave half a line).
-    write_text_atomically(path, earlier + json.dumps(record) + "\n")
+    write_atomically(path, earlier + json.dumps(record) + "\n")
     return record
 
 

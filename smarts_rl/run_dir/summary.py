@@ -6,7 +6,7 @@ import json
 import math
 from pathlib import Path
 
-from smarts_rl.run_dir.atomic_file import write_text_atomically
+from smarts_rl.run_dir.atomic_file import write_atomically
 from smarts_rl.run_dir.layout import SUMMARY_FILE
 from smarts_rl.run_dir.run_config import resumes
 from smarts_rl.run_dir.trial_results import env_steps, episode_return
@@ -69,7 +69,7 @@ def write_summary(run_dir: Path, status: str, header: dict, records: list[dict],
     summary = {"status": status, **header, "resumes": resumes(run_dir), "trials": records, "best": best_trial(records)}
     if error:
         summary["error"] = error
-    write_text_atomically(Path(run_dir) / SUMMARY_FILE, json.dumps(summary, indent=2, default=str))
+    write_atomically(Path(run_dir) / SUMMARY_FILE, json.dumps(summary, indent=2, default=str))
     return summary
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict
 
-from smarts_rl.run_dir.atomic_file import write_text_atomically
+from smarts_rl.run_dir.atomic_file import write_atomically
 from smarts_rl.run_dir.layout import EXPLOITS_FILE
 from smarts_rl.schedulers.contract import Scheduler
 from smarts_rl.upstream.tune_files import last_saved_result_time
@@ -135,7 +135,7 @@ def drop_unsaved_exploits(run_dir: Path, experiment_state: Path) -> int:
     lines = [line for line in path.read_text().splitlines() if line.strip()]
     kept = [line for line in lines if _time(line) <= saved_until]
     if len(kept) < len(lines):
-        write_text_atomically(path, "".join(line + "\n" for line in kept))
+        write_atomically(path, "".join(line + "\n" for line in kept))
     return len(lines) - len(kept)
 
 
