@@ -271,21 +271,20 @@ def is_sweep(override: str) -> bool:
 
 
 def sweep_jobs(overrides: list[str]) -> list[list[str]]:
-    """Every combination of the swept values (in the order Hydra's basic sweeper runs them), each
+    """Every combination of the swept values, as Hydra's basic sweeper lists (and runs) them, each
     job as its `key=value`s in Hydra's override grammar."""
-    import itertools
+    from hydra.errors import HydraException
 
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from smarts_rl.upstream.hydra import basic_sweep_jobs
 
-    choices = []
-    for override in OverridesParser.create().parse_overrides(overrides):
-        if override.is_sweep_override():
-            if not override.is_discrete_sweep():
-                raise UsageError(f"{override.input_line}: only a list of values (a,b) or range() sweeps here")
-            choices.append([f"{override.get_key_element()}={value}" for value in override.sweep_string_iterator()])
-        else:
-            choices.append([override.input_line])
-    return [list(job) for job in itertools.product(*choices)]
+    sweeps = " ".join(o for o in overrides if is_sweep(o))
+    try:
+        jobs = basic_sweep_jobs(overrides, None)  # no config groups: these keys are options, not groups
+    except HydraException:
+        jobs = []
+    if not jobs:
+        raise UsageError(f"{sweeps}: only a list of values (a,b) or range() sweeps here")
+    return jobs
 
 
 def takes_text_as_written(schema: type, key: str) -> bool:

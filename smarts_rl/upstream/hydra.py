@@ -6,7 +6,7 @@ from __future__ import annotations
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
 
-def basic_sweep_jobs(overrides: list[str], config_dir: str) -> list[list[str]]:
+def basic_sweep_jobs(overrides: list[str], config_dir: str | None) -> list[list[str]]:
     """Every job of a multirun as Hydra's basic sweeper lists them (choice, range and glob
     sweeps; glob needs the config groups, hence a config loader on `config_dir`). Raises
     HydraException for a sweep it cannot list (e.g. `interval()`, which a sweeper plugin draws from).
