@@ -28,7 +28,6 @@ from smarts_rl.run.resume import (
     check_run_dir,
     override_key,
     refuse_existing_run,
-    remember_overrides,
     resumed_config,
 )
 from smarts_rl.overrides import absolute_scenario_path
@@ -159,22 +158,18 @@ def run_job(cfg: DictConfig) -> Summary:
 
     A job of a sweeper that draws its jobs as it goes was not checked before it started: a
     mistake in it ends this job alone, with its one line."""
-    from smarts_rl.run import warm_start
     from smarts_rl.run.job import train
+    from smarts_rl.run.start import continue_run
     from smarts_rl.scenarios.build import ScenarioError
 
     run_dir = Path(HydraConfig.get().runtime.output_dir).resolve()
     try:
         if cfg.resume:
-            raw = resumed_config(run_dir, check_resume_overrides(list(HydraConfig.get().overrides.task)))
-            typed = settings(raw)
-            remember_overrides(run_dir, raw)
-            summary = train(typed, run_dir, resume=True)
+            summary = continue_run(run_dir, list(HydraConfig.get().overrides.task))
         else:
             typed = settings(cfg)
-            check_settings(typed, Path.cwd())
             # Hydra does not change the working directory (hydra.job.chdir).
-            summary = train(typed, run_dir, warm=warm_start.plan(typed, Path.cwd()))
+            summary = train(typed, run_dir, warm=check_settings(typed, Path.cwd()))
     except (UsageError, ValueError, ScenarioError, OmegaConfBaseException) as exc:
         summary = {"status": "usage_error", "usage_error": True, "error": one_line(exc)}
     if summary.get("usage_error"):

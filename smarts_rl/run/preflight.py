@@ -56,8 +56,9 @@ def check_callbacks(cfg) -> None:
             raise UsageError(f"callbacks[{i}]: cannot import its _target_ {spec['_target_']} ({one_line(exc)})") from None
 
 
-def check_settings(typed: Config, cwd: Path) -> None:
-    """What a job's settings must pass before it trains; raises UsageError or ValueError."""
+def check_settings(typed: Config, cwd: Path):
+    """What a job's settings must pass before it trains; raises UsageError or ValueError. Returns
+    the checked warm start (`init_from`; None without it), which the job then loads."""
     from smarts_rl.run import warm_start
     from smarts_rl.scenarios.sets import scenario_sources
 
@@ -65,4 +66,4 @@ def check_settings(typed: Config, cwd: Path) -> None:
     check_callbacks(typed)
     check_resources(typed)
     scenario_sources(typed.scenario, cwd=cwd)
-    warm_start.plan(typed, cwd)
+    return warm_start.plan(typed, cwd)

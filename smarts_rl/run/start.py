@@ -23,6 +23,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from smarts_rl.config import CONTRACTS, TARGET, Config
+from smarts_rl.overrides import override_value
 from smarts_rl.run.preflight import check_settings, check_writable
 from smarts_rl.run.resume import (
     check_resume_overrides, check_run_dir, refuse_existing_run, remember_overrides, resumed_config,
@@ -38,7 +39,6 @@ def train(cfg: Config | list[str], run_dir: str | Path, cwd: str | Path | None =
     `cwd`: where relative paths (scenario folders, `init_from`) are resolved (default: here)."""
     from smarts_rl.config import compose_config, settings
     from smarts_rl.overrides import absolute_scenario_path
-    from smarts_rl.run import warm_start
     from smarts_rl.run.job import train as train_job
 
     cwd = Path(cwd or Path.cwd()).resolve()
@@ -47,10 +47,9 @@ def train(cfg: Config | list[str], run_dir: str | Path, cwd: str | Path | None =
         overrides = absolute_scenario_path(list(cfg), cwd)
         cfg = settings(compose_config(overrides))
     run_dir = (cwd / run_dir).resolve()
-    check_settings(cfg, cwd)
+    warm = check_settings(cfg, cwd)
     refuse_existing_run(run_dir)
     check_writable(run_dir)
-    warm = warm_start.plan(cfg, cwd)
     save_config(cfg, run_dir, overrides)
     summary = train_job(cfg, run_dir, warm=warm)
     summary.pop("usage_error", None)
@@ -60,23 +59,22 @@ def train(cfg: Config | list[str], run_dir: str | Path, cwd: str | Path | None =
 def resume(run_dir: str | Path, changes: dict | None = None, cwd: str | Path | None = None) -> dict:
     """Continue the run in `run_dir` in place, with `changes` ({"stop.training_iteration": 60, ...}:
     only the keys `train.py resume=` lets change); returns its summary."""
-    from smarts_rl.config import settings
-    from smarts_rl.run.job import train as train_job
-
-    cwd = Path(cwd or Path.cwd()).resolve()
-    run_dir = check_run_dir(str(run_dir), cwd)
-    overrides = check_resume_overrides([f"{key}={_value(value)}" for key, value in (changes or {}).items()])
-    raw = resumed_config(run_dir, overrides)
-    typed = settings(raw)
-    remember_overrides(run_dir, raw)
-    summary = train_job(typed, run_dir, resume=True)
+    run_dir = check_run_dir(str(run_dir), Path(cwd or Path.cwd()).resolve())
+    summary = continue_run(run_dir, [f"{key}={override_value(value)}" for key, value in (changes or {}).items()])
     summary.pop("usage_error", None)
     return summary
 
 
-def _value(value) -> str:
-    """A Python value as an override's value (null, true, numbers and strings as YAML reads them)."""
-    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+def continue_run(run_dir: Path, overrides: list[str]) -> dict:
+    """A checked run directory's run, continued with `overrides` (any but the keys a resume may
+    change are refused), its changes recorded; as `train.py resume=` and `resume()` do it."""
+    from smarts_rl.config import settings
+    from smarts_rl.run.job import train as train_job
+
+    raw = resumed_config(run_dir, check_resume_overrides(overrides))
+    typed = settings(raw)
+    remember_overrides(run_dir, raw)
+    return train_job(typed, run_dir, resume=True)
 
 
 def save_config(cfg: Config, run_dir: Path, overrides: list[str] | None = None) -> None:
