@@ -105,11 +105,10 @@ def train(overrides: list[str], run_dir: Path) -> tuple[dict, float]:
     return summary, wall_s
 
 
-def resume(run_dir: Path, stop_overrides: list[str]) -> dict:
+def resume(run_dir: Path, changes: dict) -> dict:
     """Continue a seed's run in place, as `train.py resume=<run dir> [stop.*]` does."""
     import smarts_rl
 
-    changes = dict(override.split("=", 1) for override in stop_overrides)
     try:
         summary = smarts_rl.resume(run_dir, changes)
     except REFUSALS as exc:
@@ -208,11 +207,12 @@ def default_seeds_dir(overrides: list[str]) -> Path:
     return REPO / "outputs" / "bench" / "learn_smarts" / name
 
 
-def seed_state(overrides: list[str], run_dir: Path) -> tuple[str, list[str]]:
-    """("new" | "done" | "resume", the overrides a resume applies) for one seed's run."""
+def seed_state(overrides: list[str], run_dir: Path) -> tuple[str, dict]:
+    """("new" | "done" | "resume", the settings a resume changes: {key: value}) for one seed's run."""
     from omegaconf import OmegaConf
 
     from smarts_rl.overrides import absolute_scenario_path
+    from smarts_rl.run_dir.trial_results import flatten
     from smarts_rl.config import compose_config
     from smarts_rl.run.resume import holds_run, may_change_on_resume
 
@@ -221,9 +221,9 @@ def seed_state(overrides: list[str], run_dir: Path) -> tuple[str, list[str]]:
             aside = run_dir.with_name(f"{run_dir.name}_unstarted_{datetime.now():%Y-%m-%d_%H-%M-%S}")
             run_dir.rename(aside)
             print(f"learn_smarts: {run_dir} never started training; moved to {aside}")
-        return "new", []
-    saved = flat(OmegaConf.to_container(run_config(run_dir)))  # with its resumes' changes
-    wanted = flat(OmegaConf.to_container(compose_config(absolute_scenario_path(overrides, Path.cwd()))))
+        return "new", {}
+    saved = flatten(OmegaConf.to_container(run_config(run_dir)), sep=".")  # with its resumes' changes
+    wanted = flatten(OmegaConf.to_container(compose_config(absolute_scenario_path(overrides, Path.cwd()))), sep=".")
     # A key the saved config lacks is newer than the run, which trained without it.
     differing = sorted(k for k in saved if k != "resume" and saved[k] != wanted.get(k))
     refused = [k for k in differing if not may_change_on_resume(k)]
@@ -233,20 +233,9 @@ def seed_state(overrides: list[str], run_dir: Path) -> tuple[str, list[str]]:
     summary_file = run_dir / SUMMARY_FILE
     status = json.loads(summary_file.read_text()).get("status") if summary_file.is_file() else None
     if status == "completed" and not any(k.startswith("stop.") for k in differing):
-        return "done", []
+        return "done", {}
     stop = [k for k in wanted if k.startswith("stop.")]
-    return "resume", [f"{k}={override_value(wanted[k])}" for k in sorted(set(stop) | set(differing))]
-
-
-def flat(config: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in config.items():
-        out.update(flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
-    return out
-
-
-def override_value(value) -> str:
-    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    return "resume", {k: wanted[k] for k in sorted(set(stop) | set(differing))}
 
 
 def evaluation(run_dir: Path, episodes: int, sampled: bool, held_out: list[str] | None = None) -> dict:
@@ -273,13 +262,13 @@ def evaluation(run_dir: Path, episodes: int, sampled: bool, held_out: list[str] 
 
 
 def run_seed(overrides: list[str], run_dir: Path, episodes: int, held_out: list[str]) -> dict:
-    state, stop = seed_state(overrides, run_dir)
+    state, changes = seed_state(overrides, run_dir)
     print(f"learn_smarts: {run_dir.name}: " + {"new": "training", "done": "trained already: reused",
                                                "resume": "continuing its run"}[state], flush=True)
     if state == "new":
         summary, wall_s = train(overrides, run_dir)
     else:
-        summary = resume(run_dir, stop) if state == "resume" else json.loads((run_dir / SUMMARY_FILE).read_text())
+        summary = resume(run_dir, changes) if state == "resume" else json.loads((run_dir / SUMMARY_FILE).read_text())
         # Tune's time over every session: the earlier sessions' wall times are gone.
         wall_s = max(t["time_total_s"] for t in summary["trials"])
     report, sampled = evaluation(run_dir, episodes, False), evaluation(run_dir, episodes, True)

@@ -45,3 +45,8 @@ def quoted(value: str) -> str:
     # Hydra reads backslashes as escapes only before a quote (and the closing one).
     body = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", value)
     return "'" + re.sub(r"(\\+)$", lambda m: m.group(1) * 2, body) + "'"
+
+
+def override_value(value) -> str:
+    """A Python value as an override's value: null, true/false, and numbers and strings as YAML reads them."""
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
