@@ -27,7 +27,7 @@ from ray.rllib.env.multi_agent_env_runner import MultiAgentEnvRunner
 from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 
 from smarts_rl.algorithms import actor_critic_module, pg_algorithm, pg_learner, ppo_algorithm
-from smarts_rl.env import driving_metrics, simulator_time
+from smarts_rl.env import driving_metrics, policy_mapping, simulator_time
 from smarts_rl.run import console, progress_logger, resumed_settings, stopping, warm_start_in_trial
 from smarts_rl.schedulers import recorded_pbt
 from smarts_rl.upstream import tune as upstream_tune
@@ -95,17 +95,15 @@ class SimulatorTime(simulator_time.SimulatorTime):
     """Seconds spent inside SMARTS in the results."""
 
 
-SHARED_POLICY = "shared"
-
-
+# The policy mapping: its promised names, over env/policy_mapping.py's.
 def shared_policy(agent_id, episode=None, **kwargs) -> str:
     """`agents.policy=shared`: every agent is driven by the one module "shared"."""
-    return SHARED_POLICY
+    return policy_mapping.shared_policy(agent_id, episode, **kwargs)
 
 
 def own_policy(agent_id, episode=None, **kwargs) -> str:
     """`agents.policy=per_agent`: each agent by the module of its own id."""
-    return agent_id
+    return policy_mapping.own_policy(agent_id, episode, **kwargs)
 
 
 def warm_start_modules(algorithm, checkpoint: str, sources: dict, **kwargs) -> None:

@@ -3,10 +3,9 @@
 `conf/agent/<name>.yaml` is validated by `AgentSettings` (`settings.py`); its `name` names its
 action adapter: a module of this package (`laner` is `smarts_rl/agents/laner.py`) or, dotted, any
 importable module (the contract: `interface.action_adapter`), found with the SMARTS agent interface
-by `interface.py`. Beside
-them: the observation encoder (`observation.py`), the policy network in plain torch
-(`policy_network.py`), the SMARTS fixes they need (`smarts_fixes.py`) and the exported agent
-(`exported_agent.py`). This module gathers the names the rest of smarts-rl imports.
+by `interface.py`. Beside them: the observation encoder (`observation.py`), the policy network in
+plain torch (`policy_network.py`), the SMARTS fixes they need (`smarts_fixes.py`) and the exported
+agent (`exported_agent.py`). This module gathers the names the rest of smarts-rl imports.
 
 Why one folder: it is a SMARTS agent as SMARTS's zoo knows one (interface, observation and
 action adapters, policy), and `export` ships it as it is, as the trained agent's package. So it

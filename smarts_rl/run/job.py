@@ -236,9 +236,8 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, warm: WarmStart | No
         check_mutations(cfg)
         # Every scenario of the set, built here before any env runner starts.
         scenario_dirs = build_scenarios(scenario_sources(cfg.scenario, cwd=Path.cwd()))
-        if resume:  # a run made before the promised names (smarts_rl/persisted.py) takes them first
-            migrate(run_dir)
         if resume:
+            migrate(run_dir)  # a run made before the promised names (smarts_rl/persisted.py) takes them first
             repair_progress_tables(run_dir)
         saved_state = latest_experiment_state(run_dir) if resume else None
         if saved_state:

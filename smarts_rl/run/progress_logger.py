@@ -16,7 +16,7 @@ from pathlib import Path
 from ray.tune.logger import CSVLoggerCallback
 
 from smarts_rl.run_dir.layout import PROGRESS_FILE
-from smarts_rl.run_dir.progress_table import csv_text, read_table, repair_trial, table_row, union_header, write_table
+from smarts_rl.run_dir.progress_table import csv_text, read_table, repair_trial, table_row, write_table
 from smarts_rl.run_dir.trial_results import ITERATION_KEY, as_resumed, flatten
 from smarts_rl.upstream.tune import as_logged
 

@@ -12,7 +12,7 @@ from smarts_rl.config import Config
 from smarts_rl.run import fault_tolerance
 from smarts_rl.env import SmartsEnv, agent_ids, env_config
 # What the AlgorithmConfig hands to RLlib is pickled with it: by its promised name.
-from smarts_rl.persisted import SHARED_POLICY, DrivingMetrics, SimulatorTime, own_policy, shared_policy
+from smarts_rl.persisted import DrivingMetrics, SimulatorTime, own_policy, shared_policy
 
 ENV_NAME = "smarts_rl/SmartsEnv"
 # SMARTS samples at ~100 steps/s per core: RLlib's default 60 s sample timeout is too short.
@@ -20,7 +20,8 @@ SAMPLE_TIMEOUT_S = 1800.0
 
 
 def module_mapping(agents_policy: str):
-    """`agents.policy` as RLlib's policy mapping: agent id -> the id of the module that drives it."""
+    """`agents.policy` as RLlib's policy mapping: agent id -> the id of the module that drives it
+    (env/policy_mapping.py's, by the names RLlib pickles it under)."""
     return shared_policy if agents_policy == "shared" else own_policy
 
 
