@@ -141,10 +141,14 @@ class RaySettings:
     """CPUs the run uses: a local Ray's size, or at most this many of a cluster's (null: all)."""
     dashboard: bool = False
     """Start a local Ray's dashboard, on 127.0.0.1 only (needs `ray[default]`)."""
+    wait_for_resources_s: Optional[float] = None
+    """Give up (exit 1) when no trial could start for want of CPUs for this long (null: wait)."""
 
     def __post_init__(self):
         if self.num_cpus is not None and self.num_cpus < 1:
             raise ValueError(f"ray.num_cpus must be >= 1 or null, got {self.num_cpus}")
+        if self.wait_for_resources_s is not None and self.wait_for_resources_s <= 0:
+            raise ValueError(f"ray.wait_for_resources_s must be > 0 or null, got {self.wait_for_resources_s}")
         if self.address is not None and not str(self.address).strip():
             raise ValueError("ray.address must be host:port or null, got an empty string")
         if self.address is not None and self.dashboard:

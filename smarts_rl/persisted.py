@@ -28,7 +28,7 @@ from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 
 from smarts_rl.algorithms import actor_critic_module, pg_algorithm, pg_learner, ppo_algorithm
 from smarts_rl.env import driving_metrics, policy_mapping, simulator_time
-from smarts_rl.run import console, progress_logger, resumed_settings, stopping, warm_start_in_trial
+from smarts_rl.run import console, progress_logger, resource_wait, resumed_settings, stopping, warm_start_in_trial
 from smarts_rl.schedulers import recorded_pbt
 from smarts_rl.upstream import tune as upstream_tune
 from smarts_rl.upstream.rllib import BoundedResetRetries, SeedFirstResetOnly
@@ -134,6 +134,11 @@ class ProgressTable(progress_logger.ProgressTable):
 class TensorBoardEvents(upstream_tune.TBXLoggerFromResumePoint):
     """Each trial's TensorBoard events, an iteration trained again after a resume shown once (in
     place of Tune's TensorBoard logger; built by this name, as ProgressTable)."""
+
+
+class ResourceWait(resource_wait.ResourceWait):
+    """A line a minute while no trial can start for want of CPUs; gives up after
+    `ray.wait_for_resources_s` (built by this name, as ProgressTable)."""
 
 
 class RecordedPBT(recorded_pbt.RecordedPBT):

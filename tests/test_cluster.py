@@ -96,6 +96,21 @@ class Node:
         return alive + [p for p in self.processes() if p.pid != self.process.pid]
 
 
+# Another job holding every CPU of the cluster (one per node) until it is killed.
+BLOCKER = """
+import logging, time, ray
+ray.init(address=%r, logging_level=logging.ERROR)
+@ray.remote(num_cpus=1)
+class Hold:
+    def ready(self):
+        return True
+holds = [Hold.remote() for _ in range(2)]
+ray.get([h.ready.remote() for h in holds])
+print("holding", flush=True)
+time.sleep(600)
+"""
+
+
 def alive_nodes(address: str, env: dict) -> int:
     probe = (
         "import ray, logging; ray.init(address=%r, logging_level=logging.ERROR); "
@@ -208,6 +223,28 @@ def test_pbt_on_a_two_node_loopback_cluster_uses_both_nodes_and_the_shipped_scen
     assert refused.stderr.strip().splitlines() == [
         f"train.py: error: ray.num_cpus=8: the cluster at {address} has only 2 CPUs"
     ]
+
+    # Every CPU of the cluster taken by another job: the run waits, then gives up as told (exit 1),
+    # resumable, and leaves nothing of its own behind.
+    blocker = subprocess.Popen(
+        [sys.executable, "-c", BLOCKER % address], env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert blocker.stdout.readline().strip() == "holding", "the blocking job did not take the CPUs"
+        waiting_dir = tmp_path / "waiting"
+        waited = subprocess.run(
+            [sys.executable, str(REPO / "train.py"), f"ray.address={address}", "ray.wait_for_resources_s=15", *TINY,
+             *ONE_RUNNER, f"hydra.run.dir={waiting_dir}"], cwd=tmp_path, env=env, capture_output=True, text=True,
+            timeout=300, start_new_session=True,
+        )
+    finally:
+        blocker.kill()
+        blocker.wait()
+    assert waited.returncode == 1, waited.stderr[-2000:]
+    summary = json.loads((waiting_dir / "summary.json").read_text())
+    assert summary["status"] == "failed"
+    assert "waiting for CPUs: 1 trial(s) cannot start, each needs 2 CPUs; Ray has 0 of 2 CPUs free" in summary["error"]
+    assert "gave up after ray.wait_for_resources_s=15" in summary["error"]
+    assert f"continue it with: python train.py resume={waiting_dir}" in waited.stdout + waited.stderr
 
     # The test's nodes stop, and nothing of theirs is left behind.
     for node in (head, worker):

@@ -136,6 +136,13 @@ BAD_INPUT = {
         ["scheduler=pbt", "ray.num_cpus=2", "env_runners.num_env_runners=1", "env_runners.num_cpus_per_env_runner=0.5"],
         "4 trial(s) x (1 + 1 env runners) x 0.5 CPU = 4 CPUs do not fit",
     ),
+    # What this machine cannot run (smarts_rl/run/machine_fit.py), whatever machine the suite runs on.
+    "cpu_share_below_the_floor": (["ray.num_cpus=2", "env_runners.num_env_runners=64"],
+                                  "65 processes (trials and env runners) would share 2 CPUs, 0.031 CPU each"),
+    "population_below_the_floor": (["scheduler=pbt", "scheduler.population_size=8", "ray.num_cpus=2"],
+                                   "env_runners.num_env_runners=2 with 8 trials at once: 24 processes"),
+    "memory_beyond_the_machine": (["ray.num_cpus=100000", "env_runners.num_env_runners=20000"],
+                                  "the run needs about 11001.2 GB of memory at its start, this machine has"),
     "mutating_a_non_field": (["scheduler=pbt", "+scheduler.hyperparam_mutations.lrr=[1]"], "hyperparam_mutations.lrr is not a field"),
     "grid_over_a_non_field": (["scheduler=grid", "+scheduler.grid.lrr=[1]"], "scheduler.grid.lrr is not a field"),
     # Sets of scenarios (smarts_rl/scenarios/sets.py).

@@ -41,7 +41,7 @@ def ray_session(cfg: Config, scenario_dirs: list[Path]):
     import ray
 
     from smarts_rl.run.cluster import runtime_env
-    from smarts_rl.upstream.ray import quiet_auth_token_notice
+    from smarts_rl.upstream.ray import quiet_auth_token_notice, start_ray_processes_in_their_own_session
     from smarts_rl.upstream.tune import use_classic_console_output
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -60,6 +60,9 @@ def ray_session(cfg: Config, scenario_dirs: list[Path]):
             logging_level=logging.WARNING,
         )
     else:
+        # A process group's SIGTERM (a scheduler's time limit) then reaches only this driver, which
+        # stops the run as Ctrl-C does; Ray's processes end with ray.shutdown() below.
+        start_ray_processes_in_their_own_session()
         ray.init(
             address="local",
             num_cpus=cfg.ray.num_cpus or os.cpu_count(),
@@ -153,7 +156,8 @@ def build_tuner(
 
 # Named, not handed over: Tune builds them at every fit, so a run restored from a run directory
 # made before them gets them too (its pickled callbacks are those it started with).
-RUN_LOGGERS = ["smarts_rl.persisted.ProgressTable", "smarts_rl.persisted.TensorBoardEvents"]
+RUN_LOGGERS = ["smarts_rl.persisted.ProgressTable", "smarts_rl.persisted.TensorBoardEvents",
+               "smarts_rl.persisted.ResourceWait"]
 
 
 def run_loggers():
@@ -227,6 +231,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, warm: WarmStart | No
     The returned summary has `usage_error: True` (not saved) when the run was refused because
     the connected Ray cannot run what was asked (train.py then exits with 2)."""
     from smarts_rl.run.cluster import check_fit, check_run_dir_shared, largest_node_cpus, run_cpus
+    from smarts_rl.run.resource_wait import waiting_for_resources
     from smarts_rl.scenarios.sets import build_scenarios
 
     run_dir = Path(run_dir).resolve()
@@ -249,7 +254,7 @@ def train(cfg: Config, run_dir: Path, resume: bool = False, warm: WarmStart | No
             if cfg.ray.address:
                 check_run_dir_shared(run_dir)
             tuner = build_tuner(cfg, run_dir, scenario_dirs, cpus, resume, node_cpus, warm)
-            with run_loggers():
+            with run_loggers(), waiting_for_resources(cfg.ray.wait_for_resources_s):
                 results = tuner.fit()
         records = trial_records(results, algo_keys(cfg))
         limits = stop_limits(run_dir)

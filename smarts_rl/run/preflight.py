@@ -36,15 +36,17 @@ def check_writable(directory: Path) -> None:
 
 
 def check_resources(cfg) -> None:
-    """What can be checked before Ray starts: a local Ray's CPUs, the dashboard's packages.
-    A cluster's CPUs are checked once connected (training.train)."""
+    """What can be checked before Ray starts: a local Ray's CPUs and this machine's memory, the
+    dashboard's packages. A cluster's CPUs are checked once connected (job.train)."""
     from smarts_rl.run.cluster import check_dashboard_installed, check_fit
+    from smarts_rl.run.machine_fit import check_machine_fits
 
     if cfg.ray.dashboard:
         check_dashboard_installed()
     if not cfg.ray.address:
         cpus = cfg.ray.num_cpus or os.cpu_count()
         check_fit(cfg, cpus, cfg.scheduler.concurrent_trials(), cpus)
+        check_machine_fits(cfg, cpus)
 
 
 def check_callbacks(cfg) -> None:
