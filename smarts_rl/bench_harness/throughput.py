@@ -159,12 +159,14 @@ def _wrapped_side(scenario, settings: AgentSettings, num_agents: int, seed: int)
     return _Side(reset, step, env.close, _action_source(settings, seed), simulator_seconds)
 
 
-def _raw_side(scenario, settings: AgentSettings, num_agents: int, seed: int) -> _Side:
+def _raw_side(scenario, settings: AgentSettings, num_agents: int, seed: int, patched: bool = True) -> _Side:
     from smarts.env.gymnasium.hiway_env_v1 import HiWayEnvV1
 
-    # Plain SMARTS, minus the bugs that crash it, as fast as in our env (the same patches).
+    # Plain SMARTS, minus the bugs that crash it, as fast as in our env (the same patches) unless
+    # `patched` is false: then SMARTS's own speed, if no patch was applied in this process before.
     apply_runtime_workarounds()
-    speed_up_simulation()
+    if patched:
+        speed_up_simulation()
     interface = agent_interface(settings)
     env = HiWayEnvV1(
         scenarios=[str(scenario)],
@@ -252,9 +254,9 @@ def _session(scenario, settings: AgentSettings, num_agents: int, seed: int, step
             side.close()
 
 
-def time_raw(scenario, settings: AgentSettings, num_agents: int, seed: int, steps: int) -> Timing:
-    """Plain SMARTS alone: `steps` env steps, resets included."""
-    side = _raw_side(scenario, settings, num_agents, seed)
+def time_raw(scenario, settings: AgentSettings, num_agents: int, seed: int, steps: int, patched: bool = True) -> Timing:
+    """Plain SMARTS alone: `steps` env steps, resets included (`patched`: see `_raw_side`)."""
+    side = _raw_side(scenario, settings, num_agents, seed, patched)
     try:
         side.start(seed)
         _run_chunk(side, seed, steps)
