@@ -103,6 +103,51 @@ def _in_fresh_process(*args) -> list[str]:
         return pool.apply(record_episodes, args)
 
 
+def test_the_scan_answers_every_window_as_the_rtree_does(tmp_path):
+    import random
+
+    import rtree
+    from smarts.core.sumo_road_network import SumoRoadNetwork
+    from smarts.sstudio.sstypes import MapSpec
+
+    from smarts_rl.upstream.smarts import SCAN_LIMIT, _ScannedIndex
+
+    rng = random.Random(0)
+    indexes = []
+    for name in ("loop", "intersection"):
+        folder = build_scenario(scenario_source(Settings(name=name), cwd=REPO), tmp_path / "cache")
+        road_map = SumoRoadNetwork.from_spec(MapSpec(str(folder)))
+        road_map.nearest_roads((0.0, 0.0), 1.0)
+        indexes.append(_ScannedIndex(road_map._rtree_roads.index if isinstance(road_map._rtree_roads, _ScannedIndex)
+                                     else road_map._rtree_roads))
+        for edge in road_map._graph.getEdges():
+            for sumo_lane in edge.getLanes():
+                shape = sumo_lane.getShape(False)
+                index = rtree.index.Index()
+                for i, (s, e) in enumerate(zip(shape, shape[1:])):
+                    index.add(i, (min(s[0], e[0]), min(s[1], e[1]), max(s[0], e[0]), max(s[1], e[1])))
+                indexes.append(_ScannedIndex(index))
+    big = rtree.index.Index()  # beyond the scan's limit: deeper trees, answered by the rtree
+    for i in range(3 * SCAN_LIMIT):
+        x, y = rng.uniform(-300, 300), rng.uniform(-300, 300)
+        big.add(i, (x, y, x + rng.uniform(0, 30), y + rng.uniform(0, 30)))
+    indexes.append(_ScannedIndex(big))
+    windows = []
+    for _ in range(300):
+        x, y, r = rng.uniform(-300, 300), rng.uniform(-300, 300), rng.uniform(0.5, 40)
+        windows.append((x - r, y - r, x + r, y + r))
+    for scanned in indexes:
+        for window in windows:
+            assert list(scanned.intersection(window)) == list(scanned.index.intersection(window))
+    grown = indexes[0]
+    box = (-5.0, -5.0, 5.0, 5.0)
+    before = list(grown.intersection(box))
+    grown.add(0, box)  # as SMARTS adds a road it meets: the scan reads the tree again
+    assert list(grown.intersection(box)) == list(grown.index.intersection(box)) == before + [0]
+    with pytest.raises(rtree.exceptions.RTreeError):
+        grown.intersection((1.0, 0.0, 0.0, 1.0))  # an inverted window is still the rtree's error
+
+
 @pytest.mark.parametrize("scenario, agent", [("loop", "laner"), ("merge", "continuous")])
 def test_patched_smarts_drives_exactly_the_episodes_of_plain_smarts(scenario, agent, tmp_path):
     built = str(build_scenario(scenario_source(Settings(name=scenario), cwd=REPO), tmp_path / "cache"))
