@@ -9,15 +9,13 @@ own side by side (`raw_alone_steps_per_s`), and our env's reset costs: `mean_res
 from the simulation's clock at that observation) and `reset_share` (reset seconds over all
 seconds). And plain SMARTS as it ships against plain SMARTS with our speed patches
 (`speed_up_simulation()`, which our env applies): `shipped_steps_per_s`, `patched_steps_per_s`
-and `patch_speedup` (their ratio), each side in fresh processes taking turns on the same steps.
+and `patch_speedup` (their ratio), each side a process of its own, taking turns every 25 steps.
 The last line printed is one JSON object.
 Targets: wrapper_overhead <= 0.05, warmup_steps_per_reset <= 5 and mean_reset_s <= 0.15 everywhere.
 """
 
 import argparse
-import concurrent.futures
 import json
-import multiprocessing
 import sys
 import time
 from pathlib import Path
@@ -26,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from smarts_rl.config import compose_config, group_options, settings  # noqa: E402
 from smarts_rl.scenarios.build import build_scenario, scenario_source  # noqa: E402
-from smarts_rl.bench_harness.throughput import measure, time_raw  # noqa: E402
+from smarts_rl.bench_harness.throughput import measure, time_shipped_and_patched  # noqa: E402
 
 TARGET = 0.05
 WARMUP_TARGET = 5
@@ -34,17 +32,8 @@ RESET_TARGET_S = 0.15
 
 
 def shipped_and_patched(built, agent, agents: int, seed: int, steps: int) -> dict:
-    """Steps/s of plain SMARTS as it ships and with our speed patches on the same `steps` steps.
-
-    The patches are global to a process, so each run is a fresh process: shipped, patched,
-    patched, shipped, `steps / 2` steps each, so that the machine's drift weighs on both alike.
-    """
-    timings = {False: [], True: []}
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context, max_tasks_per_child=1) as pool:
-        for patched in (False, True, True, False):
-            timings[patched].append(pool.submit(time_raw, built, agent, agents, seed, steps // 2, patched).result())
-    shipped, patched = (sum(timings[p][1:], timings[p][0]) for p in (False, True))
+    """Steps/s of plain SMARTS as it ships and with our speed patches, taking turns on the same steps."""
+    shipped, patched = time_shipped_and_patched(built, agent, agents, seed, steps)
     return {"shipped_steps_per_s": round(shipped.steps_per_s, 2), "patched_steps_per_s": round(patched.steps_per_s, 2),
             "patch_speedup": round(patched.steps_per_s / shipped.steps_per_s, 3)}
 

@@ -6,8 +6,9 @@ The bugs that crash or mislead a driving agent are fixed in `smarts_rl/agents/sm
 which an exported agent ships with; the speed patches here are only applied where smarts-rl
 simulates (`speed_up_simulation()`: our env and the benches' plain SMARTS). Each function's
 docstring names the bug; ``tests/test_workarounds.py`` shows each bug still exists and that the
-work-around avoids it (``tests/test_upstream.py`` guards the private global seed). Delete a
-work-around when its test says SMARTS no longer has the bug.
+work-around avoids it, ``tests/test_speed_patches.py`` that the patched SMARTS drives exactly the
+episodes of SMARTS as it ships (``tests/test_upstream.py`` guards the private global seed and the
+road-map index builders). Delete a work-around when its test says SMARTS no longer has the bug.
 """
 
 import os
