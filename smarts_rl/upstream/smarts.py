@@ -292,6 +292,8 @@ class _ScannedIndex:
         return len(self.index)
 
     def __getattr__(self, name):
+        if name == "index":  # not set yet (a copy being made): no endless lookup
+            raise AttributeError(name)
         return getattr(self.index, name)
 
 
