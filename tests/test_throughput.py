@@ -52,3 +52,13 @@ def test_side_by_side_limit_steps_plain_smarts_in_processes_of_its_own(intersect
     built, cfg = intersection_continuous
     limit = throughput.side_by_side_limit(built, cfg.agent, 2, cfg.seed, seconds=3.0)
     assert 1 < limit < 1000
+
+
+def test_shipped_and_patched_smarts_take_turns_on_the_same_episodes(intersection_continuous):
+    built, cfg = intersection_continuous
+    shipped, patched = throughput.time_shipped_and_patched(built, cfg.agent, 1, cfg.seed, 150)
+    assert shipped.steps == patched.steps == 150
+    # Random controls end episodes at seed-dependent steps: the same lengths on both sides.
+    assert len(shipped.episode_lengths) >= 3
+    assert shipped.episode_lengths == patched.episode_lengths
+    assert shipped.seconds > 0 and patched.seconds > 0

@@ -525,6 +525,35 @@ def test_restore_current_seed_sets_smarts_seed_and_nothing_else():
     assert np.array_equal(np.random.get_state()[1], numpy_state[1])
 
 
+def test_smarts_builds_and_grows_its_road_map_indexes_through_what_the_scan_wraps(tmp_path):
+    """`scan_small_road_map_indexes` wraps what `SumoRoadNetwork._init_rtree` and
+    `SumoRoadNetwork.Lane._init_rtree` return: SMARTS must still build the roads' and each lane's
+    index there, query them by `intersection`, and grow the roads' index by `add`."""
+    import rtree
+    from smarts.core.sumo_road_network import SumoRoadNetwork
+    from smarts.sstudio.sstypes import MapSpec
+
+    from smarts_rl.upstream.smarts import _ScannedIndex, scan_small_road_map_indexes
+    from tests.helpers import three_node_road
+
+    def unwrapped(function):
+        return getattr(function, "original", function)
+
+    assert parameters(unwrapped(SumoRoadNetwork._init_rtree)) == ["self", "shapeList", "includeJunctions"]
+    assert parameters(unwrapped(SumoRoadNetwork.Lane._init_rtree)) == ["self", "lines"]
+    scan_small_road_map_indexes()
+    three_node_road(tmp_path / "road")  # a map no other test built: its indexes are built now
+    road_map = SumoRoadNetwork.from_spec(MapSpec(str(tmp_path / "road")))
+    lanes = road_map.nearest_lanes((50.0, -4.0), 5.0)
+    assert lanes and isinstance(road_map._rtree_roads, _ScannedIndex)
+    assert isinstance(road_map._rtree_roads.index, rtree.index.Index)
+    assert all(isinstance(lane._rtree_lane_fragments, _ScannedIndex) for lane, _ in lanes)
+    size = len(road_map._rtree_roads)
+    unmade = next(e.getID() for e in road_map._graph.getEdges() if e.getID() not in road_map._roads)
+    road_map.road_by_id(unmade)
+    assert len(road_map._rtree_roads) == size + 1, "SMARTS adds a road it meets to the index, through `add`"
+
+
 # -- Hydra ---------------------------------------------------------------------------------
 
 

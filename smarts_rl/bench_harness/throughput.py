@@ -159,12 +159,14 @@ def _wrapped_side(scenario, settings: AgentSettings, num_agents: int, seed: int)
     return _Side(reset, step, env.close, _action_source(settings, seed), simulator_seconds)
 
 
-def _raw_side(scenario, settings: AgentSettings, num_agents: int, seed: int) -> _Side:
+def _raw_side(scenario, settings: AgentSettings, num_agents: int, seed: int, patched: bool = True) -> _Side:
     from smarts.env.gymnasium.hiway_env_v1 import HiWayEnvV1
 
-    # Plain SMARTS, minus the bugs that crash it, as fast as in our env (the same patches).
+    # Plain SMARTS, minus the bugs that crash it, as fast as in our env (the same patches) unless
+    # `patched` is false: then SMARTS's own speed, if no patch was applied in this process before.
     apply_runtime_workarounds()
-    speed_up_simulation()
+    if patched:
+        speed_up_simulation()
     interface = agent_interface(settings)
     env = HiWayEnvV1(
         scenarios=[str(scenario)],
@@ -259,6 +261,65 @@ def time_raw(scenario, settings: AgentSettings, num_agents: int, seed: int, step
         side.start(seed)
         _run_chunk(side, seed, steps)
         return side.timing()
+    finally:
+        side.close()
+
+
+def time_shipped_and_patched(scenario, settings: AgentSettings, num_agents: int, seed: int,
+                             steps: int) -> tuple[Timing, Timing]:
+    """(shipped, patched) timings of `steps` env steps each: plain SMARTS as it ships and plain
+    SMARTS with our speed patches, driving the same episodes.
+
+    The patches are global to a process, so each side is a process of its own; they take turns
+    every `CHUNK_STEPS` steps (one waits while the other steps, the side going first alternating),
+    so both meet the same machine even when other jobs come and go.
+    """
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # a fresh SMARTS in each: nothing patched before
+    connections, workers = [], []
+    try:
+        for patched in (False, True):
+            ours, theirs = context.Pipe()
+            worker = context.Process(target=_take_turns, args=(theirs, scenario, settings, num_agents, seed, patched))
+            worker.start()
+            connections.append(ours)
+            workers.append(worker)
+        for connection in connections:
+            connection.recv()  # ready: started and warmed up
+        done, turn = [0, 0], 0
+        while min(done) < steps:
+            for side in (turn % 2, 1 - turn % 2):
+                chunk = min(CHUNK_STEPS, steps - done[side])
+                connections[side].send(chunk)
+                connections[side].recv()
+                done[side] += chunk
+            turn += 1
+        timings = []
+        for connection in connections:
+            connection.send(0)
+            timings.append(connection.recv())
+        return timings[0], timings[1]
+    finally:
+        for worker in workers:
+            worker.join(timeout=60)
+            if worker.is_alive():
+                worker.kill()
+
+
+def _take_turns(connection, scenario, settings: AgentSettings, num_agents: int, seed: int, patched: bool) -> None:
+    """One side of `time_shipped_and_patched`: warm up untimed, then step as many steps as asked
+    each time; asked for none, answer with the timing and stop."""
+    side = _raw_side(scenario, settings, num_agents, seed, patched)
+    try:
+        side.start(seed)
+        _run_chunk(side, seed, WARMUP_STEPS)
+        side.seconds, side.episode_lengths, side.reset_seconds, side.warmup_steps = 0.0, [0], [], []
+        connection.send("ready")
+        while steps := connection.recv():
+            _run_chunk(side, seed, steps)
+            connection.send(None)
+        connection.send(side.timing())
     finally:
         side.close()
 

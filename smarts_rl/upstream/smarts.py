@@ -6,8 +6,9 @@ The bugs that crash or mislead a driving agent are fixed in `smarts_rl/agents/sm
 which an exported agent ships with; the speed patches here are only applied where smarts-rl
 simulates (`speed_up_simulation()`: our env and the benches' plain SMARTS). Each function's
 docstring names the bug; ``tests/test_workarounds.py`` shows each bug still exists and that the
-work-around avoids it (``tests/test_upstream.py`` guards the private global seed). Delete a
-work-around when its test says SMARTS no longer has the bug.
+work-around avoids it, ``tests/test_speed_patches.py`` that the patched SMARTS drives exactly the
+episodes of SMARTS as it ships (``tests/test_upstream.py`` guards the private global seed and the
+road-map index builders). Delete a work-around when its test says SMARTS no longer has the bug.
 """
 
 import os
@@ -100,6 +101,7 @@ def speed_up_simulation():
     same (tests/test_workarounds.py)."""
     reload_sumo_between_episodes()
     keep_each_road_map_of_a_set()
+    scan_small_road_map_indexes()
 
 
 # The SUMO releases whose in-process reload (`traci.load`) we checked gives the same episodes.
@@ -194,6 +196,105 @@ def _file_state(source: str) -> tuple | None:
     except OSError:
         return None
     return state.st_mtime_ns, state.st_size
+
+
+# An index holding at most this many boxes is answered by a scan: faster than an rtree query
+# below about 100 boxes (libspatialindex's leaf capacity), slower above.
+SCAN_LIMIT = 100
+
+
+def scan_small_road_map_indexes():
+    """Make SMARTS's SUMO road map answer its small spatial queries by a scan instead of an rtree query.
+
+    Bug (a cost): SMARTS 2.0.1 finds a point's nearest lanes (`SumoRoadNetwork.nearest_lanes`:
+    each traffic vehicle's front and back at every step in SMARTS-engine traffic, the ego's
+    lane in sensors) by an rtree query over the roads and then one per candidate lane over its
+    shape's segments (`Lane.get_distance`). Each query of the `rtree` package costs 7-20 us in
+    ctypes and Python however few boxes the index holds, and most of SMARTS's lanes have a few
+    segments: 150k queries took 3 s of a 30-s loop run (10%).
+
+    Work-around: the indexes that `SumoRoadNetwork._init_rtree` and `Lane._init_rtree` build
+    are wrapped (`_ScannedIndex`) so that an index of at most `SCAN_LIMIT` boxes answers
+    `intersection` by testing each box as libspatialindex does (inclusive bounds), in the
+    order its tree lists them: the same ids in the same order, so every distance, tie and
+    nearest lane is the same. Larger indexes, other query forms and anything else go to the
+    rtree itself; an `add` (SMARTS adds to the roads' index as it meets new roads) goes to the
+    rtree and makes the wrapper read the tree again at its next query.
+    """
+    from smarts.core.sumo_road_network import SumoRoadNetwork
+
+    for owner in (SumoRoadNetwork, SumoRoadNetwork.Lane):
+        build = owner._init_rtree
+        if getattr(build, "scans_small_indexes", False):
+            continue
+        owner._init_rtree = _scanning(build)
+
+
+def _scanning(build):
+    def init_rtree(self, *args, **kwargs):
+        return _ScannedIndex(build(self, *args, **kwargs))
+
+    init_rtree.scans_small_indexes, init_rtree.original = True, build
+    return init_rtree
+
+
+class _ScannedIndex:
+    """An `rtree.index.Index` whose small 2-D window queries are a scan of its boxes in the
+    tree's order. A query of a window lists the tree's entries in the same relative order as a
+    query of the whole index (libspatialindex walks its nodes depth first, children in a fixed
+    order), so the scan of that full listing keeps exactly the ids a window query returns, in
+    its order."""
+
+    __slots__ = ("index", "_boxes")
+
+    def __init__(self, index):
+        self.index = index
+        self._boxes = None  # [(id, xmin, ymin, xmax, ymax)] in the tree's order; False: too many to scan
+
+    def intersection(self, coordinates, objects=False):
+        boxes = self._boxes
+        if boxes is None:
+            boxes = self._boxes = self._read_boxes()
+        if objects is not False or boxes is False or len(coordinates) != 4:
+            return self.index.intersection(coordinates, objects)
+        xmin, ymin, xmax, ymax = coordinates
+        if xmin > xmax or ymin > ymax:  # the rtree's own error
+            return self.index.intersection(coordinates, objects)
+        # libspatialindex's test: disjoint if one low bound is above the other's high bound.
+        return [i for i, low_x, low_y, high_x, high_y in boxes
+                if not (low_x > xmax or high_x < xmin or low_y > ymax or high_y < ymin)]
+
+    def _read_boxes(self):
+        index = self.index
+        if not index.interleaved or index.properties.dimension != 2:
+            return False
+        size = len(index)
+        if size == 0:
+            return []
+        if size > SCAN_LIMIT:
+            return False
+        items = list(index.intersection(index.bounds, objects=True))
+        if len(items) != size:
+            return False
+        return [(item.id, *item.bbox) for item in items]
+
+    def add(self, *args, **kwargs):
+        self._boxes = None
+        return self.index.add(*args, **kwargs)
+
+    insert = add
+
+    def delete(self, *args, **kwargs):
+        self._boxes = None
+        return self.index.delete(*args, **kwargs)
+
+    def __len__(self):
+        return len(self.index)
+
+    def __getattr__(self, name):
+        if name == "index":  # not set yet (a copy being made): no endless lookup
+            raise AttributeError(name)
+        return getattr(self.index, name)
 
 
 # -- SMARTS's global seed ------------------------------------------------------------------
