@@ -77,7 +77,11 @@ def test_durations_and_rates_read_at_a_glance():
     assert iteration_rates(before_driving_metrics) == (None, None)
 
 
-def test_a_population_gets_one_aligned_line_per_trial_per_iteration(tmp_path):
+def test_a_population_gets_one_aligned_line_per_trial_per_iteration(tmp_path, monkeypatch):
+    from smarts_rl.run import console
+
+    ticks = iter(range(0, 10000, 10))  # 10 s between reports
+    monkeypatch.setattr(console.time, "monotonic", lambda: float(next(ticks)))
     config = tmp_path / RUN_CONFIG
     config.parent.mkdir()
     OmegaConf.save({"stop": {"training_iteration": 4, "timesteps_total": None, "time_total_s": None}}, config)
@@ -90,15 +94,43 @@ def test_a_population_gets_one_aligned_line_per_trial_per_iteration(tmp_path):
             callback.on_trial_result(iteration, trials, trial, result)
     callback.on_trial_error(2, trials, SimpleNamespace(trial_id="9f3e1_00002", error_file="/runs/x/error.txt"))
 
-    assert printed[0] == header() and len(printed) == 1 + 8 + 1
-    assert [cells(p)[:3] for p in printed[1:5]] == [[str(i), "1", "25%"] for i in range(4)]
-    assert [cells(p)[:3] for p in printed[5:9]] == [[str(i), "2", "50%"] for i in range(4)]
+    assert printed[0] == header() and len(printed) == 1 + 8 + 8 + 1
+    trial_lines, run_lines = printed[1:17:2], printed[2:17:2]
+    assert [cells(p)[:3] for p in trial_lines[:4]] == [[str(i), "1", "25%"] for i in range(4)]
+    assert [cells(p)[:3] for p in trial_lines[4:]] == [[str(i), "2", "50%"] for i in range(4)]
+    # After each trial's line, the run's: its share of the 4 x 4 iterations and all trials' env steps.
+    assert [cells(p)[:2] for p in run_lines] == [["run", f"{share}%"] for share in (6, 12, 19, 25, 31, 38, 44, 50)]
+    assert [cells(p)[3] for p in run_lines] == ["1000", "2000", "3000", "4000", "5000", "6000", "7000", "8000"]
+    assert cells(run_lines[-1])[2] == "1m20s"  # half done in 80 s
     # Aligned: every column ends where its header does.
     ends = [m.end() for m in re.finditer(r"\S+", header().replace("env steps", "env_steps"))]
-    for text in printed[1:9]:
+    for text in trial_lines:
         assert [m.end() for m in re.finditer(r"\S+", text)][1:] == ends[1:], text
-    assert printed[9].startswith("2 ") and "9f3e1_00002" in printed[9] and "/runs/x/error.txt" in printed[9]
+    for text in run_lines:
+        assert [m.end() for m in re.finditer(r"\S+", text)][1:] == [ends[i] for i in (2, 3, 4, 8)], text
+    assert printed[17].startswith("2 ") and "9f3e1_00002" in printed[17] and "/runs/x/error.txt" in printed[17]
     assert not any(ANSI_OR_CR.search(p) for p in printed)
+
+
+def test_the_run_line_gives_the_whole_runs_eta_from_this_sessions_pace(monkeypatch):
+    from smarts_rl.run import console
+
+    clock = [100.0]
+    monkeypatch.setattr(console.time, "monotonic", lambda: clock[0])
+    limits = {"training_iteration": 10}
+    # A resumed run: trial 0 had done 4 of 10 iterations, trial 1 none; trial 2 was stopped early.
+    trials = [SimpleNamespace(trial_id=f"t_{i:05d}", status=status) for i, status in
+              enumerate(("RUNNING", "RUNNING", "TERMINATED"))]
+    progress = console.RunProgress(limits, {"t_00000": rllib_result(4, 40.0, 4000), "t_00002": rllib_result(2, 20.0, 2000)},
+                                   {"t_00002"})
+    clock[0] += 60.0
+    share, eta, steps, rate = progress.report(trials, "t_00001", rllib_result(1, 10.0, 1000))
+    # (0.4 + 0.1 + 1) / 3 done, (0.4 + 0 + 1) / 3 of it then; 0.1 / 3 in 60 s: the rest (1.5 / 3) in 15 minutes.
+    assert share == pytest.approx(0.5) and eta == pytest.approx(900.0)
+    assert steps == 7000 and rate == pytest.approx(1000 / 60)
+    assert cells(console.run_line(share, eta, steps, rate)) == ["run", "50%", "15m00s", "7000", "16.7"]
+    # No limit: no share, no ETA.
+    assert console.RunProgress({}, {}).report(trials, "t_00001", rllib_result(1, 10.0, 1000))[:2] == (None, None)
 
 
 def test_a_terminal_gets_styles_and_a_log_plain_text(tmp_path):

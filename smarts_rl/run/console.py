@@ -6,7 +6,9 @@
 `done` is the share of the stop budget used (of whichever `stop.*` limit is nearest), `ETA` the
 trial's training time left at its pace so far, `goal` and `collision` the shares of the
 iteration's own agent episodes that reached their goal or collided. A trial's name is its
-number in the run (trial `a1b2c_00003` is 3). The lines are plain text, so a log or a pipe
+number in the run (trial `a1b2c_00003` is 3). A run of several trials also gets a `run` line
+after each of them: the whole run's share of its budget (the trials' shares averaged), the wall
+time left at the pace of this session so far, the env steps of all trials and their steps/s. The lines are plain text, so a log or a pipe
 gets them as they are; only a terminal gets a bold header and failures in red.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 from ray.tune import Callback
@@ -93,9 +96,55 @@ def line(trial_id: str, result: dict, limits: dict) -> str:
         _percent(collision),
         f"{rate:.1f}",
     )
+    return _aligned(cells)
+
+
+def _aligned(cells) -> str:
     return " ".join(
         f"{cell:<{width}}" if i == 0 else f"{cell:>{width}}" for i, (cell, (_, width)) in enumerate(zip(cells, COLUMNS))
     )
+
+
+def run_line(share: float | None, eta: float | None, steps: int, rate: float | None) -> str:
+    """The whole run's line, in the columns of `header()`: budget share, ETA, env steps, steps/s."""
+    return _aligned(("run", "", _percent(share), duration(eta), steps, "", "", "", "-" if rate is None else f"{rate:.1f}"))
+
+
+def finished_trials(trials: list) -> set[str]:
+    """Trials with nothing left to train: done, stopped early by their scheduler, or failed."""
+    return {t.trial_id for t in trials if getattr(t, "status", None) in ("TERMINATED", "ERROR")}
+
+
+class RunProgress:
+    """The whole run's progress from its trials' latest results: the share of its budget used and
+    the wall time left at the pace of this session (a resumed run's earlier sessions are done)."""
+
+    def __init__(self, limits: dict, start_results: dict[str, dict], finished_at_start: set[str] = frozenset()):
+        self._limits = limits
+        self._start = time.monotonic()
+        self._start_results = dict(start_results)
+        self._finished_at_start = set(finished_at_start)
+        self._latest = dict(start_results)
+
+    def _share(self, result: dict | None, finished: bool) -> float:
+        if finished:
+            return 1.0
+        return budget_share(self._limits, result) or 0.0 if result else 0.0
+
+    def report(self, trials: list, trial_id: str, result: dict) -> tuple[float | None, float | None, int, float | None]:
+        """(share, ETA seconds, env steps, env steps/s) once `trial_id` reported `result`."""
+        self._latest[trial_id] = result
+        if not self._limits or not trials:
+            return None, None, sum(env_steps(r) for r in self._latest.values()), None
+        finished = finished_trials(trials)
+        ids = [t.trial_id for t in trials]
+        share = sum(self._share(self._latest.get(i), i in finished) for i in ids) / len(ids)
+        start = sum(self._share(self._start_results.get(i), i in self._finished_at_start) for i in ids) / len(ids)
+        elapsed = time.monotonic() - self._start
+        eta = elapsed * (1.0 - share) / (share - start) if share > start else None
+        steps = sum(env_steps(self._latest[i]) for i in ids if i in self._latest)
+        start_steps = sum(env_steps(self._start_results[i]) for i in ids if i in self._start_results)
+        return share, eta, steps, (steps - start_steps) / elapsed if elapsed > 0 else None
 
 
 def styled(text: str, style: str, terminal: bool) -> str:
@@ -121,6 +170,7 @@ class TrialLines(Callback):
     _config_file = None
     _limits = None
     _terminal = None
+    _run = None  # RunProgress, from the session's first step
 
     def __init__(self, config_file: Path | None = None, print_fn=None, terminal: bool | None = None):
         self._config_file = None if config_file is None else str(config_file)
@@ -142,11 +192,22 @@ class TrialLines(Callback):
             self._limits = stop_limits(run_dir_of(self._config_file)) if self._config_file else {}
         return self._limits
 
+    def on_step_begin(self, iteration, trials, **info):
+        if self._run is None:
+            # Before this session's first result: what the trials had done (a resumed run's).
+            started = {t.trial_id: t.last_result for t in trials if getattr(t, "last_result", None)}
+            self._run = RunProgress(self._stop_limits(), started, finished_trials(trials))
+
     def on_trial_result(self, iteration, trials, trial, result, **info):
         if not self._header_printed:
             self._emit(header(), BOLD)
             self._header_printed = True
         self._emit(line(trial.trial_id, result, self._stop_limits()))
+        if self._run is None:
+            self.on_step_begin(iteration, [])
+        progress = self._run.report(trials, trial.trial_id, result)
+        if len(trials) > 1:
+            self._emit(run_line(*progress))
 
     def on_trial_error(self, iteration, trials, trial, **info):
         where = str(getattr(trial, "error_file", "") or "") or "its trial directory"
