@@ -30,7 +30,7 @@ from smarts_rl.agents import AgentSettings, action_adapter, agent_interface
 from smarts_rl.agents.smarts_fixes import apply_runtime_workarounds
 from smarts_rl.env import SmartsEnv, agent_ids, env_config
 from smarts_rl.env.smarts_env import TIMESTEP_S
-from smarts_rl.upstream.smarts import restore_current_seed, speed_up_simulation
+from smarts_rl.upstream.smarts import bound_point_caches, restore_current_seed, speed_up_simulation
 
 CHUNK_STEPS = 25
 WARMUP_STEPS = 100
@@ -165,6 +165,7 @@ def _raw_side(scenario, settings: AgentSettings, num_agents: int, seed: int) -> 
     # Plain SMARTS, minus the bugs that crash it, as fast as in our env (the same patches).
     apply_runtime_workarounds()
     speed_up_simulation()
+    bound_point_caches()
     interface = agent_interface(settings)
     env = HiWayEnvV1(
         scenarios=[str(scenario)],
