@@ -147,8 +147,9 @@ def soak(run_dir: Path, target_steps: int, overrides: list[str], interval: float
             time.sleep(interval)
             steps = env_steps(run_dir) or steps
             rows = sample(process)
-            if not steps or not rows:  # nothing trained yet: the start-up is not a figure
-                continue
+            training = 0 < steps < target_steps and any(kind == "env_runner" for kind, _, _ in rows)
+            if not training:
+                continue  # start-up and shutdown (summaries, Ray stopping) are not figures
             new_file = not csv_file.is_file()
             with open(csv_file, "a", newline="") as f:
                 writer = csv.writer(f)
