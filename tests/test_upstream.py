@@ -554,6 +554,20 @@ def test_smarts_builds_and_grows_its_road_map_indexes_through_what_the_scan_wrap
     assert len(road_map._rtree_roads) == size + 1, "SMARTS adds a road it meets to the index, through `add`"
 
 
+def test_points_cache_their_numpy_and_shapely_forms_in_the_module_dicts_bound_point_caches_replaces(monkeypatch):
+    from smarts.core import coordinates
+    from smarts.core.coordinates import Point
+
+    numpy_points, shapely_points = {}, {}
+    monkeypatch.setattr(coordinates, "_numpy_points", numpy_points)
+    monkeypatch.setattr(coordinates, "_shapely_points", shapely_points)
+    point = Point(1.5, 2.5, 0.0)
+    array, shapely_point = point.as_np_array, point.as_shapely
+    # Read by name at each call: a dict put in their place is the one used.
+    assert numpy_points[point] is array and shapely_points[point] is shapely_point
+    assert point.as_np_array is array and Point(1.5, 2.5, 0.0).as_np_array is array
+
+
 # -- Hydra ---------------------------------------------------------------------------------
 
 

@@ -287,3 +287,29 @@ def test_smarts_rebuilds_and_collects_at_every_change_of_map_until_it_keeps_each
     map_file = scenarios[0] / "map.net.xml"
     os.utime(map_file, ns=(map_file.stat().st_atime_ns, map_file.stat().st_mtime_ns + 10**9))
     assert SumoRoadNetwork.from_spec(kept_maps[0].map_spec) is not kept_maps[0], "a rewritten map is read again"
+
+
+def test_smarts_keeps_every_point_it_converts_until_its_point_caches_are_bounded(monkeypatch):
+    from smarts.core import coordinates
+    from smarts.core.coordinates import Point
+
+    from smarts_rl.upstream.smarts import bound_point_caches
+
+    monkeypatch.setattr(coordinates, "_numpy_points", {})
+    monkeypatch.setattr(coordinates, "_shapely_points", {})
+
+    def convert(count: int, start: float = 0.0):
+        for i in range(count):  # each point dropped right after, as a step's positions are
+            point = Point(start + i, 1.0, 0.0)
+            assert point.as_np_array.tolist() == [start + i, 1.0, 0.0]
+            assert point.as_shapely.x == start + i
+
+    convert(3000)
+    assert len(coordinates._numpy_points) == len(coordinates._shapely_points) == 3000, "every point kept"
+
+    bound_point_caches(size=100)
+    bound_point_caches(size=100)  # idempotent
+    assert len(coordinates._numpy_points) == len(coordinates._shapely_points) == 100
+    convert(3000, start=10_000.0)
+    assert len(coordinates._numpy_points) == len(coordinates._shapely_points) == 100, "at most size entries"
+    assert Point(12_999.0, 1.0, 0.0) in coordinates._numpy_points, "the newest kept"

@@ -30,7 +30,7 @@ from smarts_rl.agents import AgentSettings, action_adapter, agent_interface
 from smarts_rl.agents.smarts_fixes import apply_runtime_workarounds
 from smarts_rl.env import SmartsEnv, agent_ids, env_config
 from smarts_rl.env.smarts_env import TIMESTEP_S
-from smarts_rl.upstream.smarts import restore_current_seed, speed_up_simulation
+from smarts_rl.upstream.smarts import bound_point_caches, restore_current_seed, speed_up_simulation
 
 CHUNK_STEPS = 25
 WARMUP_STEPS = 100
@@ -167,6 +167,7 @@ def _raw_side(scenario, settings: AgentSettings, num_agents: int, seed: int, pat
     apply_runtime_workarounds()
     if patched:
         speed_up_simulation()
+        bound_point_caches()
     interface = agent_interface(settings)
     env = HiWayEnvV1(
         scenarios=[str(scenario)],

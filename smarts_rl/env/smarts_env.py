@@ -32,7 +32,7 @@ from smarts_rl.agents import observation
 from smarts_rl.env.reward import shaped_reward
 from smarts_rl.scenarios.sets import ScenarioSampler
 from smarts_rl.agents.smarts_fixes import apply_runtime_workarounds
-from smarts_rl.upstream.smarts import speed_up_simulation
+from smarts_rl.upstream.smarts import bound_point_caches, speed_up_simulation
 
 TIMESTEP_S = 0.1
 # How an agent's episode can end: each a flag in its step info (whether it happened so far).
@@ -332,6 +332,7 @@ def _make_hiway_env(config: dict, ids: list[str], settings: AgentSettings, seed:
 
     apply_runtime_workarounds()
     speed_up_simulation()  # training's own: an exported agent drives the same without it
+    bound_point_caches()  # else every point SMARTS converts stays in memory
     logging.getLogger("SMARTS").setLevel(logging.ERROR)
     # SMARTS calls a TraCI function with a renamed parameter on every SUMO vehicle move.
     warnings.filterwarnings("ignore", message="Use of deprecated parameter lane")

@@ -29,8 +29,9 @@ On an upgrade, run those tests, then re-check what each module relies on:
 - `smarts.py`: SMARTS. Its bugs met while building scenarios (tests/test_workarounds.py), the
   patches that only make training's simulations faster (a road map kept per map, `sumo` reloaded
   between episodes, small road-map indexes scanned: `default_map_builder._clear_cache`,
-  `TraciConn.must_reset`, `SumoRoadNetwork._init_rtree` and `SumoRoadNetwork.Lane._init_rtree`)
-  and the setting of its private global seed. The bugs that crash or mislead a driving agent are fixed in
+  `TraciConn.must_reset`, `SumoRoadNetwork._init_rtree` and `SumoRoadNetwork.Lane._init_rtree`),
+  the bound on its point caches (`coordinates._numpy_points`, `_shapely_points`) and the setting
+  of its private global seed. The bugs that crash or mislead a driving agent are fixed in
   `smarts_rl/agents/smarts_fixes.py`, because an exported agent ships that folder without the
   rest of smarts_rl.
 

@@ -1,20 +1,22 @@
 """What smarts-rl works around or patches in SMARTS 2.0.1, one function each: the bugs met while
-building scenarios, the patches that make training's simulations faster, and the setting of
-SMARTS's private global seed.
+building scenarios, the patches that make training's simulations faster, the bound on the caches
+that grow with every step, and the setting of SMARTS's private global seed.
 
 The bugs that crash or mislead a driving agent are fixed in `smarts_rl/agents/smarts_fixes.py`,
 which an exported agent ships with; the speed patches here are only applied where smarts-rl
-simulates (`speed_up_simulation()`: our env and the benches' plain SMARTS). Each function's
-docstring names the bug; ``tests/test_workarounds.py`` shows each bug still exists and that the
-work-around avoids it, ``tests/test_speed_patches.py`` that the patched SMARTS drives exactly the
-episodes of SMARTS as it ships (``tests/test_upstream.py`` guards the private global seed and the
-road-map index builders). Delete a work-around when its test says SMARTS no longer has the bug.
+simulates (`speed_up_simulation()`: our env and the benches' plain SMARTS), as is the bound on
+SMARTS's point caches (`bound_point_caches()`). Each function's docstring names the bug;
+``tests/test_workarounds.py`` shows each bug still exists and that the work-around avoids it,
+``tests/test_speed_patches.py`` that the patched SMARTS drives exactly the episodes of SMARTS as
+it ships (``tests/test_upstream.py`` guards the private global seed, the road-map index builders
+and the point caches' names). Delete a work-around when its test says SMARTS no longer has the bug.
 """
 
 import os
 import shutil
 import subprocess
 import sys
+from collections import OrderedDict
 from pathlib import Path
 from typing import List
 
@@ -295,6 +297,48 @@ class _ScannedIndex:
         if name == "index":  # not set yet (a copy being made): no endless lookup
             raise AttributeError(name)
         return getattr(self.index, name)
+
+
+# -- memory (every process that simulates: training, evaluation, the benches) ---------------
+
+# Entries kept in each of SMARTS's two point caches: a step's working set is a few hundred points.
+POINT_CACHE_SIZE = 4096
+
+
+class _OldestOutCache(OrderedDict):
+    """A dict that forgets its oldest entry once it holds `size` entries."""
+
+    def __init__(self, entries=(), size: int = POINT_CACHE_SIZE):
+        self.size = size  # before the entries: each goes through __setitem__
+        super().__init__(entries)
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        if len(self) > self.size:
+            self.popitem(last=False)
+
+
+def bound_point_caches(size: int = POINT_CACHE_SIZE):
+    """Make SMARTS's caches of points' numpy and shapely forms keep at most `size` entries each.
+
+    Bug (memory that grows with every step): SMARTS 2.0.1 caches `Point.as_np_array` and
+    `Point.as_shapely` in two module dicts, `smarts.core.coordinates._numpy_points` and
+    `_shapely_points`, keyed by the point itself. `Point.__del__` is meant to drop a point's
+    entries, but the dict's key holds the point alive, so it never runs for it: every point ever
+    converted stays, with its array or shapely point. Vehicle positions, waypoints and goal
+    checks are new points every step, so an env runner grew 3.5-6 MB per 1k env steps (48k
+    entries after 1.5k steps on {loop, merge}), a few GB over a run of millions of steps.
+
+    Work-around: replace both dicts by ones that forget their oldest entries beyond `size`
+    (the same conversions, recomputed when needed again). Idempotent; each process needs its
+    own call.
+    """
+    from smarts.core import coordinates
+
+    for name in ("_numpy_points", "_shapely_points"):
+        cache = getattr(coordinates, name)
+        if not isinstance(cache, _OldestOutCache):
+            setattr(coordinates, name, _OldestOutCache(cache, size))
 
 
 # -- SMARTS's global seed ------------------------------------------------------------------
