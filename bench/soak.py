@@ -17,8 +17,10 @@ steps, class, pid, RSS in MB) and `soak.png` (RSS against env steps, one line pe
 
 The last line printed is one JSON object with, per class, the RSS (MB; of the largest process of
 the class, e.g. the largest env runner) at `--reference-steps` and at the end, `ratio` (end over
-reference) and `slope_mb_per_1k_steps` (least-squares slope of the largest process's RSS over
-the samples from the reference on). Target: ratio <= 1.10 for every env runner and the driver at
+reference), `slope_mb_per_1k_steps` (least-squares slope of the largest process's RSS over
+the samples from the reference on), and `start_pss_mb`: each class's PSS per process (Ray's
+summed) at the first sample while training, which smarts_rl/run/machine_fit.py's estimate of a
+run's memory is taken from. Target: ratio <= 1.10 for every env runner and the driver at
 1M env steps with the reference at 100k; `pass` says whether the run reached both.
 """
 
@@ -43,6 +45,7 @@ from smarts_rl.run_dir.layout import holds_config, result_files  # noqa: E402
 TARGET = 1.10
 TARGET_CLASSES = ("driver", "env_runner")
 CLASSES = ("driver", "trial", "env_runner", "sumo", "ray")
+START_PSS = "soak-start-pss.json"  # each class's PSS at the first sample while training
 FIELDS = ("session", "seconds", "env_steps", "process", "pid", "rss_mb")
 # Ray workers that are Ray's own, not the run's actors.
 RAY_WORKERS = ("IDLE",)
@@ -86,6 +89,21 @@ def sample(driver: psutil.Process) -> list[tuple[str, int, float]]:
         if kind is not None and rss > 0:  # an exiting process reports no memory
             rows.append((kind, process.pid, round(rss, 1)))
     return rows
+
+
+def pss_by_class(driver: psutil.Process) -> dict[str, float]:
+    """PSS (MB; shared pages counted once, in shares) per process of each class, Ray's summed:
+    the per-process figures smarts_rl/run/machine_fit.py estimates a run's memory from."""
+    found: dict[str, list[float]] = {}
+    for process in [driver, *driver.children(recursive=True)]:
+        try:
+            kind = process_class(process, driver.pid)
+            pss = process.memory_full_info().pss / 2**20
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+        if kind is not None:
+            found.setdefault(kind, []).append(pss)
+    return {kind: round(sum(v) if kind == "ray" else sum(v) / len(v), 1) for kind, v in found.items()}
 
 
 def env_steps(run_dir: Path) -> int | None:
@@ -150,6 +168,9 @@ def soak(run_dir: Path, target_steps: int, overrides: list[str], interval: float
             training = 0 < steps < target_steps and any(kind == "env_runner" for kind, _, _ in rows)
             if not training:
                 continue  # start-up and shutdown (summaries, Ray stopping) are not figures
+            start_pss = run_dir / START_PSS
+            if not start_pss.is_file():
+                start_pss.write_text(json.dumps(pss_by_class(process)))
             new_file = not csv_file.is_file()
             with open(csv_file, "a", newline="") as f:
                 writer = csv.writer(f)
@@ -266,6 +287,7 @@ def main() -> None:
         "bench": "soak", "run_dir": str(run_dir), "overrides": overrides, "env_steps": args.env_steps,
         "train_exit_code": code, "sessions": max((r["session"] for r in samples), default=0),
         "reference_steps": args.reference_steps, "processes": result, "target": TARGET,
+        "start_pss_mb": json.loads((run_dir / START_PSS).read_text()) if (run_dir / START_PSS).is_file() else None,
         "pass": reached and all(kind in result and result[kind]["ratio"] <= TARGET for kind in TARGET_CLASSES),
         "csv": str(run_dir / "soak.csv"), "plot": str(run_dir / "soak.png"),
         "wall_s": round(time.monotonic() - start, 1),

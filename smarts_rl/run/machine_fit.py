@@ -3,7 +3,8 @@ because the machine cannot meet them: memory beyond the machine's, or so many pr
 gets less than `MIN_CPU_SHARE` of a CPU.
 
 Memory is estimated from each kind of process's resident memory at the start of a run (PSS, which
-counts shared libraries once), measured on loop with `bench/soak.py` (its `start_pss_mb`). Env
+counts shared libraries once), measured on loop at the start of a default run, as `bench/soak.py`
+reports them (`start_pss_mb`). Env
 runners grow as they sample (docs/runs.md#memory), so a run that fits only just may still run out
 later; the check refuses what cannot even start.
 
@@ -22,7 +23,7 @@ import os
 
 from smarts_rl.errors import UsageError
 
-# PSS at the start of a run, in GB (bench/soak.py's `start_pss_mb` on loop, rounded up).
+# PSS at the start of a run, in GB (as bench/soak.py's `start_pss_mb` on loop, rounded up).
 DRIVER_AND_RAY_GB = 0.8  # train.py (0.37) and Ray's own processes: gcs, raylet, agents (0.38)
 TRIAL_GB = 0.42  # a trial's process: the algorithm and its learner
 ENV_RUNNER_GB = 0.42  # an env runner's process without its simulations
