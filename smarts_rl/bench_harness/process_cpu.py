@@ -9,10 +9,11 @@ restarts, or an env runner a trial restarts, still counts, short of its last sec
 
 Each process is sorted into a kind by its name and command line (`kind`): the tree's root
 (`driver`, the `train.py` process), `trial` (a Ray actor of the run other than an env runner, e.g. `ray::PG`), `env_runner`
-(`ray::...Runner`), `plain` (a `multiprocessing` child running plain SMARTS), `sumo`, `ray:<name>`
+(`ray::...Runner`), `plain` (a `multiprocessing` child of the root: the limit's plain SMARTS), `sumo`,
+`python_child` (a `multiprocessing` child of another process, e.g. SMARTS's junction check), `ray:<name>`
 (Ray's own processes: raylet, gcs_server, dashboard, agents, log monitor, idle workers) and
 `other:<name>`. `cpu_per_1k_steps` sums them per kind, with each env runner, plain process and
-the `sumo`s each of them started also on their own.
+the `sumo`s and Python children each of them started also on their own.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ RAY_SCRIPTS = {"dashboard.py": "dashboard", "agent.py": "dashboard_agent", "log_
                "default_worker.py": "starting_worker"}
 # Ray's own actors (their process titles are `ray::<name>`), and an actor process waiting for work.
 RAY_ACTORS = {"DashboardAgent": "dashboard_agent", "RuntimeEnvAgent": "runtime_env_agent", "IDLE": "idle_worker"}
+# Processes that an env runner or a plain SMARTS process starts, reported per process that started them:
+# SMARTS's `sumo`, and its Python children (SumoRoadNetwork checks a map's junctions in one).
+CHILDREN = ("sumo", "python_child")
 # A Ray worker starting or idle may become an actor later: its kind is read again at each sample.
 PROVISIONAL = ("ray:idle_worker", "ray:starting_worker", "ray:setup_worker")
 
@@ -143,6 +147,8 @@ class TreeSampler:
                 seen = self.processes.get(key)
                 if seen is None or seen.kind in PROVISIONAL:
                     found = self.root_kind if process.pid == self.root else kind(process.name(), process.cmdline())
+                    if found == "plain" and process.ppid() != self.root:
+                        found = "python_child"  # started by a process of the run, e.g. SMARTS's (see CHILDREN)
                     if seen is None:
                         seen = self.processes[key] = Process(process.pid, process.ppid(), created, found)
                     seen.kind = found
@@ -156,7 +162,7 @@ def cpu_per_1k_steps(processes: list[Process], window: Callable[[Process], tuple
 
     `by_kind` sums the kinds (`env_runner`, `plain`, `sumo`, each `ray:<name>`, ...), `ray` and
     `total` the Ray processes and all of them; `each` gives every env runner and plain process
-    (numbered in order of creation) and the `sumo`s each started, on their own."""
+    (numbered in order of creation) and the `sumo`s and Python children each started, on their own."""
     per_process = {(p.pid, p.created): cpu_seconds(p, *window(p)) * 1000 / steps for p in processes}
     by_kind: dict[str, float] = defaultdict(float)
     for p in processes:
@@ -169,8 +175,8 @@ def cpu_per_1k_steps(processes: list[Process], window: Callable[[Process], tuple
     for p in processes:
         if p.pid in numbered and p.kind in ("env_runner", "plain"):
             each[numbered[p.pid]] += per_process[(p.pid, p.created)]
-        elif p.kind == "sumo":
-            each[f"sumo of {numbered.get(p.ppid, 'another process')}"] += per_process[(p.pid, p.created)]
+        elif p.kind in CHILDREN:
+            each[f"{p.kind} of {numbered.get(p.ppid, 'another process')}"] += per_process[(p.pid, p.created)]
     return {
         **{k: round(v, 3) for k, v in sorted(by_kind.items())},
         "ray": round(sum(v for k, v in by_kind.items() if k.startswith("ray:")), 3),

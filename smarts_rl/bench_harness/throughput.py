@@ -314,6 +314,21 @@ def _step_for(scenario, settings: AgentSettings, num_agents: int, seed: int, sec
         side.close()
 
 
+def _reports(workers, results, timeout: float) -> list[dict]:
+    """Each worker's report; a worker that died without one fails the limit at once."""
+    import queue
+
+    reports, deadline = [], time.monotonic() + timeout
+    while len(reports) < len(workers):
+        try:
+            reports.append(results.get(timeout=1.0))
+        except queue.Empty:
+            failed = [w.exitcode for w in workers if w.exitcode not in (None, 0)]
+            if failed or time.monotonic() > deadline:
+                raise RuntimeError(f"plain SMARTS side by side: a process failed (exit codes {failed}) or timed out")
+    return reports
+
+
 def side_by_side_limit(scenario, settings: AgentSettings, processes: int, seed: int, seconds: float,
                        patched: bool = True) -> float:
     """Env steps/s of `processes` plain SMARTS processes stepping side by side, summed: what
@@ -341,7 +356,7 @@ def limit_with_cpu(scenario, settings: AgentSettings, processes: int, seed: int,
         for worker in workers:
             worker.start()
         try:
-            reports = [results.get(timeout=seconds + 300) for _ in workers]
+            reports = _reports(workers, results, timeout=seconds + 300)
         finally:
             for worker in workers:
                 worker.join(timeout=60)
