@@ -2,7 +2,8 @@
 
     python bench/train_throughput.py [--scenario loop] [--agent laner] [--iterations 6]
                                      [--batch 2000] [--runners 1 2] [--envs-per-runner 1 2]
-                                     [--limit-seconds 60] [--alone-steps 1000]
+                                     [--settings grid|defaults] [--limit-seconds 60]
+                                     [--alone-steps 1000] [--repeats 1] [--baseline GIT_REF]
 
 Trains `algo=pg` with `train.py` (a real run in a temporary directory) and reads the trial's
 progress.csv, leaving out the first iteration (it includes starting SUMO):
@@ -16,8 +17,22 @@ progress.csv, leaving out the first iteration (it includes starting SUMO):
   as many plain SMARTS processes as it has env runners, each with its own `sumo`, stepping side by
   side for `--limit-seconds` on the same scenario and agent interface (keep-lane or random
   controls, resets included), their steps/s summed; `ratio_to_limit` = `train_steps_per_s` / that.
-Each runner count is trained with each `env_runners.num_envs_per_env_runner`: stepping two
-simulations in turn lets RLlib batch its per-step work (connectors, the RLModule's forward pass).
+  These processes run SMARTS as it ships (only the fixes of crashes, `apply_runtime_workarounds`);
+  `patched_limit_steps_per_s` and `ratio_to_patched_limit` are the same with the speed patches our
+  env runs with (`speed_up_simulation`), measured right beside it.
+- `cpu_s_per_1k_steps`: CPU seconds (user + system) per 1,000 env steps of each process of the
+  training, from the end of its first iteration to the end of its last (each iteration's end: when
+  its progress.csv row appears), sampled about once a second (smarts_rl/bench_harness/process_cpu.py;
+  a process that ends, such as a `sumo` SMARTS restarts, keeps its last sample): `driver` (train.py),
+  `trial` (the Algorithm actor, `ray::PG`), `env_runner`, `sumo`, `python_child` (SMARTS's Python
+  children: its map's junction check), each of Ray's own as `ray:<name>` (raylet, gcs_server,
+  dashboard, agents, log monitor, idle workers) and `ray` their sum, `other:<name>`, and `total`;
+  `each` gives every env runner, and the `sumo`s and Python children each started, on their own.
+  `limit_cpu_s_per_1k_steps` and `patched_limit_cpu_s_per_1k_steps`: the same for the limit's
+  processes over the seconds they step (`plain` for each plain SMARTS process, `bench` for this one).
+Each runner count is trained with each `env_runners.num_envs_per_env_runner` (`--settings defaults`:
+only conf/config.yaml's `env_runners`): stepping two simulations in turn lets RLlib batch its
+per-step work (connectors, the RLModule's forward pass).
 `profile` splits each setting's wall time per iteration (the median share over its iterations,
 from PG's timers of the iteration alone, `timers/this_iter/*`, and `env_runners/smarts_seconds`)
 into shares that sum to about 1:
@@ -26,8 +41,15 @@ and RLModule forward passes, per-step timers times its steps), `rest_of_sampling
 driver's wait for the runners: our env wrapper, the remote call, a runner waiting for the other
 to finish its share), `learner` (the PG update), `weight_sync` and `driver_and_tune` (outside
 the training step: Tune's bookkeeping, metrics, checkpoints).
+`--baseline GIT_REF` trains each setting also with that commit's train.py (a temporary git worktree,
+removed at the end, run with this venv's Python and that tree first on PYTHONPATH), right beside
+this tree's, taking turns at going first: `baseline` holds its `train_steps_per_s`, `ratio_to_limit`,
+`profile` and `cpu_s_per_1k_steps`, and `speedup_vs_baseline` = this tree's steps/s over its.
+`--repeats N` measures each setting N times (the limits and trainings taking turns at going first
+too): each setting's figures are the medians, and `repeats` lists each repeat's.
 The target is on `ratio_to_limit` of the default setting (conf/config.yaml's `env_runners`), if
 it was measured (`pass`); `pass_by_runners` says whether any setting of a runner count reaches it.
+A bad argument is one line naming it, exit 2, before anything starts.
 The last line printed is one JSON object.
 """
 
