@@ -300,6 +300,12 @@ def _step_for(scenario, settings: AgentSettings, num_agents: int, seed: int, sec
               ready, results, patched: bool = True) -> None:
     """One process of `side_by_side_limit`: plain SMARTS stepped for `seconds` once every process
     is ready; it reports its steps, their seconds and when (wall clock) it stepped."""
+    import multiprocessing
+
+    # A spawned process spawns its own children too; SMARTS starts some (SumoRoadNetwork's junction
+    # check), and spawned they re-import this process's modules: start them as a plain SMARTS script
+    # and an env runner do, with the platform's default.
+    multiprocessing.set_start_method(None, force=True)
     side = _raw_side(scenario, settings, num_agents, seed, patched)
     try:
         side.start(seed)
