@@ -47,8 +47,8 @@ def test_cpu_between_two_moments_is_interpolated_between_samples_and_kept_after_
 
 
 # A parent (the tree's root) starts, the way the limit's plain SMARTS do, a multiprocessing "spawn"
-# child; that child runs a busy `sumo` (a Python under that name) and a Python child of its own
-# (as SMARTS does) to their ends, then is busy itself.
+# child; that child runs a busy `sumo` (a Python under that name) and two Python children of its
+# own, one spawned and one forked (as SMARTS does), to their ends, then is busy itself.
 TREE = textwrap.dedent("""
     import multiprocessing, subprocess, sys, time
 
@@ -59,9 +59,10 @@ TREE = textwrap.dedent("""
 
     def plain(sumo):
         subprocess.run([sumo, "-c", "import time\\nend = time.process_time() + 0.6\\nwhile time.process_time() < end: pass"], check=True)
-        child = multiprocessing.get_context("spawn").Process(target=busy, args=(0.4,))
-        child.start()
-        child.join()
+        for start_method, seconds in (("spawn", 0.4), ("fork", 0.3)):
+            child = multiprocessing.get_context(start_method).Process(target=busy, args=(seconds,))
+            child.start()
+            child.join()
         busy(0.3)
 
     if __name__ == "__main__":
@@ -94,7 +95,8 @@ def test_a_tree_s_cpu_is_counted_per_process_kind_those_that_ended_too(tmp_path)
     # The sumo, the Python child and the plain process ended before the last sample: their last
     # samples count, short of at most one interval each.
     assert 0.5 <= cpu["sumo"] <= 0.75, cpu
-    assert 0.35 <= cpu["each"]["python_child of plain 1"] == cpu["python_child"] <= 1.2, cpu  # its start adds to its 0.4 s
+    assert 0.65 <= cpu["each"]["python_child of plain 1"] == cpu["python_child"] <= 1.6, cpu  # a start adds to 0.4 + 0.3 s
+    assert [p.kind for p in processes].count("plain") == 1
     assert 0.25 <= cpu["each"]["plain 1"] == cpu["plain"] <= 1.5, cpu  # its start adds to its 0.3 s
     assert cpu["each"]["sumo of plain 1"] == cpu["sumo"]
     assert cpu["total"] == pytest.approx(sum(v for k, v in cpu.items() if k not in ("ray", "total", "each")), abs=0.01)

@@ -52,3 +52,14 @@ def test_side_by_side_limit_steps_plain_smarts_in_processes_of_its_own(intersect
     built, cfg = intersection_continuous
     limit = throughput.side_by_side_limit(built, cfg.agent, 2, cfg.seed, seconds=3.0)
     assert 1 < limit < 1000
+
+
+def test_the_limit_as_smarts_ships_reports_the_cpu_of_each_plain_process_and_its_sumo(intersection_continuous):
+    built, cfg = intersection_continuous
+    limit, cpu = throughput.limit_with_cpu(built, cfg.agent, 2, cfg.seed, seconds=3.0, patched=False)
+    assert 1 < limit < 1000
+    assert {"plain 1", "plain 2", "sumo of plain 1", "sumo of plain 2"} <= set(cpu["each"]), cpu
+    assert cpu["plain"] > cpu["sumo"] > 0 and cpu["ray"] == 0
+    # SMARTS's own Python children start as in a plain script (forked, short-lived), not spawned
+    # into fresh interpreters that cost more than SMARTS itself.
+    assert cpu.get("python_child", 0) < 0.2 * cpu["plain"], cpu

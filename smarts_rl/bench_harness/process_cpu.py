@@ -147,14 +147,23 @@ class TreeSampler:
                 seen = self.processes.get(key)
                 if seen is None or seen.kind in PROVISIONAL:
                     found = self.root_kind if process.pid == self.root else kind(process.name(), process.cmdline())
-                    if found == "plain" and process.ppid() != self.root:
-                        found = "python_child"  # started by a process of the run, e.g. SMARTS's (see CHILDREN)
+                    if self._started_by_smarts(found, process.ppid()):
+                        found = "python_child"
                     if seen is None:
                         seen = self.processes[key] = Process(process.pid, process.ppid(), created, found)
                     seen.kind = found
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             return
         seen.samples.append((now, times.user + times.system))
+
+
+    def _started_by_smarts(self, found: str, ppid: int) -> bool:
+        """A Python child that a process of the run started (SMARTS's, see CHILDREN): spawned, it
+        looks like a plain SMARTS process below another than the root; forked, like its parent."""
+        parents = [p.kind for (pid, _), p in self.processes.items() if pid == ppid]
+        if found == "plain":
+            return ppid != self.root
+        return found in ("env_runner", "trial") and bool(parents) and parents[-1] in (found, "python_child")
 
 
 def cpu_per_1k_steps(processes: list[Process], window: Callable[[Process], tuple[float, float]], steps: int) -> dict:
