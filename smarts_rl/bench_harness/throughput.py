@@ -28,8 +28,8 @@ from smarts.core import current_seed as smarts_current_seed
 from smarts.core import seed as smarts_seed
 
 from smarts_rl.agents import AgentSettings, action_adapter, agent_interface
-from smarts_rl.bench_harness import process_cpu
 from smarts_rl.agents.smarts_fixes import apply_runtime_workarounds
+from smarts_rl.bench_harness import process_cpu
 from smarts_rl.env import SmartsEnv, agent_ids, env_config
 from smarts_rl.env.smarts_env import TIMESTEP_S
 from smarts_rl.upstream.smarts import restore_current_seed, speed_up_simulation
