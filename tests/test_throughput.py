@@ -62,3 +62,14 @@ def test_shipped_and_patched_smarts_take_turns_on_the_same_episodes(intersection
     assert len(shipped.episode_lengths) >= 3
     assert shipped.episode_lengths == patched.episode_lengths
     assert shipped.seconds > 0 and patched.seconds > 0
+
+
+def test_the_limit_as_smarts_ships_reports_the_cpu_of_each_plain_process_and_its_sumo(intersection_continuous):
+    built, cfg = intersection_continuous
+    limit, cpu = throughput.limit_with_cpu(built, cfg.agent, 2, cfg.seed, seconds=3.0, patched=False)
+    assert 1 < limit < 1000
+    assert {"plain 1", "plain 2", "sumo of plain 1", "sumo of plain 2"} <= set(cpu["each"]), cpu
+    assert cpu["plain"] > cpu["sumo"] > 0 and cpu["ray"] == 0
+    # SMARTS's own Python children start as in a plain script (forked, short-lived), not spawned
+    # into fresh interpreters that cost more than SMARTS itself.
+    assert cpu.get("python_child", 0) < 0.2 * cpu["plain"], cpu

@@ -16,6 +16,7 @@ same machine.
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from smarts.core import seed as smarts_seed
 
 from smarts_rl.agents import AgentSettings, action_adapter, agent_interface
 from smarts_rl.agents.smarts_fixes import apply_runtime_workarounds
+from smarts_rl.bench_harness import process_cpu
 from smarts_rl.env import SmartsEnv, agent_ids, env_config
 from smarts_rl.env.smarts_env import TIMESTEP_S
 from smarts_rl.upstream.smarts import bound_point_caches, restore_current_seed, speed_up_simulation
@@ -162,8 +164,9 @@ def _wrapped_side(scenario, settings: AgentSettings, num_agents: int, seed: int)
 def _raw_side(scenario, settings: AgentSettings, num_agents: int, seed: int, patched: bool = True) -> _Side:
     from smarts.env.gymnasium.hiway_env_v1 import HiWayEnvV1
 
-    # Plain SMARTS, minus the bugs that crash it, as fast as in our env (the same patches) unless
-    # `patched` is false: then SMARTS's own speed, if no patch was applied in this process before.
+    # Plain SMARTS, minus the bugs that crash it; `patched`: as fast and as bounded in memory as in
+    # our env (the same patches), else as SMARTS ships (patches stay in a process once applied: a
+    # fresh one for that).
     apply_runtime_workarounds()
     if patched:
         speed_up_simulation()
@@ -355,39 +358,82 @@ def measure(scenario, settings: AgentSettings, num_agents: int, seed: int, steps
 
 
 def _step_for(scenario, settings: AgentSettings, num_agents: int, seed: int, seconds: float,
-              ready, results) -> None:
-    """One process of `side_by_side_limit`: plain SMARTS stepped for `seconds` once every process is ready."""
-    side = _raw_side(scenario, settings, num_agents, seed)
+              ready, results, patched: bool = True) -> None:
+    """One process of `side_by_side_limit`: plain SMARTS stepped for `seconds` once every process
+    is ready; it reports its steps, their seconds and when (wall clock) it stepped."""
+    import multiprocessing
+
+    # A spawned process spawns its own children too; SMARTS starts some (SumoRoadNetwork's junction
+    # check), and spawned they re-import this process's modules: start them as a plain SMARTS script
+    # and an env runner do, with the platform's default.
+    multiprocessing.set_start_method(None, force=True)
+    side = _raw_side(scenario, settings, num_agents, seed, patched)
     try:
         side.start(seed)
         ready.wait(timeout=300)  # a process that failed to start breaks the barrier for all
         side.seconds, side.episode_lengths, side.reset_seconds = 0.0, [0], []
+        started = time.time()
         while side.seconds < seconds:
             _run_chunk(side, seed, CHUNK_STEPS)
-        results.put(side.steps / side.seconds)
+        results.put({"pid": os.getpid(), "steps": side.steps, "seconds": side.seconds,
+                     "start": started, "end": time.time()})
     finally:
         side.close()
 
 
-def side_by_side_limit(scenario, settings: AgentSettings, processes: int, seed: int, seconds: float) -> float:
+def _reports(workers, results, timeout: float) -> list[dict]:
+    """Each worker's report; a worker that died without one fails the limit at once."""
+    import queue
+
+    reports, deadline = [], time.monotonic() + timeout
+    while len(reports) < len(workers):
+        try:
+            reports.append(results.get(timeout=1.0))
+        except queue.Empty:
+            failed = [w.exitcode for w in workers if w.exitcode not in (None, 0)]
+            if failed or time.monotonic() > deadline:
+                raise RuntimeError(f"plain SMARTS side by side: a process failed (exit codes {failed}) or timed out")
+    return reports
+
+
+def side_by_side_limit(scenario, settings: AgentSettings, processes: int, seed: int, seconds: float,
+                       patched: bool = True) -> float:
     """Env steps/s of `processes` plain SMARTS processes stepping side by side, summed: what
     this machine can simulate at once, each process with its own `sumo`, as a training with
-    that many env runners would. Resets are included; each process drives its own episodes."""
+    that many env runners would. Resets are included; each process drives its own episodes.
+    `patched`: with our speed patches (as in our env), else SMARTS as it ships."""
+    return limit_with_cpu(scenario, settings, processes, seed, seconds, patched)[0]
+
+
+def limit_with_cpu(scenario, settings: AgentSettings, processes: int, seed: int, seconds: float,
+                   patched: bool = True) -> tuple[float, dict]:
+    """`side_by_side_limit`, and the CPU seconds per 1,000 of those steps of each process
+    (`process_cpu.cpu_per_1k_steps`: each plain process and the `sumo`s it started, each in the
+    window it stepped in; this process, `bench`, waiting, over all of them)."""
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")  # a fresh SMARTS in each, as in an env runner
     ready, results = context.Barrier(processes), context.Queue()
     workers = [
-        context.Process(target=_step_for, args=(scenario, settings, 1, seed + 1000 * i, seconds, ready, results))
+        context.Process(target=_step_for,
+                        args=(scenario, settings, 1, seed + 1000 * i, seconds, ready, results, patched))
         for i in range(processes)
     ]
-    for worker in workers:
-        worker.start()
-    try:
-        rates = [results.get(timeout=seconds + 300) for _ in workers]
-    finally:
+    with process_cpu.TreeSampler(os.getpid(), root_kind="bench") as sampler:
         for worker in workers:
-            worker.join(timeout=60)
-            if worker.is_alive():
-                worker.kill()
-    return sum(rates)
+            worker.start()
+        try:
+            reports = _reports(workers, results, timeout=seconds + 300)
+        finally:
+            for worker in workers:
+                worker.join(timeout=60)
+                if worker.is_alive():
+                    worker.kill()
+    windows = {r["pid"]: (r["start"], r["end"]) for r in reports}
+    overall = (min(r["start"] for r in reports), max(r["end"] for r in reports))
+
+    def window(process: process_cpu.Process) -> tuple[float, float]:
+        return windows.get(process.pid, windows.get(process.ppid, overall))
+
+    cpu = process_cpu.cpu_per_1k_steps(list(sampler.processes.values()), window, sum(r["steps"] for r in reports))
+    return sum(r["steps"] / r["seconds"] for r in reports), cpu
