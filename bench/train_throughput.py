@@ -181,8 +181,10 @@ def train(tree: Path, overrides: list[str], run_dir: Path) -> tuple[list[dict], 
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     ends: list[float] = []  # when each iteration's row was first seen
     with open(log, "w") as out:
+        # In `tree` as its working directory: Ray puts the driver's working directory first on its
+        # workers' sys.path, where another checkout's smarts_rl would shadow `tree`'s.
         process = subprocess.Popen([sys.executable, str(tree / "train.py"), *overrides, f"hydra.run.dir={run_dir}"],
-                                   stdout=out, stderr=subprocess.STDOUT, env=env)
+                                   stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tree)
         try:
             with process_cpu.TreeSampler(process.pid) as sampler:
                 progress = None
