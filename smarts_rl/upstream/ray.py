@@ -45,33 +45,3 @@ def quiet_deprecations():
     finally:
         deprecations.setLevel(level)
 
-
-def start_ray_processes_in_their_own_session() -> None:
-    """Make the Ray processes a local `ray.init` starts from now on, in this process, leaders of
-    their own session, out of the driver's process group.
-
-    Why: a batch scheduler's time limit (`timeout`, SLURM) sends SIGTERM to the whole process group.
-    Ray 2.60.0 starts its processes (gcs_server, raylet and, through the raylet, every worker and
-    the `sumo`s they run) in the driver's group, blocking only SIGINT in them
-    (`ray._private.services.start_ray_process`, its `preexec_fn`). So the group's SIGTERM ended
-    the trials and env runners before the driver could save anything, each printing Ray's native
-    `*** SIGTERM received ... PC: @` stack. In their own session only the driver gets it: it stops
-    the run as Ctrl-C does (smarts_rl/run/sigterm.py) and `ray.shutdown()` ends them. They still
-    die with the driver (`set_kill_on_parent_death_linux`, which Ray applies in the same
-    `preexec_fn`) if it is killed outright.
-
-    How: `start_ray_process` starts every process through the module's `ConsolePopen`, looked up
-    at each call; this replaces it with a subclass that passes `start_new_session=True`."""
-    from ray._private import services
-
-    if getattr(services.ConsolePopen, "own_session", False):
-        return
-
-    class OwnSessionPopen(services.ConsolePopen):
-        own_session = True
-
-        def __init__(self, *args, **kwargs):
-            kwargs["start_new_session"] = True
-            super().__init__(*args, **kwargs)
-
-    services.ConsolePopen = OwnSessionPopen
