@@ -8,8 +8,9 @@ trial's training time left at its pace so far, `goal` and `collision` the shares
 iteration's own agent episodes that reached their goal or collided. A trial's name is its
 number in the run (trial `a1b2c_00003` is 3). A run of several trials also gets a `run` line
 after each of them: the whole run's share of its budget (the trials' shares averaged), the wall
-time left at the pace of this session so far, the env steps of all trials and their steps/s. The lines are plain text, so a log or a pipe
-gets them as they are; only a terminal gets a bold header and failures in red.
+time left at the pace of this session so far, the env steps of all trials and their steps/s.
+The lines are plain text, so a log or a pipe gets them as they are; only a terminal gets a bold
+header and failures in red.
 """
 
 from __future__ import annotations
@@ -129,7 +130,9 @@ class RunProgress:
     def _share(self, result: dict | None, finished: bool) -> float:
         if finished:
             return 1.0
-        return budget_share(self._limits, result) or 0.0 if result else 0.0
+        if not result:
+            return 0.0
+        return budget_share(self._limits, result) or 0.0
 
     def report(self, trials: list, trial_id: str, result: dict) -> tuple[float | None, float | None, int, float | None]:
         """(share, ETA seconds, env steps, env steps/s) once `trial_id` reported `result`."""

@@ -4,9 +4,8 @@ gets less than `MIN_CPU_SHARE` of a CPU.
 
 Memory is estimated from each kind of process's resident memory at the start of a run (PSS, which
 counts shared libraries once), measured on loop at the start of a default run, as `bench/soak.py`
-reports them (`start_pss_mb`). Env
-runners grow as they sample (docs/runs.md#memory), so a run that fits only just may still run out
-later; the check refuses what cannot even start.
+reports them (`start_pss_mb`). Env runners grow as they sample (docs/runs.md#memory-over-long-runs),
+so a run that fits only just may still run out later; the check refuses what cannot even start.
 
 CPU: every trial running at once and each of its env runners is a process that wants a whole CPU
 while it computes. A simulation waits for its `sumo` and the trial waits for its env runners, so
