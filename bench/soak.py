@@ -15,12 +15,19 @@ resume=`, with `stop.timesteps_total` set to `--env-steps`), and the samples are
 of the earlier sessions. The run directory gets train.py's output (`soak-session-<n>.log`), `soak.csv` (every sample: session, seconds, env
 steps, class, pid, RSS in MB) and `soak.png` (RSS against env steps, one line per process).
 
+Every sample also records the run directory's size on disk into `soak-disk.csv`, by part:
+`checkpoints` (every `checkpoint_*` folder), `tensorboard` (event files), `results` (each trial's
+`result.json` and `progress.csv`) and `other` (logs, Tune's experiment state, the config; the
+soak's own files not counted).
+
 The last line printed is one JSON object with, per class, the RSS (MB; of the largest process of
 the class, e.g. the largest env runner) at `--reference-steps` and at the end, `ratio` (end over
 reference), `slope_mb_per_1k_steps` (least-squares slope of the largest process's RSS over
 the samples from the reference on), and `start_pss_mb`: each class's PSS per process (Ray's
 summed) at the first sample while training, which smarts_rl/run/machine_fit.py's estimate of a
-run's memory is taken from. Target: ratio <= 1.10 for every env runner and the driver at
+run's memory is taken from; and `disk`: the run directory's MB by part at the end, the growth
+in MB per 1k env steps (least squares over the samples from the reference on) and, for a soak
+stopped short of `--env-steps`, the size projected there. Target: ratio <= 1.10 for every env runner and the driver at
 1M env steps with the reference at 100k; `pass` says whether the run reached both.
 """
 
@@ -47,6 +54,9 @@ TARGET_CLASSES = ("driver", "env_runner")
 CLASSES = ("driver", "trial", "env_runner", "sumo", "ray")
 START_PSS = "soak-start-pss.json"  # each class's PSS at the first sample while training
 FIELDS = ("session", "seconds", "env_steps", "process", "pid", "rss_mb")
+DISK_PARTS = ("checkpoints", "tensorboard", "results", "other")
+DISK_FIELDS = ("session", "seconds", "env_steps", *DISK_PARTS, "total")
+RESULT_FILES = ("result.json", "progress.csv")
 # Ray workers that are Ray's own, not the run's actors.
 RAY_WORKERS = ("IDLE",)
 
@@ -104,6 +114,32 @@ def pss_by_class(driver: psutil.Process) -> dict[str, float]:
         if kind is not None:
             found.setdefault(kind, []).append(pss)
     return {kind: round(sum(v) if kind == "ray" else sum(v) / len(v), 1) for kind, v in found.items()}
+
+
+def disk_mb(run_dir: Path) -> dict[str, float]:
+    """The run directory's size in MB by part (DISK_PARTS) and in all; the soak's own files
+    (`soak*`) are the bench's, not the run's."""
+    sizes = dict.fromkeys(DISK_PARTS, 0)
+    for path in run_dir.rglob("*"):
+        relative = path.relative_to(run_dir).parts
+        if relative[0].startswith("soak"):
+            continue
+        try:
+            if not path.is_file():
+                continue
+            size = path.stat().st_size
+        except FileNotFoundError:  # a checkpoint Tune is deleting or a file being replaced
+            continue
+        if any(part.startswith("checkpoint_") for part in relative):
+            sizes["checkpoints"] += size
+        elif path.name.startswith("events.out.tfevents"):
+            sizes["tensorboard"] += size
+        elif path.name in RESULT_FILES:
+            sizes["results"] += size
+        else:
+            sizes["other"] += size
+    return {**{part: round(size / 2**20, 3) for part, size in sizes.items()},
+            "total": round(sum(sizes.values()) / 2**20, 3)}
 
 
 def env_steps(run_dir: Path) -> int | None:
@@ -178,6 +214,7 @@ def soak(run_dir: Path, target_steps: int, overrides: list[str], interval: float
                     writer.writerow(FIELDS)
                 seconds = round(time.monotonic() - start, 1)
                 writer.writerows((session, seconds, steps, kind, pid, rss) for kind, pid, rss in rows)
+            append_disk_sample(run_dir / "soak-disk.csv", (session, seconds, steps), disk_mb(run_dir))
             if time.monotonic() >= next_print:
                 largest = {kind: max(r for k, _, r in rows if k == kind) for kind in {k for k, _, _ in rows}}
                 print(f"{steps:>9} env steps  " + "  ".join(f"{k} {largest[k]:.0f} MB" for k in CLASSES if k in largest),
@@ -190,6 +227,39 @@ def soak(run_dir: Path, target_steps: int, overrides: list[str], interval: float
     finally:
         log.close()
     return driver.returncode
+
+
+def append_disk_sample(csv_file: Path, when: tuple, sizes: dict[str, float]) -> None:
+    new_file = not csv_file.is_file()
+    with open(csv_file, "a", newline="") as f:
+        writer = csv.writer(f)
+        if new_file:
+            writer.writerow(DISK_FIELDS)
+        writer.writerow((*when, *(sizes[part] for part in (*DISK_PARTS, "total"))))
+
+
+def read_disk_samples(csv_file: Path) -> list[dict]:
+    if not csv_file.is_file():
+        return []
+    with open(csv_file, newline="") as f:
+        return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(f)]
+
+
+def disk_figures(samples: list[dict], reference_steps: int, target_steps: int) -> dict | None:
+    """The run directory's size at the end, its growth per 1k env steps from the reference on,
+    and the size projected at `target_steps` when the soak stopped before them."""
+    if not samples:
+        return None
+    end = samples[-1]
+    reference = next((row for row in samples if row["env_steps"] >= reference_steps), end)
+    slope = slope_per_1k([(row["env_steps"], row["total"]) for row in samples
+                          if row["env_steps"] >= reference["env_steps"]])
+    projected = None
+    if slope is not None and end["env_steps"] < target_steps:
+        projected = round(end["total"] + slope * (target_steps - end["env_steps"]) / 1000, 1)
+    return {"end_env_steps": int(end["env_steps"]), "mb_at_end": {part: end[part] for part in (*DISK_PARTS, "total")},
+            "slope_mb_per_1k_steps": None if slope is None else round(slope, 4),
+            "projected_mb_at_env_steps": projected}
 
 
 def largest_by_sample(samples: list[dict], kind: str) -> list[tuple[int, float]]:
@@ -288,6 +358,7 @@ def main() -> None:
         "train_exit_code": code, "sessions": max((r["session"] for r in samples), default=0),
         "reference_steps": args.reference_steps, "processes": result, "target": TARGET,
         "start_pss_mb": json.loads((run_dir / START_PSS).read_text()) if (run_dir / START_PSS).is_file() else None,
+        "disk": disk_figures(read_disk_samples(run_dir / "soak-disk.csv"), args.reference_steps, args.env_steps),
         "pass": reached and all(kind in result and result[kind]["ratio"] <= TARGET for kind in TARGET_CLASSES),
         "csv": str(run_dir / "soak.csv"), "plot": str(run_dir / "soak.png"),
         "wall_s": round(time.monotonic() - start, 1),

@@ -3,7 +3,8 @@ Ctrl-C does: summary.json "interrupted", the resume line, exit 143, no process l
 `train.py resume=<run dir>` then completes the run.
 
 The points, recognised on disk as in tests/test_driver_faults.py:
-- sampling: one second after the first iteration's row reached the run directory;
+- sampling: one second after the first iteration's row reached the run directory (SIGTERM to the
+  run's whole process group, as a time limit sends it; at the other points to train.py alone);
 - checkpoint: as soon as the first checkpoint's directory appears (while Tune copies it in);
 - pbt_exploit: as soon as `exploits.jsonl` gets its first line.
 """
@@ -48,7 +49,10 @@ def test_sigterm_ends_the_run_as_ctrl_c_does_and_resume_completes_it(tmp_path, p
         run.wait_until(lambda: at(point, run_dir), point)
         if point == "sampling":
             time.sleep(1.0)
-        os.kill(run.popen.pid, signal.SIGTERM)  # to train.py, as Kubernetes or `kill <pid>` send it
+        if point == "sampling":
+            run.signal_group(signal.SIGTERM)  # to the run's process group, as `timeout` sends it
+        else:
+            os.kill(run.popen.pid, signal.SIGTERM)  # to train.py, as Kubernetes or `kill <pid>` send it
         assert run.wait(timeout=300) == 143, run.output()[-3000:]
         assert run.leftovers() == []
     finally:

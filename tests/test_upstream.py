@@ -11,6 +11,7 @@ import importlib
 import json
 import inspect
 import logging
+import os
 import time
 import warnings
 from pathlib import Path
@@ -716,3 +717,21 @@ def test_experiment_files_reach_the_run_directory_through_the_copy_we_make_atomi
     assert sorted(replaced) == ["experiment_state-1.json", "progress.csv"]
     assert sorted(p.name for p in (tmp_path / "run").rglob("*")) == ["experiment_state-1.json", "progress.csv", "trial_a"]
 
+
+def test_ray_starts_its_processes_through_console_popen_which_dies_with_the_driver():
+    """`start_ray_processes_in_their_own_process_group` replaces `services.ConsolePopen`, which
+    `start_ray_process` looks up at each call; Ray's own `preexec_fn` keeps them dying with the driver."""
+    from ray._private import services
+
+    source = inspect.getsource(services.start_ray_process)
+    assert "ConsolePopen(" in source and "set_kill_on_parent_death_linux" in source
+    upstream_ray.start_ray_processes_in_their_own_process_group()
+    upstream_ray.start_ray_processes_in_their_own_process_group()  # idempotent
+    assert services.ConsolePopen.own_process_group and services.ConsolePopen.__mro__[1].__name__ == "ConsolePopen"
+    child = services.ConsolePopen(["sleep", "5"])
+    try:
+        assert os.getpgid(child.pid) == child.pid != os.getpgid(0)
+        assert os.getsid(child.pid) == os.getsid(0)  # the driver's session: ending it ends them
+    finally:
+        child.kill()
+        child.wait()

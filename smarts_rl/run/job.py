@@ -41,7 +41,7 @@ def ray_session(cfg: Config, scenario_dirs: list[Path]):
     import ray
 
     from smarts_rl.run.cluster import runtime_env
-    from smarts_rl.upstream.ray import quiet_auth_token_notice
+    from smarts_rl.upstream.ray import quiet_auth_token_notice, start_ray_processes_in_their_own_process_group
     from smarts_rl.upstream.tune import use_classic_console_output
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -60,6 +60,9 @@ def ray_session(cfg: Config, scenario_dirs: list[Path]):
             logging_level=logging.WARNING,
         )
     else:
+        # A process group's SIGTERM (a time limit) then reaches only this driver, which
+        # stops the run as Ctrl-C does; Ray's processes end with ray.shutdown() below.
+        start_ray_processes_in_their_own_process_group()
         ray.init(
             address="local",
             num_cpus=cfg.ray.num_cpus or os.cpu_count(),

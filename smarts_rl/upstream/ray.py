@@ -45,3 +45,35 @@ def quiet_deprecations():
     finally:
         deprecations.setLevel(level)
 
+
+def start_ray_processes_in_their_own_process_group() -> None:
+    """Make each process a local `ray.init` starts from now on, in this process, the leader of a
+    process group of its own, out of the driver's group (in the driver's session still).
+
+    Why: a batch scheduler's time limit (`timeout`, a shell's `kill -TERM -<pgid>`) sends SIGTERM
+    to the whole process group. Ray 2.60.0 starts its processes (gcs_server, raylet and, through
+    the raylet, every worker and the `sumo`s they run) in the driver's group, blocking only SIGINT
+    in them (`ray._private.services.start_ray_process`, its `preexec_fn`). So the group's SIGTERM
+    ended the trials and env runners before the driver could save anything, each printing Ray's
+    native `*** SIGTERM received ... PC: @` stack. In groups of their own only the driver gets it:
+    it stops the run as Ctrl-C does (smarts_rl/run/sigterm.py) and `ray.shutdown()` ends them.
+    They stay in the driver's session, so whatever ends a session (a closed terminal, a machine's
+    kill of the job's session) still ends them at once, and they die with the driver
+    (`set_kill_on_parent_death_linux`, which Ray applies in the same `preexec_fn`) if it is
+    killed outright.
+
+    How: `start_ray_process` starts every process through the module's `ConsolePopen`, looked up
+    at each call; this replaces it with a subclass that passes `process_group=0`."""
+    from ray._private import services
+
+    if getattr(services.ConsolePopen, "own_process_group", False):
+        return
+
+    class OwnProcessGroupPopen(services.ConsolePopen):
+        own_process_group = True
+
+        def __init__(self, *args, **kwargs):
+            kwargs["process_group"] = 0
+            super().__init__(*args, **kwargs)
+
+    services.ConsolePopen = OwnProcessGroupPopen
