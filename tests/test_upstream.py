@@ -735,3 +735,30 @@ def test_ray_starts_its_processes_through_console_popen_which_dies_with_the_driv
     finally:
         child.kill()
         child.wait()
+
+
+def test_tune_encodes_run_metadata_without_growing_log_once_keys():
+    """Tune's encoder keys `log_once` by each unencodable object's text (a trial's metric deques,
+    new at every result): the set grows without `stop_encoder_log_keys_growing`, not with it."""
+    from collections import deque
+
+    from ray.tune.utils import serialization
+    from ray.util import debug
+
+    source = inspect.getsource(serialization.TuneFunctionEncoder.default)
+    assert 'log_once(f"{}{{str(obj)}}")'.format(upstream_tune.ENCODER_LOG_KEY) in source.replace(" ", "")
+
+    def keys_added(values) -> int:
+        before = len(debug._logged)
+        for value in values:
+            json.dumps({"last": deque([value], maxlen=5)}, cls=serialization.TuneFunctionEncoder)
+        return len(debug._logged) - before
+
+    original = serialization.log_once
+    try:
+        assert keys_added([0.5 + i for i in range(50)]) == 50  # the bug is still there
+        upstream_tune.stop_encoder_log_keys_growing()
+        upstream_tune.stop_encoder_log_keys_growing()  # idempotent
+        assert keys_added([1000.5 + i for i in range(50)]) <= 1
+    finally:
+        serialization.log_once = original

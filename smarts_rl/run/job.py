@@ -42,11 +42,12 @@ def ray_session(cfg: Config, scenario_dirs: list[Path]):
 
     from smarts_rl.run.cluster import runtime_env
     from smarts_rl.upstream.ray import quiet_auth_token_notice, start_ray_processes_in_their_own_process_group
-    from smarts_rl.upstream.tune import use_classic_console_output
+    from smarts_rl.upstream.tune import stop_encoder_log_keys_growing, use_classic_console_output
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     quiet_auth_token_notice()
     use_classic_console_output()
+    stop_encoder_log_keys_growing()  # the driver's memory stays flat over long runs
     # Tune stages trial results and its experiment state outside the run directory and
     # copies them in every >= 10 s by default. After a `kill -9` the run directory must
     # already know the latest checkpoints and results, so copy every couple of seconds.

@@ -218,3 +218,29 @@ def _atomic_local_copy(copy_files):
 
     copy.atomic = True
     return copy
+
+
+# Tune 2.60.0's JSON encoder of trial metadata logs, once per key, that it falls back to cloudpickle
+# (ray/tune/utils/serialization.py, `TuneFunctionEncoder.default`), keyed by the object's text.
+ENCODER_LOG_KEY = "tune_func_encode:"
+
+
+def stop_encoder_log_keys_growing() -> None:
+    """Key the encoder's `log_once` by kind, not by each object's text.
+
+    Why: Tune encodes every trial's run metadata to JSON after each result, and that metadata holds a
+    `deque` of each metric's last values, which JSON cannot encode: each deque's text, new at every
+    iteration, became a key of `ray.util.debug`'s module set, kept forever. That was the driver's
+    memory growth over long runs (~0.12 MB per iteration with RLlib's ~125 metrics). The key only
+    gates a debug-level line ("Unable to encode. Falling back to cloudpickle."), now logged once."""
+    from ray.tune.utils import serialization
+
+    if getattr(serialization.log_once, "keyed_by_kind", False):
+        return
+    log_once = serialization.log_once
+
+    def log_once_per_kind(key: str) -> bool:
+        return log_once(ENCODER_LOG_KEY if key.startswith(ENCODER_LOG_KEY) else key)
+
+    log_once_per_kind.keyed_by_kind = True
+    serialization.log_once = log_once_per_kind
