@@ -443,9 +443,12 @@ def test_forward_passes_without_rllibs_mode_switch_give_its_outputs_and_leave_th
             assert module.training is training
     assert module._mode_free()
 
+    for layer in (torch.nn.Dropout(0.5), torch.nn.BatchNorm1d(3)):  # computing differently in training
+        other = continuous_pg_module()
+        other.extra = layer
+        assert not other._mode_free()
     with_dropout = continuous_pg_module()
-    with_dropout.extra = torch.nn.Dropout(0.5)  # a layer that computes differently in training
-    assert not with_dropout._mode_free()
+    with_dropout.extra = torch.nn.Dropout(0.5)
     with_dropout.train()
     seen = []
     original = with_dropout._forward_inference
