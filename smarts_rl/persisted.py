@@ -23,6 +23,7 @@ in `Algorithm.from_checkpoint`; resume, evaluate, export and init_from never do.
 
 from __future__ import annotations
 
+from ray.rllib.connectors import env_to_module, module_to_env
 from ray.rllib.env.multi_agent_env_runner import MultiAgentEnvRunner
 from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 
@@ -31,7 +32,7 @@ from smarts_rl.env import driving_metrics, policy_mapping, simulator_time
 from smarts_rl.run import console, progress_logger, resource_wait, resumed_settings, stopping, warm_start_in_trial
 from smarts_rl.schedulers import recorded_pbt
 from smarts_rl.upstream import tune as upstream_tune
-from smarts_rl.upstream.rllib import BoundedResetRetries, SeedFirstResetOnly
+from smarts_rl.upstream.rllib import BoundedResetRetries, PipelinesTimedWhole, SeedFirstResetOnly, timed_whole
 
 # -- RLlib: algorithms, their learners and RLModule ----------------------------------------
 
@@ -78,13 +79,34 @@ class PPOLearner(ppo_algorithm.LrFromConfigPPOLearner):
 # -- RLlib: env runners, callbacks, the policy mapping -------------------------------------
 
 
-class MultiAgentRunner(SeedFirstResetOnly, BoundedResetRetries, MultiAgentEnvRunner):
+class EnvToModulePipeline(timed_whole(env_to_module.EnvToModulePipeline)):
+    """An env runner's env-to-module pipeline, timed per call only (named by every checkpoint's
+    env_runner/env_to_module_connector/)."""
+
+
+class ModuleToEnvPipeline(timed_whole(module_to_env.ModuleToEnvPipeline)):
+    """An env runner's module-to-env pipeline, timed per call only (named by every checkpoint's
+    env_runner/module_to_env_connector/, which evaluate reads)."""
+
+
+# RLlib's env runners' per-step pipelines, timed per call only.
+TIMED_WHOLE = {
+    env_to_module.EnvToModulePipeline: EnvToModulePipeline,
+    module_to_env.ModuleToEnvPipeline: ModuleToEnvPipeline,
+}
+
+
+class MultiAgentRunner(SeedFirstResetOnly, BoundedResetRetries, PipelinesTimedWhole, MultiAgentEnvRunner):
     """RLlib's env runner, reseeding only the first reset, giving up after a few failed resets
-    (smarts_rl/run/fault_tolerance.py)."""
+    (smarts_rl/run/fault_tolerance.py), its connector pipelines timed per call only."""
+
+    pipelines_timed_whole = TIMED_WHOLE
 
 
-class SingleAgentRunner(SeedFirstResetOnly, BoundedResetRetries, SingleAgentEnvRunner):
+class SingleAgentRunner(SeedFirstResetOnly, BoundedResetRetries, PipelinesTimedWhole, SingleAgentEnvRunner):
     """The same for single-agent envs."""
+
+    pipelines_timed_whole = TIMED_WHOLE
 
 
 class DrivingMetrics(driving_metrics.DrivingMetrics):

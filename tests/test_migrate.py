@@ -27,6 +27,8 @@ def older_name(module: str, qualname: str, flat: bool = True):
     if module != PERSISTED:
         return None
     head, dot, rest = qualname.partition(".")
+    if head in RLLIB_PIPELINES:
+        return RLLIB_PIPELINES[head], qualname
     order = (lambda item: item[0][0] not in SHIMS) if flat else (lambda item: item[0][0] in SHIMS)
     [(today, name), *_] = [key for key, promised in sorted(PROMISED.items(), key=order) if promised == head]
     old = [o for o, n in OLD_MODULES.items() if n == today] if flat else []
@@ -36,6 +38,12 @@ def older_name(module: str, qualname: str, flat: bool = True):
 def names_before_persisted(module: str, qualname: str):
     return older_name(module, qualname, flat=False)
 
+
+# The env runners' connector pipelines were RLlib's own classes before they were timed per call.
+RLLIB_PIPELINES = {
+    "EnvToModulePipeline": "ray.rllib.connectors.env_to_module.env_to_module_pipeline",
+    "ModuleToEnvPipeline": "ray.rllib.connectors.module_to_env.module_to_env_pipeline",
+}
 
 # Modules that once held what moved beside them.
 SHIMS = ("smarts_rl.algorithms.pg", "smarts_rl.algorithms.ppo", "smarts_rl.schedulers.pbt")

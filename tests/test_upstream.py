@@ -246,6 +246,32 @@ def test_rllib_retries_failed_resets_beyond_our_bound_and_ours_gives_up():
     assert ours.metrics.peek(upstream_rllib.NUM_ENV_RESET_FAILURES) == upstream_rllib.RESET_ATTEMPTS
 
 
+def test_env_runners_build_rllibs_pipelines_which_ours_take_over_timing_each_call_only():
+    from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
+    from ray.rllib.utils.metrics import CONNECTOR_PIPELINE_TIMER, ENV_TO_MODULE_CONNECTOR, MODULE_TO_ENV_CONNECTOR
+
+    from smarts_rl.persisted import TIMED_WHOLE
+    from smarts_rl.run.fault_tolerance import SingleAgentRunner
+
+    actions, logged = {}, {}
+    for cls in (SingleAgentEnvRunner, SingleAgentRunner):
+        runner = env_runner(cls)
+        pipelines = (type(runner._env_to_module), type(runner._module_to_env))
+        if cls is SingleAgentEnvRunner:
+            assert set(pipelines) == set(TIMED_WHOLE), "RLlib builds other pipeline classes: none is taken over"
+        else:
+            assert set(pipelines) == set(TIMED_WHOLE.values())
+        episodes = runner.sample(num_timesteps=20)
+        actions[cls] = [a for e in episodes for a in e.get_actions()]
+        metrics = runner.get_metrics()
+        logged[cls] = {key: set(metrics[key]) for key in (ENV_TO_MODULE_CONNECTOR, MODULE_TO_ENV_CONNECTOR)}
+        runner.stop()
+    assert actions[SingleAgentRunner] == actions[SingleAgentEnvRunner]  # the same seed, the same actions
+    for key in (ENV_TO_MODULE_CONNECTOR, MODULE_TO_ENV_CONNECTOR):
+        assert logged[SingleAgentEnvRunner][key] > {CONNECTOR_PIPELINE_TIMER}, "RLlib no longer times the pieces"
+        assert logged[SingleAgentRunner][key] == {CONNECTOR_PIPELINE_TIMER}
+
+
 # -- RLlib: algorithms and configs ---------------------------------------------------------
 
 
@@ -401,6 +427,35 @@ def test_policy_linear_layers_and_head_outputs_are_the_whole_path_from_observati
         torch.testing.assert_close(layers[-1](hidden), expected)
         torch.testing.assert_close(upstream_rllib.policy_head_outputs(module, obs), expected)
     assert upstream_rllib.policy_linear_layers(torch.nn.Linear(1, 1)) is None
+
+
+def test_forward_passes_without_rllibs_mode_switch_give_its_outputs_and_leave_the_mode_as_it_was():
+    from ray.rllib.core.columns import Columns
+    from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
+
+    module = continuous_pg_module()
+    batch = {Columns.OBS: torch.rand(5, 3)}
+    for training in (True, False):
+        module.train(training)
+        for ours, rllibs in ((module.forward_exploration, TorchRLModule.forward_exploration),
+                             (module.forward_inference, TorchRLModule.forward_inference)):
+            torch.testing.assert_close(ours(batch)[Columns.ACTION_DIST_INPUTS],
+                                       rllibs(module, batch)[Columns.ACTION_DIST_INPUTS])
+            assert module.training is training
+    assert module._mode_free()
+
+    for layer in (torch.nn.Dropout(0.5), torch.nn.BatchNorm1d(3)):  # computing differently in training
+        other = continuous_pg_module()
+        other.extra = layer
+        assert not other._mode_free()
+    with_dropout = continuous_pg_module()
+    with_dropout.extra = torch.nn.Dropout(0.5)
+    with_dropout.train()
+    seen = []
+    original = with_dropout._forward_inference
+    with_dropout._forward_inference = lambda b, **k: (seen.append(with_dropout.training), original(b, **k))[1]
+    with_dropout.forward_inference(batch)
+    assert seen == [False] and with_dropout.training  # switched to eval for the pass, as RLlib does
 
 
 def test_is_value_parameter_names_exactly_what_the_value_function_depends_on():

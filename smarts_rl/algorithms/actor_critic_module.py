@@ -34,7 +34,7 @@ import torch
 from ray.rllib.core.columns import Columns
 
 from smarts_rl.agents.policy_network import standardized
-from smarts_rl.upstream.rllib import default_actor_critic_module, policy_linear_layers
+from smarts_rl.upstream.rllib import NoModeSwitchOnSampling, default_actor_critic_module, policy_linear_layers
 
 LOG_STD_INIT = "log_std_init"  # model_config key: the initial log std (None: RLlib's start)
 LOG_STD_MAX = "log_std_max"  # model_config key: None, a number or [[env_step, log std], ...]
@@ -49,7 +49,9 @@ def schedule_value(schedule, env_steps: int) -> float:
     return float(np.interp(env_steps, steps, values))
 
 
-class ActorCriticModule(default_actor_critic_module()):
+# An MLP computes the same in training and eval mode: its env runners' forward passes on a
+# batch of one skip RLlib's switch between the two (see NoModeSwitchOnSampling).
+class ActorCriticModule(NoModeSwitchOnSampling, default_actor_critic_module()):
     def setup(self):
         super().setup()
         if self.model_config.get(NORMALIZE_OBSERVATIONS):

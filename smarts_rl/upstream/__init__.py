@@ -13,11 +13,12 @@ On an upgrade, run those tests, then re-check what each module relies on:
   `_trial_state`, `_next_perturbation_sync` (and a stall of synchronous PBT after a resume);
   `RAY_AIR_NEW_OUTPUT`; the text of the PBT actor-reuse warning.
 - `rllib.py`: RLlib. Env runners' `_try_env_reset` (unbounded retries; a seed at every
-  reset); `Algorithm.restore_env_runners` (a step with every env runner down);
-  `AlgorithmConfig._model_config_auto_includes`
-  and `_value_error`; the Learner's `_learner_connector`, `_params`, `_optimizer_lr_schedules`,
-  `_set_optimizer_lr` and `TorchLearner._uncompiled_update` (and the lr a restore brings back);
-  PPO's default actor-critic module, which PG borrows (its class and catalog, its `pi` and
+  reset), their `_env_to_module` and `_module_to_env` pipelines (timed per piece) and the torch
+  RLModule's mode switch around every forward pass; `Algorithm.restore_env_runners` (a step with
+  every env runner down); `AlgorithmConfig._model_config_auto_includes` and `_value_error`; the
+  Learner's `_learner_connector`, `_params`, `_optimizer_lr_schedules`, `_set_optimizer_lr` and
+  `TorchLearner._uncompiled_update` (and the lr a restore brings back); PPO's default
+  actor-critic module, which PG borrows (its class and catalog, its `pi` and
   `encoder.actor_encoder`, the names of its value-function parameters); an Algorithm checkpoint's
   layout (where its RLModules and its marker file are, the component path of one module's state)
   and the file that holds the env runner's action post-processing.
