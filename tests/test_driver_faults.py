@@ -101,11 +101,13 @@ def signal_session(process: subprocess.Popen, signum: int) -> None:
 
 
 def kill_session(process: subprocess.Popen) -> None:
-    """SIGKILL the driver's process group and every other process of its session, then wait."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    """SIGKILL every process of the driver's session at once, as a crashed machine ends them, then
+    wait. Ray's processes run in process groups of their own, so no one signal reaches them all:
+    the session is frozen first (twice, for a process forked meanwhile), then killed, so that no
+    process of it goes on for a moment after the driver died (an env runner or a trial writing a
+    checkpoint the driver never learnt of)."""
+    for _ in range(2):
+        signal_session(process, signal.SIGSTOP)
     signal_session(process, signal.SIGKILL)
     process.wait()
     deadline = time.monotonic() + 30
@@ -213,13 +215,23 @@ def test_resume_after_sigkill_completes_the_run(tmp_path, point):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "completed", summary.get("error")
     assert len(summary["trials"]) == len(trial_dirs) == (2 if point == "pbt_exploit" else 1)
+    # A trial that copies a trial ahead of it (the other started late) goes on from that trial's
+    # iteration: its next row is the copied iteration + 1.
+    jumps = set()
+    if point == "pbt_exploit":
+        for line in (run_dir / "exploits.jsonl").read_text().splitlines():
+            exploit = json.loads(line)
+            jumps.add((f"trial_{exploit['trial_id']}", exploit["cloned_iteration"] + 1))
     for trial in summary["trials"]:
         assert trial["training_iteration"] == final
         trial_dir = Path(trial["path"])
         now = iterations(trial_dir)
         before = done_before[trial_dir.name]
         assert now[: len(before)] == before == list(range(1, len(before) + 1))  # kept, not restarted
-        assert now == list(range(1, final + 1))  # each once: a redone iteration's last row
+        # Each once (a redone iteration's last row), in order, without a gap but an exploit's.
+        assert now[0] == 1 and now[-1] == final, now
+        for previous, following in zip(now, now[1:]):
+            assert previous < following and (following == previous + 1 or (trial_dir.name, following) in jumps), (now, jumps)
         assert len(written_rows(trial_dir)) <= final + 1  # at most one redone
         # progress.csv reads back as result.json, through every kill point.
         assert assert_table_is_result_json(trial_dir) == now
