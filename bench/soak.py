@@ -207,14 +207,11 @@ def soak(run_dir: Path, target_steps: int, overrides: list[str], interval: float
             start_pss = run_dir / START_PSS
             if not start_pss.is_file():
                 start_pss.write_text(json.dumps(pss_by_class(process)))
-            new_file = not csv_file.is_file()
-            with open(csv_file, "a", newline="") as f:
-                writer = csv.writer(f)
-                if new_file:
-                    writer.writerow(FIELDS)
-                seconds = round(time.monotonic() - start, 1)
-                writer.writerows((session, seconds, steps, kind, pid, rss) for kind, pid, rss in rows)
-            append_disk_sample(run_dir / "soak-disk.csv", (session, seconds, steps), disk_mb(run_dir))
+            seconds = round(time.monotonic() - start, 1)
+            append_rows(csv_file, FIELDS, [(session, seconds, steps, kind, pid, rss) for kind, pid, rss in rows])
+            sizes = disk_mb(run_dir)
+            append_rows(run_dir / "soak-disk.csv", DISK_FIELDS,
+                        [(session, seconds, steps, *(sizes[part] for part in (*DISK_PARTS, "total")))])
             if time.monotonic() >= next_print:
                 largest = {kind: max(r for k, _, r in rows if k == kind) for kind in {k for k, _, _ in rows}}
                 print(f"{steps:>9} env steps  " + "  ".join(f"{k} {largest[k]:.0f} MB" for k in CLASSES if k in largest),
@@ -229,13 +226,15 @@ def soak(run_dir: Path, target_steps: int, overrides: list[str], interval: float
     return driver.returncode
 
 
-def append_disk_sample(csv_file: Path, when: tuple, sizes: dict[str, float]) -> None:
+def append_rows(csv_file: Path, header: tuple, rows: list[tuple]) -> None:
+    """Rows appended to `csv_file`, the header first if the file is new (samples of earlier
+    sessions stay)."""
     new_file = not csv_file.is_file()
     with open(csv_file, "a", newline="") as f:
         writer = csv.writer(f)
         if new_file:
-            writer.writerow(DISK_FIELDS)
-        writer.writerow((*when, *(sizes[part] for part in (*DISK_PARTS, "total"))))
+            writer.writerow(header)
+        writer.writerows(rows)
 
 
 def read_disk_samples(csv_file: Path) -> list[dict]:

@@ -49,7 +49,6 @@ def test_sigterm_ends_the_run_as_ctrl_c_does_and_resume_completes_it(tmp_path, p
         run.wait_until(lambda: at(point, run_dir), point)
         if point == "sampling":
             time.sleep(1.0)
-        if point == "sampling":
             run.signal_group(signal.SIGTERM)  # to the run's process group, as `timeout` sends it
         else:
             os.kill(run.popen.pid, signal.SIGTERM)  # to train.py, as Kubernetes or `kill <pid>` send it
